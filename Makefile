@@ -1,0 +1,137 @@
+# kbackup: build, test and run locally. `make help` lists the targets.
+#
+# The test environment (kube-apiserver, kubectl, etcd, versitygw, OpenTofu) is
+# built from the Go module proxy into a cache outside the checkout, keyed by
+# version, so clean clones and CI runs reuse it. Nothing is downloaded at test
+# time and nothing is assumed to be installed but Go.
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+include core/testenv/versions.env
+
+GO ?= go
+BIN := $(CURDIR)/bin
+DIST := $(CURDIR)/dist
+
+# Keep in step with core/testenv.CacheDir.
+KBACKUP_TESTENV_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kbackup/testenv
+export KBACKUP_TESTENV_CACHE
+
+KUBE_DIR := $(KBACKUP_TESTENV_CACHE)/kubernetes-$(KUBERNETES_VERSION)-r$(TESTENV_RECIPE)
+ETCD_DIR := $(KBACKUP_TESTENV_CACHE)/etcd-$(ETCD_VERSION)-r$(TESTENV_RECIPE)
+VERSITYGW_DIR := $(KBACKUP_TESTENV_CACHE)/versitygw-$(VERSITYGW_VERSION)-r$(TESTENV_RECIPE)
+OPENTOFU_DIR := $(KBACKUP_TESTENV_CACHE)/opentofu-$(OPENTOFU_VERSION)-r$(TESTENV_RECIPE)
+TESTENV_BINARIES := $(KUBE_DIR)/kube-apiserver $(KUBE_DIR)/kubectl $(ETCD_DIR)/etcd \
+	$(VERSITYGW_DIR)/versitygw $(OPENTOFU_DIR)/tofu
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+VERSION_PKG := github.com/kbackup/kbackup/core/version
+LDFLAGS := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT) \
+	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
+
+MODULES := core kubectl-kbackup terraform-provider
+# The race detector slows the end-to-end suites (which drive API servers and
+# an S3 server) several-fold, so it runs on the unit tests only by default.
+RACE ?= -race
+TEST_TIMEOUT ?= 40m
+GOTESTFLAGS ?=
+
+CLUSTERS ?= 2
+DEV_ENV_DIR := $(CURDIR)/.dev-env
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+##@ Build
+
+.PHONY: build
+build: ## Build kubectl-kbackup and terraform-provider-kbackup into ./bin.
+	@mkdir -p $(BIN)
+	cd kubectl-kbackup && $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-kbackup .
+	cd terraform-provider && $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/terraform-provider-kbackup .
+
+DIST_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+
+.PHONY: dist
+dist: ## Cross-compile release archives and their SHA-256 sums into ./dist.
+	@rm -rf $(DIST) && mkdir -p $(DIST)
+	@for platform in $(DIST_PLATFORMS); do \
+		os=$${platform%/*}; arch=$${platform#*/}; ext=""; [ "$$os" = windows ] && ext=.exe; \
+		stage=$(DIST)/stage/kubectl-kbackup_$${os}_$${arch}; mkdir -p $$stage; \
+		(cd kubectl-kbackup && CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$stage/kubectl-kbackup$$ext .); \
+		cp LICENSE $$stage/; \
+		tar -C $$stage -czf $(DIST)/kubectl-kbackup_$(VERSION)_$${os}_$${arch}.tar.gz .; \
+		stage=$(DIST)/stage/terraform-provider-kbackup_$${os}_$${arch}; mkdir -p $$stage; \
+		(cd terraform-provider && CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$stage/terraform-provider-kbackup_$(VERSION)$$ext .); \
+		(cd $$stage && zip -q $(DIST)/terraform-provider-kbackup_$(VERSION:v%=%)_$${os}_$${arch}.zip *); \
+	done
+	@rm -rf $(DIST)/stage
+	cd $(DIST) && sha256sum *.tar.gz *.zip > SHA256SUMS && cat SHA256SUMS
+
+##@ Test
+
+.PHONY: testenv
+testenv: $(TESTENV_BINARIES) ## Build the test environment's binaries into the cache (once per version).
+	@echo "test environment ready in $(KBACKUP_TESTENV_CACHE)"
+
+$(KUBE_DIR)/kube-apiserver $(KUBE_DIR)/kubectl &: tools/testenv/kube/go.mod tools/testenv/kube/go.sum
+	@echo "building kube-apiserver and kubectl $(KUBERNETES_VERSION) (about 8 minutes on 2 cores from a cold cache)"
+	@mkdir -p $(KUBE_DIR).tmp
+	cd tools/testenv/kube && GOWORK=off $(GO) build -trimpath -o $(KUBE_DIR).tmp/ ./cmd/kube-apiserver ./cmd/kubectl
+	@rm -rf $(KUBE_DIR) && mv $(KUBE_DIR).tmp $(KUBE_DIR)
+
+$(ETCD_DIR)/etcd: tools/testenv/etcd/go.mod tools/testenv/etcd/go.sum tools/testenv/etcd/main.go
+	@mkdir -p $(ETCD_DIR).tmp
+	cd tools/testenv/etcd && GOWORK=off $(GO) build -trimpath -o $(ETCD_DIR).tmp/etcd .
+	@rm -rf $(ETCD_DIR) && mv $(ETCD_DIR).tmp $(ETCD_DIR)
+
+$(VERSITYGW_DIR)/versitygw:
+	@mkdir -p $(VERSITYGW_DIR).tmp
+	GOWORK=off GOBIN=$(VERSITYGW_DIR).tmp $(GO) install -trimpath github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+	@rm -rf $(VERSITYGW_DIR) && mv $(VERSITYGW_DIR).tmp $(VERSITYGW_DIR)
+
+# OpenTofu's go.mod has a replace directive, so `go install pkg@version` refuses
+# it; it builds from a writable copy of its module directory.
+$(OPENTOFU_DIR)/tofu:
+	@mkdir -p $(OPENTOFU_DIR).tmp
+	src=$$(GOWORK=off GOFLAGS=-mod=mod $(GO) mod download -json github.com/opentofu/opentofu@$(OPENTOFU_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	rm -rf $(OPENTOFU_DIR).src && cp -r "$$src" $(OPENTOFU_DIR).src && chmod -R u+w $(OPENTOFU_DIR).src; \
+	cd $(OPENTOFU_DIR).src && GOWORK=off $(GO) build -trimpath -o $(OPENTOFU_DIR).tmp/tofu ./cmd/tofu
+	@rm -rf $(OPENTOFU_DIR).src $(OPENTOFU_DIR) && mv $(OPENTOFU_DIR).tmp $(OPENTOFU_DIR)
+
+.PHONY: test
+test: testenv ## Build the test environment, then run every module's unit and end-to-end tests.
+	@for m in $(MODULES); do \
+		echo "== $$m"; \
+		(cd $$m && $(GO) test $(RACE) -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...); \
+	done
+
+.PHONY: bench
+bench: testenv ## Run the benchmarks against the test environment (see docs/benchmarks.md).
+	cd core && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/...
+
+.PHONY: lint
+lint: ## go vet and a gofmt check over every module.
+	@unformatted=$$(gofmt -l $(MODULES) tools); if [ -n "$$unformatted" ]; then \
+		echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
+	@for t in tools/testenv/kube tools/testenv/etcd; do (cd $$t && GOWORK=off $(GO) vet ./...); done
+
+##@ Run
+
+.PHONY: dev-env
+dev-env: testenv ## Start CLUSTERS (default 2) local clusters and an S3 server in the foreground.
+	cd core && $(GO) run ./testenv/cmd/dev-env -clusters $(CLUSTERS) -dir $(DEV_ENV_DIR)
+
+.PHONY: docs
+docs: ## Regenerate generated documentation.
+	@echo "no generated documentation yet"
+
+.PHONY: clean
+clean: ## Remove build outputs (the test environment cache stays; remove $(KBACKUP_TESTENV_CACHE) by hand).
+	rm -rf $(BIN) $(DIST) $(DEV_ENV_DIR)

@@ -1,0 +1,15 @@
+// Command kube-apiserver is the upstream Kubernetes API server, built from
+// k8s.io/kubernetes so that kbackup's tests run against the real thing
+// without Docker or a download at test time.
+package main
+
+import (
+	"os"
+
+	"k8s.io/component-base/cli"
+	"k8s.io/kubernetes/cmd/kube-apiserver/app"
+)
+
+func main() {
+	os.Exit(cli.Run(app.NewAPIServerCommand()))
+}
