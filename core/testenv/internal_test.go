@@ -53,10 +53,10 @@ func TestStopKillsProcessThatIgnoresSIGTERM(t *testing.T) {
 func TestBucketPrefix(t *testing.T) {
 	valid := regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,29}$`)
 	for name, want := range map[string]string{
-		"TestBackup/two_clusters":                 "testbackup-two-clusters",
-		"T":                                       "kbackup",
+		"TestBackup/two_clusters": "testbackup-two-clusters",
+		"T":                       "kbackup",
 		"TestAVeryLongNameThatGoesOnAndOnForever": "testaverylongnamethatgoesonand",
-		"Test__x__":                               "test-x",
+		"Test__x__": "test-x",
 	} {
 		got := bucketPrefix(name)
 		if got != want {

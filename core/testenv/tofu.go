@@ -53,4 +53,3 @@ func (o *OpenTofu) Setenv(t testing.TB) {
 		t.Setenv(k, v)
 	}
 }
-
