@@ -120,13 +120,14 @@ lint: ## go vet and a gofmt check over every module.
 	@unformatted=$$(gofmt -l $(MODULES) tools); if [ -n "$$unformatted" ]; then \
 		echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
-	@for t in tools/testenv/kube tools/testenv/etcd; do (cd $$t && GOWORK=off $(GO) vet ./...); done
 
 ##@ Run
 
 .PHONY: dev-env
 dev-env: testenv ## Start CLUSTERS (default 2) local clusters and an S3 server in the foreground.
-	cd core && $(GO) run ./testenv/cmd/dev-env -clusters $(CLUSTERS) -dir $(DEV_ENV_DIR)
+	@mkdir -p $(BIN)
+	cd core && $(GO) build -o $(BIN)/dev-env ./testenv/cmd/dev-env
+	$(BIN)/dev-env -clusters $(CLUSTERS) -dir $(DEV_ENV_DIR)
 
 .PHONY: docs
 docs: ## Regenerate generated documentation.

@@ -152,6 +152,9 @@ func startCluster(ctx context.Context, dir, name string) (_ *Cluster, err error)
 			"--etcd-servers="+etcdURL,
 			"--bind-address=127.0.0.1",
 			"--advertise-address=127.0.0.1",
+			// A loopback advertise address is refused by the endpoint
+			// reconciler, and nothing here needs the kubernetes Endpoints.
+			"--endpoint-reconciler-type=none",
 			"--secure-port="+strconv.Itoa(port),
 			"--cert-dir="+filepath.Join(dir, "certs"),
 			"--tls-cert-file="+pki.servingCert,

@@ -41,6 +41,11 @@ func run(clusters int, dir string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// When our parent (make, a shell script) is killed, stop cleanly rather
+	// than leave clusters running with nobody to stop them.
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0); errno != 0 {
+		return fmt.Errorf("asking to be stopped with the parent process: %w", errno)
+	}
 
 	fmt.Fprintf(os.Stderr, "starting %d clusters and an S3 server…\n", clusters)
 	env, err := testenv.New(ctx, testenv.Options{Clusters: clusters, S3: true})
