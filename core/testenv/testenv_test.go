@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -112,6 +115,7 @@ func TestServiceAccountTokenAndRBAC(t *testing.T) {
 	ctx := context.Background()
 	env := testenv.Start(t, testenv.Options{Clusters: 1})
 	c := env.Clusters[0]
+	t.Logf("one cluster started in %s", env.StartupTime)
 	admin, err := c.Clientset()
 	if err != nil {
 		t.Fatal(err)
@@ -175,5 +179,28 @@ func mustCreate(t *testing.T, create func() error) {
 	t.Helper()
 	if err := create(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The OpenTofu binary runs, is the version the cache is keyed by, and its
+// environment points terraform-plugin-testing at it.
+func TestOpenTofu(t *testing.T) {
+	t.Parallel()
+	env := testenv.Start(t, testenv.Options{OpenTofu: true})
+	out, err := exec.Command(env.Tofu.Path, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tofu version: %v\n%s", err, out)
+	}
+	if want := "OpenTofu " + testenv.OpenTofuVersion; !strings.Contains(string(out), want) {
+		t.Errorf("tofu version printed %q, want it to contain %q", out, want)
+	}
+	vars := strings.Join(env.Tofu.Env(), "\n")
+	for _, want := range []string{"TF_ACC_TERRAFORM_PATH=" + env.Tofu.Path, "TF_ACC_PROVIDER_HOST=registry.opentofu.org", "TF_CLI_CONFIG_FILE=" + env.Tofu.CLIConfigFile} {
+		if !strings.Contains(vars, want) {
+			t.Errorf("Tofu.Env() lacks %s", want)
+		}
+	}
+	if _, err := os.Stat(env.Tofu.CLIConfigFile); err != nil {
+		t.Errorf("CLI config file: %v", err)
 	}
 }
