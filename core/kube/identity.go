@@ -189,6 +189,7 @@ func DetectIdentity(ctx context.Context, c *Client, opts DetectOptions) (*Identi
 	d.fromVersion(v.GitVersion)
 	d.fromHost(c.Server)
 	if n := nameFromContext(c.ContextName); n != "" {
+		d.see("kubeconfig context "+c.ContextName, "→ name "+n)
 		d.name(rankContext, n, "kubeconfig context "+c.ContextName)
 	}
 	if uid := NormalizeClusterName(d.id.UID); len(uid) >= 8 {
