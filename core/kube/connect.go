@@ -108,31 +108,40 @@ func LoadRESTConfig(opts LoadOptions) (*rest.Config, string, error) {
 	if contextName == "" {
 		contextName = raw.CurrentContext
 	}
-	if len(raw.Contexts) == 0 && contextName == "" {
-		// Like kubectl, fall back to the pod's service account when there
-		// is no kubeconfig at all.
-		cfg, err := loader.ClientConfig()
-		if err != nil {
-			return nil, "", markError(ErrNoKubeconfig, nil, "kubeconfig %s has no contexts and kbackup is not running in a cluster; "+
-				"give a kubeconfig path, set KUBECONFIG, or write ~/.kube/config", source)
+	if len(raw.Contexts) == 0 {
+		if contextName == "" {
+			// Like kubectl, fall back to the pod's service account when
+			// there is no kubeconfig at all.
+			if cfg, err := loader.ClientConfig(); err == nil {
+				return cfg, "", nil
+			}
 		}
-		return cfg, "", nil
+		what := "kubeconfig " + source + " has no contexts"
+		if !anyExists(rules.GetLoadingPrecedence()) {
+			what = "no kubeconfig found at " + source
+		}
+		if contextName != "" {
+			what += fmt.Sprintf(" (context %q was asked for)", contextName)
+		} else {
+			what += " and kbackup is not running in a cluster"
+		}
+		return nil, "", markError(ErrNoKubeconfig, nil, "%s; give a kubeconfig path, set KUBECONFIG, or write ~/.kube/config", what)
 	}
+	available := strings.Join(contextNames(raw), ", ")
 	if contextName == "" {
-		return nil, "", markError(ErrContextNotFound, nil, "kubeconfig %s has no current context; choose one of: %s",
-			source, strings.Join(contextNames(raw), ", "))
+		return nil, "", markError(ErrContextNotFound, nil, "kubeconfig %s has no current context; choose one of: %s", source, available)
 	}
 	if _, ok := raw.Contexts[contextName]; !ok {
-		what := "its current context"
-		if opts.Context != "" {
-			what = "context"
-		}
 		hint := ""
 		if c, ok := closest(contextName, contextNames(raw)); ok {
 			hint = fmt.Sprintf("; did you mean %q?", c)
 		}
-		return nil, "", markError(ErrContextNotFound, nil, "kubeconfig %s has no %s %q%s (available contexts: %s)",
-			source, what, contextName, hint, strings.Join(contextNames(raw), ", "))
+		if opts.Context == "" {
+			return nil, "", markError(ErrContextNotFound, nil, "kubeconfig %s names %q as its current context but does not define it%s (available contexts: %s)",
+				source, contextName, hint, available)
+		}
+		return nil, "", markError(ErrContextNotFound, nil, "kubeconfig %s has no context %q%s (available contexts: %s)",
+			source, contextName, hint, available)
 	}
 	cfg, err := loader.ClientConfig()
 	if err != nil {
@@ -150,6 +159,15 @@ func kubeconfigSource(rules *clientcmd.ClientConfigLoadingRules) string {
 		return fmt.Sprintf("$%s (%s)", clientcmd.RecommendedConfigPathEnvVar, env)
 	}
 	return filepath.Clean(clientcmd.RecommendedHomeFile)
+}
+
+func anyExists(paths []string) bool {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func contextNames(cfg clientcmdapi.Config) []string {

@@ -84,8 +84,12 @@ func TestLoadRESTConfigFromKUBECONFIG(t *testing.T) {
 	t.Setenv("KUBECONFIG", missing)
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")
 	_, _, err = kube.LoadRESTConfig(kube.LoadOptions{})
-	if !errors.Is(err, kube.ErrNoKubeconfig) || !strings.Contains(err.Error(), missing) {
+	if !errors.Is(err, kube.ErrNoKubeconfig) || !strings.Contains(err.Error(), "no kubeconfig found at $KUBECONFIG ("+missing+")") {
 		t.Errorf("with no kubeconfig: want ErrNoKubeconfig naming %s, got %v", missing, err)
+	}
+	_, _, err = kube.LoadRESTConfig(kube.LoadOptions{Context: "prod"})
+	if !errors.Is(err, kube.ErrNoKubeconfig) || !strings.Contains(err.Error(), `context "prod" was asked for`) {
+		t.Errorf("with no kubeconfig and a context: got %v", err)
 	}
 }
 
@@ -110,6 +114,12 @@ func TestLoadRESTConfigErrors(t *testing.T) {
 	if !errors.Is(err, kube.ErrContextNotFound) || !strings.Contains(err.Error(), "no current context") ||
 		!strings.Contains(err.Error(), "labelled, openshift, plain") {
 		t.Errorf("no current context: got %v", err)
+	}
+
+	dangling := writeKubeconfig(t, "plian")
+	_, _, err = kube.LoadRESTConfig(kube.LoadOptions{Kubeconfig: dangling})
+	if !errors.Is(err, kube.ErrContextNotFound) || !strings.Contains(err.Error(), `names "plian" as its current context but does not define it; did you mean "plain"?`) {
+		t.Errorf("dangling current context: got %v", err)
 	}
 
 	missing := filepath.Join(t.TempDir(), "missing.yaml")
