@@ -195,6 +195,11 @@ func DetectIdentity(ctx context.Context, c *Client, opts DetectOptions) (*Identi
 	if uid := NormalizeClusterName(d.id.UID); len(uid) >= 8 {
 		d.name(rankUID, "cluster-"+uid[:8], "kube-system uid")
 	}
+	// The optional sources tolerate errors; a cancelled detection must not
+	// pass for one that found less.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("detecting the identity of %s: %w", c.describe(), err)
+	}
 	return d.result(), nil
 }
 
