@@ -65,4 +65,3 @@ func (e *noWritableError) Unwrap() []error {
 	}
 	return errs
 }
-
