@@ -220,3 +220,12 @@ func testManifest(cluster, id string, started time.Time, phase Phase, packs ...P
 		Packs:         packs,
 	}
 }
+
+func mustTime(t testing.TB, s string) time.Time {
+	t.Helper()
+	tm, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}

@@ -333,7 +333,9 @@ func canonicalEndpoint(raw string) (string, error) {
 	if !strings.Contains(raw, "://") {
 		return "", fmt.Errorf("endpoint %q has no scheme; write https://%s (TLS) or http://%s", raw, raw, raw)
 	}
-	if before, _, _ := strings.Cut(strings.SplitN(raw, "://", 2)[1], "/"); strings.Contains(before, "@") {
+	// An endpoint has no other use for '@'; a secret may hold '/', so the
+	// host part cannot be found reliably.
+	if strings.Contains(raw, "@") {
 		return "", errors.New(credentialsInURL)
 	}
 	u, err := url.Parse(raw)

@@ -58,7 +58,7 @@ type Options struct {
 	Concurrency int
 	// WrapBackend, when set, wraps the backend opened for Location: for
 	// metrics, or for tests that count requests.
-	WrapBackend func(Backend) Backend
+	WrapBackend func(Backend) Backend `json:"-" yaml:"-"`
 }
 
 func (o Options) withDefaults() Options {
