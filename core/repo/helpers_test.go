@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kbackup/kbackup/core/testenv"
 )
@@ -48,8 +49,8 @@ func sharedS3(t testing.TB) *testenv.S3Server {
 // store is a place a repository can live, with raw access to its objects
 // that bypasses the package, to corrupt or inspect them.
 type store struct {
-	name string
-	opts Options
+	name   string
+	opts   Options
 	rawGet func(t testing.TB, key string) []byte
 	rawPut func(t testing.TB, key string, data []byte)
 	rawDel func(t testing.TB, key string)
@@ -229,3 +230,5 @@ func mustTime(t testing.TB, s string) time.Time {
 	}
 	return tm
 }
+
+var configMapGVK = schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}

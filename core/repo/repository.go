@@ -220,6 +220,11 @@ func (r *Repository) create(ctx context.Context) error {
 	if key, found, err := r.firstKey(ctx, r.layout.Prefix()); err != nil {
 		return err
 	} else if found {
+		// Another creator may have just written the config.
+		if cfg, err := r.readConfig(ctx); err == nil {
+			r.config = cfg
+			return nil
+		}
 		return fmt.Errorf("%w at %s, and it is not empty (it holds %s); kbackup creates a repository only in an empty location: choose an empty bucket, directory or prefix",
 			ErrNoRepository, r.location, key)
 	}
