@@ -2,6 +2,7 @@ package repo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -100,6 +101,14 @@ func newS3Backend(loc Location, creds Credentials, opts StorageOptions) (*s3Back
 		where:  loc.display(),
 		opts:   opts,
 		scrub:  creds.secrets(),
+	}
+	if creds.IsZero() {
+		// The chain may take them from the environment.
+		b.scrub = Credentials{
+			AccessKeyID:     cmp.Or(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_ACCESS_KEY")),
+			SecretAccessKey: cmp.Or(os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SECRET_KEY")),
+			SessionToken:    os.Getenv("AWS_SESSION_TOKEN"),
+		}.secrets()
 	}
 	b.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        b.where,
@@ -217,8 +226,11 @@ func (b *s3Backend) classify(ctx context.Context, err error, elapsed time.Durati
 			return fmt.Errorf("%w: bucket %s; create it, or let kbackup create it (storage.auto_create_bucket)", ErrBucketNotFound, b.bucket)
 		case "PreconditionFailed", "ConditionalRequestConflict":
 			return ErrAlreadyExists
-		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken":
-			return fmt.Errorf("%s: %w; check the credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the access key flags) and the bucket policy",
+		}
+		switch {
+		case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden,
+			resp.Code == "InvalidAccessKeyId", resp.Code == "SignatureDoesNotMatch", resp.Code == "InvalidToken", resp.Code == "ExpiredToken":
+			return fmt.Errorf("%s: %w (check the credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the access key flags; and the bucket policy)",
 				resp.Code, b.scrub.wrap(err))
 		}
 		if resp.StatusCode == http.StatusNotFound && resp.Code == "" {
@@ -226,7 +238,7 @@ func (b *s3Backend) classify(ctx context.Context, err error, elapsed time.Durati
 		}
 	}
 	if storageFailure(err) {
-		return fmt.Errorf("%w (gave up after %s): %w", ErrStorageUnavailable, elapsed.Round(10*time.Millisecond), b.scrub.wrap(err))
+		return fmt.Errorf("%w (gave up after %s): %w", ErrStorageUnavailable, roundDuration(elapsed), b.scrub.wrap(err))
 	}
 	if resp.Code != "" {
 		return fmt.Errorf("%s: %w", resp.Code, b.scrub.wrap(err))
@@ -379,4 +391,13 @@ func (b *s3Backend) firstKey(ctx context.Context, prefix string) (key string, fo
 		return ctx.Err()
 	})
 	return key, found, err
+}
+
+// roundDuration shortens a duration for messages without making a short
+// one zero.
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Millisecond {
+		return d.Round(time.Microsecond)
+	}
+	return d.Round(10 * time.Millisecond)
 }
