@@ -61,9 +61,17 @@ type StorageOptions struct {
 	OpenFor time.Duration
 	// DialTimeout bounds each TCP connect (default 3 s).
 	DialTimeout time.Duration
-	// ResponseTimeout bounds the wait for response headers after a
-	// request was sent (default 30 s).
+	// ResponseTimeout bounds one attempt's wait for response headers
+	// after the request was sent (default 10 s); the attempt is then
+	// retried.
 	ResponseTimeout time.Duration
+	// StallTimeout bounds how long a request, retries included, may go
+	// without progress before it fails with ErrStorageUnavailable
+	// (default 20 s): progress is a downloaded byte or a listed key; an
+	// upload gets StallTimeout plus its size at 256 KiB/s. It keeps a
+	// server that accepts connections but never answers from holding a
+	// request for minutes.
+	StallTimeout time.Duration
 }
 
 func (o StorageOptions) withDefaults() StorageOptions {
@@ -80,7 +88,10 @@ func (o StorageOptions) withDefaults() StorageOptions {
 		o.DialTimeout = 3 * time.Second
 	}
 	if o.ResponseTimeout <= 0 {
-		o.ResponseTimeout = 30 * time.Second
+		o.ResponseTimeout = 10 * time.Second
+	}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = 20 * time.Second
 	}
 	return o
 }

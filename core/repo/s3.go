@@ -159,14 +159,33 @@ func credentialsFor(loc Location, creds Credentials) *credentials.Credentials {
 func (b *s3Backend) String() string { return b.where }
 
 // call runs one request through the circuit breaker and turns its error
-// into an *OpError.
+// into an *OpError. The request gets a context that is cancelled when it
+// makes no progress for StallTimeout; request reports progress through
+// progressFrom(ctx).
 func (b *s3Backend) call(ctx context.Context, op, key string, request func(context.Context) error) error {
+	return b.callSending(ctx, op, key, 0, request)
+}
+
+// minUploadRate is the slowest upload that callSending allows for: an
+// upload gets StallTimeout plus its size at this rate. An upload reports no
+// progress, since minio-go reads the body to sign it before sending it
+// and seeks back to retry, so reads do not tell what reached the server.
+const minUploadRate = 256 << 10 // bytes per second
+
+// callSending is call for a request that uploads size bytes.
+func (b *s3Backend) callSending(ctx context.Context, op, key string, size int64, request func(context.Context) error) error {
 	done, err := b.breaker.Allow()
 	if err != nil {
 		return b.opError(op, key, b.openError())
 	}
 	start := time.Now()
-	err = request(ctx)
+	timeout := b.opts.StallTimeout + time.Duration(size)*time.Second/minUploadRate
+	watched, stall := watchStalls(ctx, timeout)
+	err = request(watched)
+	stall.stop()
+	if err != nil && stall.fired() {
+		err = &stalledError{err: fmt.Errorf("no progress for %s: %w", roundDuration(timeout), err)}
+	}
 	done(b.breakerOutcome(ctx, err))
 	if err == nil {
 		return nil
@@ -197,6 +216,10 @@ func (b *s3Backend) breakerOutcome(ctx context.Context, err error) error {
 // storageFailure says whether err means the storage is unreachable or
 // failing, rather than an answer about the request.
 func storageFailure(err error) bool {
+	var stalled *stalledError
+	if errors.As(err, &stalled) {
+		return true
+	}
 	var resp minio.ErrorResponse
 	if !errors.As(err, &resp) {
 		// Not an S3 answer: connection refused, timeouts, TLS, resets.
@@ -263,7 +286,7 @@ func (b *s3Backend) Get(ctx context.Context, key string) ([]byte, error) {
 			return err
 		}
 		defer obj.Close()
-		data, err = io.ReadAll(obj)
+		data, err = io.ReadAll(progressReader{obj, progressFrom(ctx)})
 		return err
 	})
 	if err != nil {
@@ -283,7 +306,7 @@ func contentType(key string) string {
 }
 
 func (b *s3Backend) Put(ctx context.Context, key string, data []byte) error {
-	return b.call(ctx, opWrite, key, func(ctx context.Context) error {
+	return b.callSending(ctx, opWrite, key, int64(len(data)), func(ctx context.Context) error {
 		_, err := b.client.PutObject(ctx, b.bucket, key, bytes.NewReader(data), int64(len(data)),
 			minio.PutObjectOptions{ContentType: contentType(key)})
 		return err
@@ -291,7 +314,7 @@ func (b *s3Backend) Put(ctx context.Context, key string, data []byte) error {
 }
 
 func (b *s3Backend) PutIfAbsent(ctx context.Context, key string, data []byte) error {
-	return b.call(ctx, opCreate, key, func(ctx context.Context) error {
+	return b.callSending(ctx, opCreate, key, int64(len(data)), func(ctx context.Context) error {
 		opts := minio.PutObjectOptions{ContentType: contentType(key), DisableMultipart: true}
 		// If-None-Match: * makes the server refuse the write when the
 		// key exists, atomically (S3 conditional writes).
@@ -328,6 +351,7 @@ func (b *s3Backend) List(ctx context.Context, prefix string) iter.Seq2[ObjectInf
 					return obj.Err
 				}
 				objects = append(objects, ObjectInfo{Key: obj.Key, Size: obj.Size, ModTime: obj.LastModified})
+				progressFrom(ctx)()
 			}
 			return ctx.Err()
 		})
