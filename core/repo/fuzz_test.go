@@ -30,6 +30,24 @@ func FuzzReadManifest(f *testing.F) {
 	empty := testManifest("c", "b", time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("", 3600)), PhaseCompleted)
 	emptyData, _ := MarshalManifest(empty)
 	f.Add(emptyData)
+	// Valid manifests that exercise what the encoder may rewrite: time
+	// zones and fractions, escapes and non-ASCII text, cluster-scoped
+	// packs, empty lists, large numbers.
+	varied := testManifest("c-1", "b_2", time.Date(2999, 12, 31, 23, 59, 59, 999999999, time.FixedZone("", -(23*3600+59*60))), PhaseFailed)
+	varied.CompletedAt = time.Time{}
+	varied.Name = "nächtlich \"quoted\" <tag> \u2028 ✓"
+	varied.Cluster.NameSource = "env"
+	varied.Stats = Stats{Objects: 1 << 40, BytesStored: 1<<63 - 1}
+	varied.Labels = map[string]string{"b": "2", "a": "", "ключ": "значение"}
+	clusterRef := PackRef{Cluster: "c-1", Resource: "clusterroles.rbac.authorization.k8s.io", SHA256: sha, Encoding: "zstd"}
+	varied.Packs = []PackEntry{NewPackEntry(clusterRef, schema.GroupVersionKind{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRole"}, []string{"Ä", "a", "system:admin"})}
+	varied.Warnings = []string{}
+	variedData, err := MarshalManifest(varied)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(variedData)
+	f.Add(bytes.ReplaceAll(valid, []byte("\n  "), []byte(" ")))
 	f.Add([]byte(`{"formatVersion": 2}`))
 	f.Add([]byte(`{"formatVersion": 1, "id": "x", "packs": null}`))
 	f.Add([]byte(`[]`))

@@ -35,7 +35,10 @@ func (b *localBackend) String() string { return b.root }
 
 func (b *localBackend) fail(op, key string, err error) error {
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, fs.ErrNotExist),
+		// A key under a key, "a/b" when "a" is an object: no such
+		// object either.
+		(op == opRead || op == opStat) && errors.Is(err, syscall.ENOTDIR):
 		err = ErrNotFound
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EIO):
 		err = fmt.Errorf("%w: %w", ErrStorageUnavailable, err)
