@@ -1,0 +1,195 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// ClusterEntry is a cluster's registry entry, _fleet/clusters/<name>.json:
+// the identity that owns the name, and the fleet's settings for it.
+type ClusterEntry struct {
+	FormatVersion int    `json:"formatVersion"`
+	Name          string `json:"name"`
+	// UID is the kube-system namespace UID of the cluster that owns the
+	// name.
+	UID               string `json:"uid"`
+	Provider          string `json:"provider,omitempty"`
+	Distribution      string `json:"distribution,omitempty"`
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+	Server            string `json:"server,omitempty"`
+
+	Environment string            `json:"environment,omitempty"`
+	Region      string            `json:"region,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	// Priority orders clusters in fleet operations; higher first.
+	Priority int `json:"priority,omitempty"`
+
+	FirstSeen time.Time `json:"firstSeen"`
+	LastSeen  time.Time `json:"lastSeen"`
+}
+
+func (e *ClusterEntry) validate() error {
+	if e.FormatVersion != FormatVersion {
+		return invalidf("cluster entry %s: formatVersion %d; want %d", e.Name, e.FormatVersion, FormatVersion)
+	}
+	if err := ValidateClusterName(e.Name); err != nil {
+		return err
+	}
+	if e.UID == "" {
+		return invalidf("cluster entry %s has no UID", e.Name)
+	}
+	return nil
+}
+
+// ClaimOptions tune ClaimCluster.
+type ClaimOptions struct {
+	// Override gives the name to this cluster even when another cluster
+	// (another UID) holds it: for a cluster rebuilt under its old name.
+	Override bool
+}
+
+// ClaimCluster makes sure the cluster name belongs to this cluster's UID.
+// The first cluster to claim a name creates its entry with a conditional
+// write, so of two racing clusters one wins. A claim by the same UID
+// refreshes the identity and LastSeen. A claim by another UID fails with
+// ErrClusterNameTaken, naming both UIDs, unless opts.Override is set.
+func (r *Repository) ClaimCluster(ctx context.Context, id ClusterIdentity, opts ClaimOptions) (*ClusterEntry, error) {
+	if err := ValidateClusterName(id.Name); err != nil {
+		return nil, err
+	}
+	if id.UID == "" {
+		return nil, invalidf("cluster %s: no UID (the kube-system namespace UID) to claim the name with", id.Name)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	key := r.layout.ClusterEntry(id.Name)
+	// Two rounds: a claim that loses the creation race reads the winner.
+	for range 2 {
+		existing, err := r.GetCluster(ctx, id.Name)
+		if errors.Is(err, ErrNotFound) {
+			entry := &ClusterEntry{FormatVersion: FormatVersion, FirstSeen: now}
+			entry.setIdentity(id, now)
+			data, err := marshalJSON(entry)
+			if err != nil {
+				return nil, err
+			}
+			err = r.backend.PutIfAbsent(ctx, key, data)
+			if errors.Is(err, ErrAlreadyExists) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			return entry, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if existing.UID != id.UID && !opts.Override {
+			return nil, fmt.Errorf("%w: cluster name %q belongs to the cluster whose kube-system UID is %s (server %s, last seen %s), and this cluster's UID is %s; "+
+				"choose another cluster name, or, if the old cluster is gone, claim the name with an explicit override",
+				ErrClusterNameTaken, id.Name, existing.UID, orUnknown(existing.Server), existing.LastSeen.Format(time.RFC3339), id.UID)
+		}
+		existing.setIdentity(id, now)
+		data, err := marshalJSON(existing)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.backend.Put(ctx, key, data); err != nil {
+			return nil, err
+		}
+		return existing, nil
+	}
+	return nil, fmt.Errorf("claiming cluster name %s in %s: its entry changed twice while claiming; try again", id.Name, r.backend)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func (e *ClusterEntry) setIdentity(id ClusterIdentity, now time.Time) {
+	e.Name = id.Name
+	e.UID = id.UID
+	e.Provider = id.Provider
+	e.Distribution = id.Distribution
+	e.KubernetesVersion = id.KubernetesVersion
+	e.Server = id.Server
+	e.LastSeen = now
+}
+
+// GetCluster reads a cluster's registry entry; ErrNotFound when there is
+// none.
+func (r *Repository) GetCluster(ctx context.Context, name string) (*ClusterEntry, error) {
+	if err := ValidateClusterName(name); err != nil {
+		return nil, err
+	}
+	key := r.layout.ClusterEntry(name)
+	data, err := r.backend.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	entry := new(ClusterEntry)
+	if err := decodeStrict(data, entry); err != nil {
+		return nil, fmt.Errorf("cluster entry %s in %s: %w: %v", key, r.backend, ErrCorrupt, err)
+	}
+	if err := entry.validate(); err != nil {
+		return nil, fmt.Errorf("cluster entry %s in %s: %w: %v", key, r.backend, ErrCorrupt, err)
+	}
+	if entry.Name != name {
+		return nil, fmt.Errorf("cluster entry %s in %s: %w: it names cluster %q", key, r.backend, ErrCorrupt, entry.Name)
+	}
+	return entry, nil
+}
+
+// PutClusterEntry writes a cluster's registry entry as given, for the
+// fleet's settings (environment, region, labels, priority). Identity fields
+// are the caller's to keep: read the entry, change it, write it back.
+func (r *Repository) PutClusterEntry(ctx context.Context, entry *ClusterEntry) error {
+	if entry.FormatVersion == 0 {
+		entry.FormatVersion = FormatVersion
+	}
+	if err := entry.validate(); err != nil {
+		return err
+	}
+	data, err := marshalJSON(entry)
+	if err != nil {
+		return err
+	}
+	return r.backend.Put(ctx, r.layout.ClusterEntry(entry.Name), data)
+}
+
+// ListClusterEntries reads every registry entry, concurrently, sorted by
+// name.
+func (r *Repository) ListClusterEntries(ctx context.Context) ([]*ClusterEntry, error) {
+	names, err := r.Clusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]*ClusterEntry, len(names))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.opts.Concurrency)
+	for i, name := range names {
+		g.Go(func() error {
+			e, err := r.GetCluster(gctx, name)
+			if errors.Is(err, ErrNotFound) {
+				return nil // deleted since the listing
+			}
+			entries[i] = e
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	entries = slices.DeleteFunc(entries, func(e *ClusterEntry) bool { return e == nil })
+	slices.SortFunc(entries, func(a, b *ClusterEntry) int { return strings.Compare(a.Name, b.Name) })
+	return entries, nil
+}

@@ -1,0 +1,179 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// GCOptions tune CollectGarbage.
+type GCOptions struct {
+	// DryRun reports what would be deleted and deletes nothing.
+	DryRun bool
+	// Without are backup IDs whose manifests count as deleted: with
+	// DryRun, it tells what deleting those backups would free.
+	Without []string
+}
+
+// GCReport says what garbage collection did, or would do.
+type GCReport struct {
+	Cluster string
+	DryRun  bool
+	// DeletedManifest is the key of the manifest DeleteBackup removed.
+	DeletedManifest string
+	// Deleted are the packs removed (or, in a dry run, to be removed).
+	Deleted      []ObjectInfo
+	BytesDeleted int64
+	// KeptYoung counts unreferenced packs kept because they are younger
+	// than the grace period: they may belong to a backup not yet
+	// committed.
+	KeptYoung int
+	// Referenced counts the packs some manifest names.
+	Referenced int
+	// SkippedBecause is set when no pack was collected because a backup of
+	// the cluster is in progress.
+	SkippedBecause string
+}
+
+// DeleteBackup deletes a backup's manifest, then collects the cluster's
+// garbage: packs that no remaining manifest names, older than
+// Options.GCGracePeriod, unless a backup of the cluster is in progress (a
+// marker younger than Options.InProgressTTL), in which case no pack is
+// removed and the report says why.
+func (r *Repository) DeleteBackup(ctx context.Context, cluster, backupID string) (*GCReport, error) {
+	if err := ValidateClusterName(cluster); err != nil {
+		return nil, err
+	}
+	if err := ValidateBackupID(backupID); err != nil {
+		return nil, err
+	}
+	key := r.layout.Manifest(cluster, backupID)
+	if _, err := r.backend.Stat(ctx, key); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("cluster %s has no backup %q in %s; `kubectl kbackup backup list --cluster %s` lists its backups: %w",
+				cluster, backupID, r.backend, cluster, ErrNotFound)
+		}
+		return nil, err
+	}
+	if err := r.backend.Delete(ctx, key); err != nil {
+		return nil, err
+	}
+	report, err := r.CollectGarbage(ctx, cluster, GCOptions{})
+	if report != nil {
+		report.DeletedManifest = key
+	}
+	if err != nil {
+		return report, fmt.Errorf("deleted backup %s of cluster %s, but collecting its packs failed (the next delete or prune collects them): %w", backupID, cluster, err)
+	}
+	return report, nil
+}
+
+// CollectGarbage removes a cluster's packs that no manifest names and that
+// are older than the grace period. It removes nothing while a backup of
+// the cluster is in progress, and nothing when any manifest of the cluster
+// cannot be read, since then it cannot know which packs are in use.
+func (r *Repository) CollectGarbage(ctx context.Context, cluster string, opts GCOptions) (*GCReport, error) {
+	if err := ValidateClusterName(cluster); err != nil {
+		return nil, err
+	}
+	report := &GCReport{Cluster: cluster, DryRun: opts.DryRun}
+	if reason, err := r.runningBackup(ctx, cluster); err != nil || reason != "" {
+		report.SkippedBecause = reason
+		return report, err
+	}
+	manifests, err := r.readManifests(ctx, cluster)
+	if err != nil {
+		return report, fmt.Errorf("not collecting garbage of cluster %s, since not every manifest can be read: %w", cluster, err)
+	}
+	referenced := map[string]bool{}
+	for _, m := range manifests {
+		if slices.Contains(opts.Without, m.ID) {
+			continue
+		}
+		for _, p := range m.Packs {
+			referenced[p.Key] = true
+		}
+	}
+	now := time.Now()
+	for obj, err := range r.backend.List(ctx, r.layout.Cluster(cluster)) {
+		if err != nil {
+			return report, err
+		}
+		info, err := r.layout.Parse(obj.Key)
+		if err != nil || info.Kind != KindPack || info.Cluster != cluster {
+			continue
+		}
+		switch rel := packPath(info.Cluster, info.Namespace, info.Resource, info.SHA256); {
+		case referenced[rel]:
+			report.Referenced++
+		case now.Sub(obj.ModTime) < r.opts.GCGracePeriod:
+			report.KeptYoung++
+		default:
+			report.Deleted = append(report.Deleted, obj)
+			report.BytesDeleted += obj.Size
+		}
+	}
+	if opts.DryRun || len(report.Deleted) == 0 {
+		return report, nil
+	}
+	// A backup may have started while the manifests were read; look
+	// again right before deleting.
+	if reason, err := r.runningBackup(ctx, cluster); err != nil || reason != "" {
+		report.SkippedBecause = reason
+		report.Deleted, report.BytesDeleted = nil, 0
+		return report, err
+	}
+	return report, r.deleteAll(ctx, report)
+}
+
+// deleteAll deletes the report's packs concurrently; the report keeps
+// only the packs actually deleted.
+func (r *Repository) deleteAll(ctx context.Context, report *GCReport) error {
+	deleted := make([]bool, len(report.Deleted))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.opts.Concurrency)
+	var mu sync.Mutex
+	for i, obj := range report.Deleted {
+		g.Go(func() error {
+			if err := r.backend.Delete(gctx, obj.Key); err != nil {
+				return err
+			}
+			mu.Lock()
+			deleted[i] = true
+			mu.Unlock()
+			return nil
+		})
+	}
+	err := g.Wait()
+	kept := report.Deleted[:0]
+	report.BytesDeleted = 0
+	for i, obj := range report.Deleted {
+		if deleted[i] {
+			kept = append(kept, obj)
+			report.BytesDeleted += obj.Size
+		}
+	}
+	report.Deleted = kept
+	return err
+}
+
+// runningBackup says which backup of the cluster is in progress, "" when
+// none has a fresh marker.
+func (r *Repository) runningBackup(ctx context.Context, cluster string) (string, error) {
+	running, err := r.InProgressBackups(ctx, cluster)
+	if err != nil {
+		return "", err
+	}
+	for _, b := range running {
+		if !b.Stale {
+			return fmt.Sprintf("backup %s of cluster %s has been in progress since %s (marker %s, expires after %s)",
+				b.BackupID, cluster, b.Since.UTC().Format(time.RFC3339), b.Key, r.opts.InProgressTTL), nil
+		}
+	}
+	return "", nil
+}

@@ -1,0 +1,88 @@
+package repo
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"regexp"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// ValidateClusterName checks a cluster name: a DNS-1123 label (lower-case
+// letters, digits and '-', at most 63 characters), so it can be a key
+// segment, and it cannot start with '_' (reserved by the format).
+func ValidateClusterName(name string) error {
+	if name == "" {
+		return invalidf("cluster name is empty; give one like prod-eu")
+	}
+	if strings.HasPrefix(name, "_") {
+		return invalidf("cluster name %q starts with '_', which the repository format reserves", name)
+	}
+	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+		return invalidf("cluster name %q: %s", name, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// ValidateNamespace checks a namespace name (a DNS-1123 label; the
+// reserved '_' cannot occur in one).
+func ValidateNamespace(name string) error {
+	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+		return invalidf("namespace %q: %s", name, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// ValidateResource checks a resource.group name as
+// schema.GroupResource.String() writes it: "configmaps" for the core group,
+// "deployments.apps", "certificates.cert-manager.io".
+func ValidateResource(resourceGroup string) error {
+	gr := schema.ParseGroupResource(resourceGroup)
+	if gr.Resource == "" || len(validation.IsDNS1123Label(gr.Resource)) > 0 {
+		return invalidf("resource %q: want a lower-case resource name with its group, like configmaps or deployments.apps", resourceGroup)
+	}
+	if strings.HasSuffix(resourceGroup, ".") {
+		return invalidf("resource %q ends with '.'; the core group is written without a group: configmaps", resourceGroup)
+	}
+	if gr.Group != "" {
+		if errs := validation.IsDNS1123Subdomain(gr.Group); len(errs) > 0 {
+			return invalidf("resource %q: group %q: %s", resourceGroup, gr.Group, strings.Join(errs, "; "))
+		}
+	}
+	return nil
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+
+// validateID checks backup, restore, schedule and probe names, which are
+// key segments: letters, digits, '-' and '_', starting with a letter or
+// digit, at most 128 characters.
+func validateID(what, id string) error {
+	if !idPattern.MatchString(id) {
+		return invalidf("%s %q: want 1 to 128 letters, digits, '-' and '_', starting with a letter or digit", what, id)
+	}
+	return nil
+}
+
+// ValidateBackupID checks a backup ID.
+func ValidateBackupID(id string) error { return validateID("backup ID", id) }
+
+var sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func validateSHA256(h string) error {
+	if !sha256Pattern.MatchString(h) {
+		return invalidf("sha256 %q: want 64 lower-case hexadecimal digits", h)
+	}
+	return nil
+}
+
+// NewID returns an ID that sorts by time and does not collide:
+// 20260102T030405Z-1a2b3c.
+func NewID(t time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,81 @@
+package repo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// WriteRestoreRecord stores what a restore did as
+// <cluster>/_restores/<id>.json. The record is any JSON-marshalable value;
+// the restore package defines it. A restore ID is written once: a second
+// write fails with ErrAlreadyExists.
+func (r *Repository) WriteRestoreRecord(ctx context.Context, cluster, restoreID string, record any) error {
+	if err := ValidateClusterName(cluster); err != nil {
+		return err
+	}
+	if err := validateID("restore ID", restoreID); err != nil {
+		return err
+	}
+	data, err := marshalJSON(record)
+	if err != nil {
+		return fmt.Errorf("encoding restore record %s: %w", restoreID, err)
+	}
+	err = r.backend.PutIfAbsent(ctx, r.layout.RestoreRecord(cluster, restoreID), data)
+	if errors.Is(err, ErrAlreadyExists) {
+		return fmt.Errorf("restore %s of cluster %s is already recorded; a restore ID is written once: %w", restoreID, cluster, err)
+	}
+	return err
+}
+
+// ReadRestoreRecord decodes a restore record into record (a pointer).
+func (r *Repository) ReadRestoreRecord(ctx context.Context, cluster, restoreID string, record any) error {
+	if err := ValidateClusterName(cluster); err != nil {
+		return err
+	}
+	if err := validateID("restore ID", restoreID); err != nil {
+		return err
+	}
+	key := r.layout.RestoreRecord(cluster, restoreID)
+	data, err := r.backend.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, record); err != nil {
+		return fmt.Errorf("restore record %s in %s: %w: %v", key, r.backend, ErrCorrupt, err)
+	}
+	return nil
+}
+
+// RestoreRecordInfo is a restore record as listed.
+type RestoreRecordInfo struct {
+	ID   string
+	Key  string
+	Size int64
+	// WrittenAt is when the record was written, by the storage's clock.
+	WrittenAt time.Time
+}
+
+// ListRestores lists a cluster's restore records, sorted by ID.
+func (r *Repository) ListRestores(ctx context.Context, cluster string) ([]RestoreRecordInfo, error) {
+	if err := ValidateClusterName(cluster); err != nil {
+		return nil, err
+	}
+	var out []RestoreRecordInfo
+	for obj, err := range r.backend.List(ctx, r.layout.Restores(cluster)) {
+		if err != nil {
+			return nil, err
+		}
+		info, err := r.layout.Parse(obj.Key)
+		if err != nil || info.Kind != KindRestoreRecord {
+			continue
+		}
+		out = append(out, RestoreRecordInfo{ID: info.Name, Key: obj.Key, Size: obj.Size, WrittenAt: obj.ModTime})
+	}
+	slices.SortFunc(out, func(a, b RestoreRecordInfo) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}

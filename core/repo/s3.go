@@ -1,0 +1,403 @@
+package repo
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/kbackup/kbackup/core/version"
+)
+
+// s3Backend keeps objects in an S3 bucket through minio-go.
+//
+// Each request is retried by minio-go (StorageOptions.MaxAttempts, with
+// exponential backoff capped at 1 s), and all requests go through one
+// circuit breaker: after FailuresToTrip requests in a row fail with the
+// storage unreachable or erroring (network errors, 5xx, throttling), every
+// request fails at once with ErrStorageUnavailable for OpenFor, so a
+// backup of thousands of packs against a dead server stops in seconds
+// rather than retrying each pack. Answers that show the server working
+// (not found, precondition failed, access denied) do not count as
+// failures.
+type s3Backend struct {
+	client  *minio.Client
+	bucket  string
+	where   string
+	opts    StorageOptions
+	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
+	scrub   scrubber
+	// lastFailure is the text of the last failure that counted against
+	// the breaker, to say why it opened.
+	lastFailure atomic.Pointer[string]
+}
+
+var _ Backend = (*s3Backend)(nil)
+
+// errExcluded tells the breaker to ignore a request that the caller
+// cancelled.
+var errExcluded = errors.New("excluded from the circuit breaker")
+
+func newS3Backend(loc Location, creds Credentials, opts StorageOptions) (*s3Backend, error) {
+	endpoint, err := url.Parse(loc.EndpointURL())
+	if err != nil {
+		return nil, invalidf("storage location %s: endpoint: %v", loc.display(), err)
+	}
+	secure := endpoint.Scheme == "https"
+	transport, err := minio.DefaultTransport(secure)
+	if err != nil {
+		return nil, fmt.Errorf("storage location %s: %w", loc.display(), err)
+	}
+	transport.DialContext = (&net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	transport.ResponseHeaderTimeout = opts.ResponseTimeout
+	transport.TLSHandshakeTimeout = 10 * time.Second
+	if secure {
+		tlsConfig, err := tlsConfigFor(loc)
+		if err != nil {
+			return nil, fmt.Errorf("storage location %s: %w", loc.display(), err)
+		}
+		transport.TLSClientConfig = tlsConfig
+	}
+	lookup := minio.BucketLookupAuto
+	switch loc.BucketLookup {
+	case BucketLookupPath:
+		lookup = minio.BucketLookupPath
+	case BucketLookupDNS:
+		lookup = minio.BucketLookupDNS
+	}
+	client, err := minio.New(endpoint.Host, &minio.Options{
+		Creds:        credentialsFor(loc, creds),
+		Secure:       secure,
+		Region:       loc.Region,
+		BucketLookup: lookup,
+		Transport:    transport,
+		MaxRetries:   opts.MaxAttempts,
+	})
+	if err != nil {
+		return nil, invalidf("storage location %s: %v", loc.display(), scrubber(creds.secrets()).wrap(err))
+	}
+	client.SetAppInfo("kbackup", version.Get().Version)
+
+	b := &s3Backend{
+		client: client,
+		bucket: loc.Bucket,
+		where:  loc.display(),
+		opts:   opts,
+		scrub:  creds.secrets(),
+	}
+	if creds.IsZero() {
+		// The chain may take them from the environment.
+		b.scrub = Credentials{
+			AccessKeyID:     cmp.Or(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_ACCESS_KEY")),
+			SecretAccessKey: cmp.Or(os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SECRET_KEY")),
+			SessionToken:    os.Getenv("AWS_SESSION_TOKEN"),
+		}.secrets()
+	}
+	b.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        b.where,
+		MaxRequests: 1,
+		Timeout:     opts.OpenFor,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			return c.ConsecutiveFailures >= uint32(opts.FailuresToTrip)
+		},
+		IsExcluded: func(err error) bool { return err == errExcluded },
+	})
+	return b, nil
+}
+
+func tlsConfigFor(loc Location) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: loc.InsecureSkipTLSVerify}
+	if loc.CAFile == "" {
+		return cfg, nil
+	}
+	pem, err := os.ReadFile(loc.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading ca-file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("ca-file %s holds no PEM certificate", loc.CAFile)
+	}
+	cfg.RootCAs = pool
+	return cfg, nil
+}
+
+// credentialsFor returns static credentials when given, or the usual chain.
+// The instance-role provider (which asks the EC2 metadata address) is only
+// tried against AWS itself.
+func credentialsFor(loc Location, creds Credentials) *credentials.Credentials {
+	if !creds.IsZero() {
+		return credentials.NewStaticV4(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
+	}
+	providers := []credentials.Provider{&credentials.EnvAWS{}, &credentials.FileAWSCredentials{}}
+	if loc.Endpoint == "" {
+		providers = append(providers, &credentials.IAM{})
+	}
+	return credentials.NewChainCredentials(providers)
+}
+
+func (b *s3Backend) String() string { return b.where }
+
+// call runs one request through the circuit breaker and turns its error
+// into an *OpError.
+func (b *s3Backend) call(ctx context.Context, op, key string, request func(context.Context) error) error {
+	done, err := b.breaker.Allow()
+	if err != nil {
+		return b.opError(op, key, b.openError())
+	}
+	start := time.Now()
+	err = request(ctx)
+	done(b.breakerOutcome(ctx, err))
+	if err == nil {
+		return nil
+	}
+	return b.opError(op, key, b.classify(ctx, err, time.Since(start)))
+}
+
+func (b *s3Backend) opError(op, key string, err error) error {
+	return &OpError{Op: op, Key: key, Location: b.where, Err: err}
+}
+
+// breakerOutcome is what the breaker counts: a failure only when the
+// storage is unreachable or failing, not when it answered.
+func (b *s3Backend) breakerOutcome(ctx context.Context, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return errExcluded
+	case storageFailure(err):
+		msg := b.scrub.text(err.Error())
+		b.lastFailure.Store(&msg)
+		return err
+	}
+	return nil
+}
+
+// storageFailure says whether err means the storage is unreachable or
+// failing, rather than an answer about the request.
+func storageFailure(err error) bool {
+	var resp minio.ErrorResponse
+	if !errors.As(err, &resp) {
+		// Not an S3 answer: connection refused, timeouts, TLS, resets.
+		return true
+	}
+	switch resp.Code {
+	case "RequestTimeout", "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded",
+		"RequestThrottled", "InternalError", "ServiceUnavailable":
+		return true
+	}
+	return resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests ||
+		resp.StatusCode == http.StatusRequestTimeout
+}
+
+// classify maps an S3 error to the package's sentinels, with the secrets
+// scrubbed from its text.
+func (b *s3Backend) classify(ctx context.Context, err error, elapsed time.Duration) error {
+	if ctx.Err() != nil {
+		return b.scrub.wrap(err)
+	}
+	var resp minio.ErrorResponse
+	if errors.As(err, &resp) {
+		switch resp.Code {
+		case "NoSuchKey":
+			return ErrNotFound
+		case "NoSuchBucket":
+			return fmt.Errorf("%w: bucket %s; create it, or let kbackup create it (storage.auto_create_bucket)", ErrBucketNotFound, b.bucket)
+		case "PreconditionFailed", "ConditionalRequestConflict":
+			return ErrAlreadyExists
+		}
+		switch {
+		case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden,
+			resp.Code == "InvalidAccessKeyId", resp.Code == "SignatureDoesNotMatch", resp.Code == "InvalidToken", resp.Code == "ExpiredToken":
+			return fmt.Errorf("%s: %w (check the credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the access key flags; and the bucket policy)",
+				resp.Code, b.scrub.wrap(err))
+		}
+		if resp.StatusCode == http.StatusNotFound && resp.Code == "" {
+			return ErrNotFound
+		}
+	}
+	if storageFailure(err) {
+		return fmt.Errorf("%w (gave up after %s): %w", ErrStorageUnavailable, roundDuration(elapsed), b.scrub.wrap(err))
+	}
+	if resp.Code != "" {
+		return fmt.Errorf("%s: %w", resp.Code, b.scrub.wrap(err))
+	}
+	return b.scrub.wrap(err)
+}
+
+func (b *s3Backend) openError() error {
+	last := "unknown"
+	if p := b.lastFailure.Load(); p != nil {
+		last = *p
+	}
+	return fmt.Errorf("%w: %d requests in a row failed, so kbackup sends no more for up to %s; last failure: %s",
+		ErrStorageUnavailable, b.opts.FailuresToTrip, b.opts.OpenFor, last)
+}
+
+func (b *s3Backend) Get(ctx context.Context, key string) ([]byte, error) {
+	var data []byte
+	err := b.call(ctx, opRead, key, func(ctx context.Context) error {
+		obj, err := b.client.GetObject(ctx, b.bucket, key, minio.GetObjectOptions{})
+		if err != nil {
+			return err
+		}
+		defer obj.Close()
+		data, err = io.ReadAll(obj)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+func contentType(key string) string {
+	switch {
+	case strings.HasSuffix(key, jsonExt):
+		return "application/json"
+	case strings.HasSuffix(key, packExt):
+		return "application/zstd"
+	}
+	return "application/octet-stream"
+}
+
+func (b *s3Backend) Put(ctx context.Context, key string, data []byte) error {
+	return b.call(ctx, opWrite, key, func(ctx context.Context) error {
+		_, err := b.client.PutObject(ctx, b.bucket, key, bytes.NewReader(data), int64(len(data)),
+			minio.PutObjectOptions{ContentType: contentType(key)})
+		return err
+	})
+}
+
+func (b *s3Backend) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	return b.call(ctx, opCreate, key, func(ctx context.Context) error {
+		opts := minio.PutObjectOptions{ContentType: contentType(key), DisableMultipart: true}
+		// If-None-Match: * makes the server refuse the write when the
+		// key exists, atomically (S3 conditional writes).
+		opts.SetMatchETagExcept("*")
+		_, err := b.client.PutObject(ctx, b.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
+		return err
+	})
+}
+
+func (b *s3Backend) Stat(ctx context.Context, key string) (ObjectInfo, error) {
+	var info ObjectInfo
+	err := b.call(ctx, opStat, key, func(ctx context.Context) error {
+		st, err := b.client.StatObject(ctx, b.bucket, key, minio.StatObjectOptions{})
+		if err != nil {
+			return err
+		}
+		info = ObjectInfo{Key: key, Size: st.Size, ModTime: st.LastModified}
+		return nil
+	})
+	return info, err
+}
+
+// List reads the whole listing before yielding, and sorts it: S3 lists in
+// key order, but S3-compatible servers on a file system may list a
+// directory's entries before its siblings ("a/b" before "a.b").
+func (b *s3Backend) List(ctx context.Context, prefix string) iter.Seq2[ObjectInfo, error] {
+	return func(yield func(ObjectInfo, error) bool) {
+		var objects []ObjectInfo
+		err := b.call(ctx, opList, prefix, func(ctx context.Context) error {
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel() // stops minio-go's listing goroutine
+			for obj := range b.client.ListObjects(ctx, b.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+				if obj.Err != nil {
+					return obj.Err
+				}
+				objects = append(objects, ObjectInfo{Key: obj.Key, Size: obj.Size, ModTime: obj.LastModified})
+			}
+			return ctx.Err()
+		})
+		if err != nil {
+			yield(ObjectInfo{}, err)
+			return
+		}
+		slices.SortFunc(objects, func(a, b ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
+		for _, o := range objects {
+			if !yield(o, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (b *s3Backend) Delete(ctx context.Context, key string) error {
+	return b.call(ctx, opDelete, key, func(ctx context.Context) error {
+		err := b.client.RemoveObject(ctx, b.bucket, key, minio.RemoveObjectOptions{})
+		var resp minio.ErrorResponse
+		if errors.As(err, &resp) && resp.Code == "NoSuchKey" {
+			return nil
+		}
+		return err
+	})
+}
+
+// createBucket creates the bucket unless it exists; Open calls it when
+// asked to (auto_create_bucket).
+func (b *s3Backend) createBucket(ctx context.Context, region string) error {
+	return b.call(ctx, opCreate, "", func(ctx context.Context) error {
+		err := b.client.MakeBucket(ctx, b.bucket, minio.MakeBucketOptions{Region: region})
+		var resp minio.ErrorResponse
+		if errors.As(err, &resp) && (resp.Code == "BucketAlreadyOwnedByYou" || resp.Code == "BucketAlreadyExists") {
+			exists, existsErr := b.client.BucketExists(ctx, b.bucket)
+			if existsErr == nil && exists {
+				return nil
+			}
+		}
+		return err
+	})
+}
+
+// bucketCreator is implemented by backends whose container can be created.
+type bucketCreator interface {
+	createBucket(ctx context.Context, region string) error
+}
+
+// firstKey finds any object under prefix from the first page of a listing.
+func (b *s3Backend) firstKey(ctx context.Context, prefix string) (key string, found bool, err error) {
+	err = b.call(ctx, opList, prefix, func(ctx context.Context) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		for obj := range b.client.ListObjects(ctx, b.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, MaxKeys: 1}) {
+			if obj.Err != nil {
+				return obj.Err
+			}
+			key, found = obj.Key, true
+			return nil
+		}
+		return ctx.Err()
+	})
+	return key, found, err
+}
+
+// roundDuration shortens a duration for messages without making a short
+// one zero.
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Millisecond {
+		return d.Round(time.Microsecond)
+	}
+	return d.Round(10 * time.Millisecond)
+}
