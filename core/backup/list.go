@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -166,6 +167,7 @@ func encodeTyped(item runtime.Object, gvk schema.GroupVersionKind) listedObject 
 	// Items of a typed list carry no apiVersion and kind; the pack's
 	// documents must, to be read without the manifest.
 	item.GetObjectKind().SetGroupVersionKind(gvk)
+	restoreEmbeddedTypeMeta(item)
 	data, err := json.Marshal(item)
 	if err != nil {
 		return listedObject{namespace: accessor.GetNamespace(), doc: pack.Document{Name: accessor.GetName()}, err: err}
@@ -175,6 +177,22 @@ func encodeTyped(item runtime.Object, gvk schema.GroupVersionKind) listedObject 
 		doc.Name = accessor.GetName()
 	}
 	return listedObject{namespace: accessor.GetNamespace(), doc: doc, size: len(data), err: err}
+}
+
+// restoreEmbeddedTypeMeta puts back the apiVersion and kind that protobuf
+// cannot carry for objects embedded in others, and that the API server sets
+// when it answers in JSON: the PersistentVolumeClaim templates of a
+// StatefulSet. Without it, a type read as protobuf would differ from the
+// same object read as JSON.
+func restoreEmbeddedTypeMeta(item runtime.Object) {
+	if sts, ok := item.(*appsv1.StatefulSet); ok {
+		for i := range sts.Spec.VolumeClaimTemplates {
+			tm := &sts.Spec.VolumeClaimTemplates[i].TypeMeta
+			if tm.APIVersion == "" && tm.Kind == "" {
+				tm.APIVersion, tm.Kind = "v1", "PersistentVolumeClaim"
+			}
+		}
+	}
 }
 
 // fetchDynamic reads one page of a custom resource (or any type client-go's

@@ -18,6 +18,7 @@ var DefaultExclusions = []ExcludedResource{
 	{schema.GroupResource{Group: "events.k8s.io", Resource: "events"}, "the same events through the events.k8s.io API"},
 	{schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}, "node heartbeats and leader elections renew every few seconds: they would change every backup and mean nothing after a restore"},
 	{schema.GroupResource{Group: "coordination.k8s.io", Resource: "leasecandidates"}, "leader election candidacies, renewed like leases"},
+	{schema.GroupResource{Resource: "componentstatuses"}, "computed health reports of control-plane components, not stored objects; no cluster can create them"},
 }
 
 // ExcludedResource is a resource type left out of backups by default.

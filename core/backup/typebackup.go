@@ -18,7 +18,7 @@ import (
 
 // typeBackup stores every selected object of one resource type.
 type typeBackup struct {
-	run *run
+	backup *run
 	res kube.Resource
 
 	packs         []repo.PackEntry
@@ -29,7 +29,7 @@ type typeBackup struct {
 }
 
 func newTypeBackup(b *run, res kube.Resource) *typeBackup {
-	return &typeBackup{run: b, res: res}
+	return &typeBackup{backup: b, res: res}
 }
 
 // typeAttempts is how often a type is read from the start after a transient
@@ -75,7 +75,7 @@ func (t *typeBackup) reset() {
 // etcd-backed types do as they return objects in key order (namespace, then
 // name); otherwise it holds every namespace until the LIST ends.
 func (t *typeBackup) once(ctx context.Context, streaming bool) error {
-	b := t.run
+	b := t.backup
 	l := &lister{client: b.client, pageSize: b.opts.PageSize, selector: b.opts.LabelSelector, breaker: b.breaker}
 	buffers := map[string][]pack.Document{}
 	var order []string // namespaces in the order first seen
@@ -140,7 +140,7 @@ func (t *typeBackup) once(ctx context.Context, streaming bool) error {
 // (""), or one per namespace when a few namespaces are named exactly.
 func (t *typeBackup) listNamespaces() []string {
 	if t.res.Namespaced {
-		if names, ok := t.run.sel.namespaces.exactNamespaces(exactNamespaceLimit); ok {
+		if names, ok := t.backup.sel.namespaces.exactNamespaces(exactNamespaceLimit); ok {
 			return names
 		}
 	}
@@ -150,7 +150,7 @@ func (t *typeBackup) listNamespaces() []string {
 // selected applies the namespace filter: to the namespace of namespaced
 // objects, and to the name of Namespace objects.
 func (t *typeBackup) selected(o listedObject) bool {
-	filter := t.run.sel.namespaces
+	filter := t.backup.sel.namespaces
 	switch {
 	case t.res.Namespaced:
 		return filter.matches(o.namespace)
@@ -165,7 +165,7 @@ func (t *typeBackup) skipReason(o listedObject) string {
 	if o.err != nil {
 		return "invalid: " + o.err.Error()
 	}
-	if limit := t.run.opts.MaxResourceSize; limit > 0 && int64(o.size) > limit {
+	if limit := t.backup.opts.MaxResourceSize; limit > 0 && int64(o.size) > limit {
 		return fmt.Sprintf("%d bytes, larger than max_resource_size (%d bytes)", o.size, limit)
 	}
 	return ""
@@ -187,7 +187,7 @@ func (t *typeBackup) writePack(ctx context.Context, namespace string, docs []pac
 	if err != nil {
 		return fmt.Errorf("namespace %q: %w", namespace, err)
 	}
-	b := t.run
+	b := t.backup
 	spec := repo.PackSpec{Cluster: b.identity.Name, Namespace: namespace, Resource: t.res.String()}
 	ref, uploaded, err := b.repo.WritePack(ctx, spec, content, b.known)
 	if err != nil {
