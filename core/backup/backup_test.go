@@ -489,4 +489,3 @@ func TestOptionsValidate(t *testing.T) {
 		t.Errorf("valid options refused: %v", err)
 	}
 }
-

@@ -97,9 +97,9 @@ func (l *lister) fetch(ctx context.Context, res kube.Resource, namespace string,
 	opts := metav1.ListOptions{Limit: l.pageSize, LabelSelector: l.selector}
 	for {
 		var (
-			p        page
+			p         page
 			continued string
-			err      error
+			err       error
 		)
 		_, err = l.breaker.Execute(func() (any, error) {
 			var err error

@@ -19,7 +19,7 @@ import (
 // typeBackup stores every selected object of one resource type.
 type typeBackup struct {
 	backup *run
-	res kube.Resource
+	res    kube.Resource
 
 	packs         []repo.PackEntry
 	skipped       []repo.SkippedObject
