@@ -233,6 +233,11 @@ func NewClient(cfg *rest.Config, opts ClientOptions) (*Client, error) {
 	} else if config.UserAgent == "" {
 		config.UserAgent = kbversion.UserAgent("kbackup")
 	}
+	// kbackup reads deprecated APIs on purpose (a backup takes every type
+	// the server serves); client-go would print a warning for each.
+	if config.WarningHandler == nil && config.WarningHandlerWithContext == nil {
+		config.WarningHandlerWithContext = rest.NoWarnings{}
+	}
 	// One limiter for all clients of the connection (and for those built from
 	// Config), so that the limit is per cluster, not per client.
 	if config.RateLimiter == nil && config.QPS > 0 {

@@ -1,0 +1,292 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kbackup/kbackup/core/kube"
+	"github.com/kbackup/kbackup/core/repo"
+)
+
+// Storage says where a backup goes: the primary repository and, in order,
+// the fallbacks written to when the primary cannot be.
+type Storage struct {
+	Primary   repo.Options
+	Fallbacks []repo.Options
+}
+
+// Result is a committed backup.
+type Result struct {
+	Manifest *repo.Manifest
+	Identity *kube.Identity
+	// Location is where the backup went.
+	Location string
+	// Attempts are the locations tried before Location, and why each
+	// failed; empty when the primary took the backup.
+	Attempts []repo.OpenAttempt
+}
+
+// UsedFallback reports whether the backup went somewhere other than the
+// primary location.
+func (r *Result) UsedFallback() bool { return len(r.Attempts) > 0 }
+
+// ErrBackupExists is returned when the backup's ID is taken.
+var ErrBackupExists = errors.New("backup already exists")
+
+// Run backs up the cluster client talks to. It returns an error, and leaves
+// no manifest, when the backup could not be stored at all; a backup in which
+// some resource types failed is committed as PartiallyFailed (or Failed,
+// when nothing could be read) and returned without error.
+func Run(ctx context.Context, client *kube.Client, storage Storage, opts Options) (*Result, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	started := opts.Now().UTC()
+
+	identity, err := kube.DetectIdentity(ctx, client, kube.DetectOptions{Name: opts.ClusterName, NameSource: opts.ClusterNameSource})
+	if err != nil {
+		return nil, err
+	}
+	found, err := client.Discover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := selectResources(found, opts)
+	if err != nil {
+		return nil, err
+	}
+	id := opts.Name
+	if id == "" {
+		id = repo.NewID(started)
+	}
+
+	candidates := append([]repo.Options{storage.Primary}, storage.Fallbacks...)
+	var attempts []repo.OpenAttempt
+	for len(candidates) > 0 {
+		r, tried, err := repo.OpenFirstWritable(ctx, candidates[0], candidates[1:])
+		attempts = append(attempts, tried...)
+		if err != nil {
+			return nil, err
+		}
+		candidates = candidates[len(tried)+1:]
+
+		b := &run{
+			client: client, repo: r, opts: opts, sel: sel, identity: identity,
+			id: id, started: started, discoveryFailed: found.Failed,
+			breaker: newAPIBreaker(client.Server),
+		}
+		manifest, err := b.execute(ctx)
+		if err == nil {
+			return &Result{Manifest: manifest, Identity: identity, Location: r.Location().String(), Attempts: attempts}, nil
+		}
+		if !errors.Is(err, repo.ErrStorageUnavailable) || len(candidates) == 0 || ctx.Err() != nil {
+			return nil, err
+		}
+		// The storage died under the backup: take the whole backup again
+		// to the next fallback. The packs already written stay unreferenced
+		// at the failed location until its garbage collection.
+		attempts = append(attempts, repo.OpenAttempt{Location: r.Location(), Err: err})
+		opts.Progress(Event{Kind: EventStorageSwitched, Message: fmt.Sprintf("%s failed during the backup (%v); starting again at the next fallback", r.Location(), err)})
+	}
+	return nil, errors.New("internal error: no storage location left to try")
+}
+
+// run is one attempt at a backup into one repository.
+type run struct {
+	client          *kube.Client
+	repo            *repo.Repository
+	opts            Options
+	sel             *selection
+	identity        *kube.Identity
+	id              string
+	started         time.Time
+	discoveryFailed map[schema.GroupVersion]error
+
+	known   *repo.PackSet
+	breaker *gobreaker.CircuitBreaker[any]
+
+	mu       sync.Mutex
+	packs    []repo.PackEntry
+	errs     []repo.ResourceError
+	skipped  []repo.SkippedObject
+	stats    repo.Stats
+	typesOK  int
+	typesRun int
+}
+
+func (b *run) clusterIdentity() repo.ClusterIdentity {
+	return repo.ClusterIdentity{
+		Name:              b.identity.Name,
+		UID:               b.identity.UID,
+		Provider:          b.identity.Provider,
+		Distribution:      b.identity.Distribution,
+		KubernetesVersion: b.identity.KubernetesVersion,
+		Server:            b.identity.Server,
+		NameSource:        b.identity.NameSource,
+	}
+}
+
+func (b *run) execute(ctx context.Context) (*repo.Manifest, error) {
+	cluster := b.identity.Name
+	if _, err := b.repo.ClaimCluster(ctx, b.clusterIdentity(), repo.ClaimOptions{Override: b.opts.ForceClusterName}); err != nil {
+		return nil, err
+	}
+	if _, err := b.repo.ReadManifest(ctx, cluster, b.id); err == nil {
+		return nil, fmt.Errorf("%w: cluster %s already has a backup %s in %s; choose another name", ErrBackupExists, cluster, b.id, b.repo.Location())
+	} else if !errors.Is(err, repo.ErrNotFound) {
+		return nil, err
+	}
+	release, err := b.repo.BeginBackup(ctx, cluster, b.id)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		// The marker only holds off garbage collection; a failure to
+		// remove it expires with its TTL.
+		releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = release(releaseCtx)
+	}()
+	if b.known, err = b.repo.KnownPacks(ctx, cluster); err != nil {
+		return nil, err
+	}
+
+	total := len(b.sel.resources)
+	b.opts.Progress(Event{Kind: EventStarted, TypesTotal: total})
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(b.opts.Concurrency)
+	for _, res := range b.sel.resources {
+		g.Go(func() error {
+			tb := newTypeBackup(b, res)
+			err := tb.run(gctx)
+			if err != nil && isStorageError(err) {
+				return err // the repository failed: the attempt fails
+			}
+			b.finishType(tb, err)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	manifest := b.manifest()
+	if err := b.repo.CommitBackup(ctx, manifest); err != nil {
+		return nil, err
+	}
+	b.opts.Progress(Event{Kind: EventCommitted, TypesDone: total, TypesTotal: total, ObjectsDone: manifest.Stats.Objects, BytesUploaded: manifest.Stats.BytesUploaded})
+	return manifest, nil
+}
+
+// isStorageError tells a failure of the repository, which fails the whole
+// backup, from a failure of one resource type, which does not.
+func isStorageError(err error) bool {
+	var op *repo.OpError
+	return errors.As(err, &op) || errors.Is(err, repo.ErrStorageUnavailable)
+}
+
+// finishType records a type's packs, skipped objects and error.
+func (b *run) finishType(tb *typeBackup, err error) {
+	b.mu.Lock()
+	b.typesRun++
+	if err != nil {
+		b.errs = append(b.errs, repo.ResourceError{Resource: tb.res.String(), Message: err.Error()})
+	} else {
+		b.typesOK++
+		b.packs = append(b.packs, tb.packs...)
+		b.stats.Objects += tb.objects
+		b.stats.PacksUploaded += tb.uploaded
+		b.stats.BytesUploaded += tb.bytesUploaded
+	}
+	b.skipped = append(b.skipped, tb.skipped...)
+	event := Event{
+		Kind: EventTypeDone, Resource: tb.res.String(), Objects: tb.objects, Err: err,
+		TypesDone: b.typesRun, TypesTotal: len(b.sel.resources),
+		ObjectsDone: b.stats.Objects, BytesUploaded: b.stats.BytesUploaded,
+	}
+	b.mu.Unlock()
+	b.opts.Progress(event)
+}
+
+// manifest assembles the commit record of the backup.
+func (b *run) manifest() *repo.Manifest {
+	slices.SortFunc(b.packs, func(x, y repo.PackEntry) int { return strings.Compare(x.Key, y.Key) })
+	slices.SortFunc(b.errs, func(x, y repo.ResourceError) int { return strings.Compare(x.Resource, y.Resource) })
+	slices.SortFunc(b.skipped, func(x, y repo.SkippedObject) int {
+		return strings.Compare(x.Resource+"/"+x.Namespace+"/"+x.Name, y.Resource+"/"+y.Namespace+"/"+y.Name)
+	})
+	stats := b.stats
+	stats.Packs = len(b.packs)
+	stats.PacksReused = stats.Packs - stats.PacksUploaded
+	stats.SkippedObjects = len(b.skipped)
+	namespaces, types := map[string]bool{}, map[string]bool{}
+	for _, p := range b.packs {
+		stats.BytesStored += p.Size
+		stats.RawBytes += p.RawSize
+		if p.Namespace != "" {
+			namespaces[p.Namespace] = true
+		}
+		types[p.Resource] = true
+	}
+	stats.Namespaces = len(namespaces)
+	stats.ResourceTypes = len(types)
+
+	phase := repo.PhaseCompleted
+	switch {
+	case b.typesOK == 0 && len(b.errs) > 0:
+		phase = repo.PhaseFailed
+	case len(b.errs) > 0 || len(b.skipped) > 0:
+		phase = repo.PhasePartiallyFailed
+	}
+	var warnings []string
+	for gv, err := range b.discoveryFailed {
+		warnings = append(warnings, fmt.Sprintf("API group %s could not be discovered, so its resources are not in this backup: %v", gv, err))
+	}
+	if len(b.sel.excluded) > 0 {
+		warnings = append(warnings, "left out by default (name them in --include-resources to back them up): "+strings.Join(b.sel.excluded, ", "))
+	}
+	slices.Sort(warnings)
+
+	o := b.opts
+	return &repo.Manifest{
+		FormatVersion: repo.FormatVersion,
+		ID:            b.id,
+		Name:          o.Name,
+		Cluster:       b.clusterIdentity(),
+		Phase:         phase,
+		Options: repo.BackupOptions{
+			IncludeNamespaces:        o.IncludeNamespaces,
+			ExcludeNamespaces:        o.ExcludeNamespaces,
+			IncludeResources:         o.IncludeResources,
+			ExcludeResources:         o.ExcludeResources,
+			LabelSelector:            o.LabelSelector,
+			ClusterResources:         string(o.ClusterResources),
+			IncludedClusterResources: b.sel.clusterScoped,
+			MaxResourceSize:          max(o.MaxResourceSize, 0),
+			SkipInvalid:              o.SkipInvalid,
+			BatchSize:                int(o.PageSize),
+		},
+		StartedAt:       b.started,
+		CompletedAt:     o.Now().UTC(),
+		Stats:           stats,
+		Errors:          b.errs,
+		Warnings:        warnings,
+		Skipped:         b.skipped,
+		Packs:           b.packs,
+		StorageLocation: b.repo.Location().String(),
+		Labels:          o.Labels,
+	}
+}

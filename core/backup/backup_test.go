@@ -1,0 +1,491 @@
+package backup_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/minio/minio-go/v7"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+
+	"github.com/kbackup/kbackup/core/backup"
+	"github.com/kbackup/kbackup/core/kube"
+	"github.com/kbackup/kbackup/core/pack"
+	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/testenv"
+	"github.com/kbackup/kbackup/core/testenv/workload"
+)
+
+// env is shared by the tests of this package: two clusters and an S3
+// server. Each test uses namespaces and buckets of its own.
+var env *testenv.Env
+
+func TestMain(m *testing.M) {
+	var err error
+	env, err = testenv.New(context.Background(), testenv.Options{ClusterNames: []string{"alpha", "beta"}, S3: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	env.Stop()
+	os.Exit(code)
+}
+
+func client(t *testing.T, cfg *rest.Config) *kube.Client {
+	t.Helper()
+	c, err := kube.NewClient(cfg, kube.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func s3Storage(t *testing.T) (backup.Storage, string) {
+	t.Helper()
+	bucket := env.S3.NewBucket(t)
+	return backup.Storage{Primary: s3Options(t, bucket)}, bucket
+}
+
+func s3Options(t *testing.T, bucket string) repo.Options {
+	t.Helper()
+	loc, err := repo.ParseURL(env.S3.RepositoryURL(bucket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo.Options{
+		Location:    loc,
+		Credentials: repo.Credentials{AccessKeyID: env.S3.AccessKey, SecretAccessKey: env.S3.SecretKey},
+		Create:      true,
+	}
+}
+
+func openRepo(t *testing.T, opts repo.Options) *repo.Repository {
+	t.Helper()
+	opts.Create = false
+	r, err := repo.Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// readBackup returns every object of a backup, keyed by
+// "resource.group namespace/name".
+func readBackup(t *testing.T, r *repo.Repository, m *repo.Manifest) map[string]*unstructured.Unstructured {
+	t.Helper()
+	objs := map[string]*unstructured.Unstructured{}
+	for _, p := range m.Packs {
+		content, err := r.ReadPack(context.Background(), p.PackRef)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decoded, err := pack.Decode(content)
+		if err != nil {
+			t.Fatalf("pack %s: %v", p.Key, err)
+		}
+		if len(decoded) != len(p.Objects) {
+			t.Errorf("pack %s holds %d objects, the manifest names %d", p.Key, len(decoded), len(p.Objects))
+		}
+		for i, o := range decoded {
+			if o.GetName() != p.Objects[i] {
+				t.Errorf("pack %s object %d is %s, the manifest says %s", p.Key, i, o.GetName(), p.Objects[i])
+			}
+			objs[p.Resource+" "+o.GetNamespace()+"/"+o.GetName()] = o
+		}
+	}
+	return objs
+}
+
+// A whole-cluster backup holds every installed object as the API server
+// returns it, minus managedFields; it covers 20+ types, a CRD and its
+// objects among them.
+func TestBackupHoldsEveryObjectAsLive(t *testing.T) {
+	ctx := context.Background()
+	cluster := env.Cluster("alpha")
+	installed, err := workload.Install(ctx, cluster.Config(), workload.Options{Namespace: "full-shop", OwnedObjects: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storage, _ := s3Storage(t)
+	var events []backup.Event
+	var mu sync.Mutex
+	res, err := backup.Run(ctx, client(t, cluster.Config()), storage, backup.Options{
+		ClusterName: "alpha", ClusterNameSource: "test",
+		Progress: func(e backup.Event) { mu.Lock(); events = append(events, e); mu.Unlock() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Manifest
+	if m.Phase != repo.PhaseCompleted {
+		t.Fatalf("phase %s, errors %v, skipped %v", m.Phase, m.Errors, m.Skipped)
+	}
+	if m.Stats.ResourceTypes < 20 {
+		t.Errorf("backup holds %d resource types, want 20+", m.Stats.ResourceTypes)
+	}
+	if m.Stats.PacksUploaded != m.Stats.Packs || m.Stats.BytesUploaded != m.Stats.BytesStored {
+		t.Errorf("first backup into an empty repository reused packs: %+v", m.Stats)
+	}
+	if m.Cluster.Name != "alpha" || m.Cluster.UID == "" {
+		t.Errorf("cluster identity %+v", m.Cluster)
+	}
+
+	stored := readBackup(t, openRepo(t, storage.Primary), m)
+	if len(stored) != m.Stats.Objects {
+		t.Errorf("read %d objects, manifest counts %d", len(stored), m.Stats.Objects)
+	}
+	dyn := client(t, cluster.Config()).Dynamic
+	for _, o := range installed.Objects {
+		key := o.GroupVersionResource.GroupResource().String() + " " + o.Namespace + "/" + o.Name
+		got, ok := stored[key]
+		if !ok {
+			t.Errorf("%s is not in the backup", key)
+			continue
+		}
+		live, err := dyn.Resource(o.GroupVersionResource).Namespace(o.Namespace).Get(ctx, o.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		live.SetManagedFields(nil)
+		if !equality.Semantic.DeepEqual(live.Object, got.Object) {
+			t.Errorf("%s differs from the live object:\nlive:   %v\nstored: %v", key, live.Object, got.Object)
+		}
+	}
+	for _, excluded := range []string{"events", "leases.coordination.k8s.io"} {
+		for key := range stored {
+			if strings.HasPrefix(key, excluded+" ") {
+				t.Errorf("%s is in the backup, but %s are excluded by default", key, excluded)
+			}
+		}
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(events) == 0 || events[0].Kind != backup.EventStarted || events[len(events)-1].Kind != backup.EventCommitted {
+		t.Errorf("progress events should run from Started to Committed: %v", events)
+	}
+}
+
+// An unchanged cluster costs no upload; one changed object costs one pack.
+func TestIncrementalBackupUploadsOnlyWhatChanged(t *testing.T) {
+	ctx := context.Background()
+	cluster := env.Cluster("alpha")
+	cs, _ := cluster.Clientset()
+	if err := workload.CreateConfigMaps(ctx, cs, workload.ConfigMaps{Namespaces: []string{"incr-a", "incr-b", "incr-c"}, Total: 300}); err != nil {
+		t.Fatal(err)
+	}
+	storage, bucket := s3Storage(t)
+	opts := backup.Options{ClusterName: "alpha", IncludeNamespaces: []string{"incr-*"}}
+	kc := client(t, cluster.Config())
+	first, err := backup.Run(ctx, kc, storage, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unchanged, err := backup.Run(ctx, kc, storage, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := unchanged.Manifest.Stats; s.PacksUploaded != 0 || s.BytesUploaded != 0 || s.Packs != first.Manifest.Stats.Packs {
+		t.Errorf("backup of an unchanged cluster uploaded %d packs (%d bytes) of %d", s.PacksUploaded, s.BytesUploaded, s.Packs)
+	}
+
+	cm, err := cs.CoreV1().ConfigMaps("incr-b").Get(ctx, "cm-000007", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["index"] = "changed"
+	if _, err := cs.CoreV1().ConfigMaps("incr-b").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := countObjects(t, bucket)
+	changed, err := backup.Run(ctx, kc, storage, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := changed.Manifest.Stats
+	if s.PacksUploaded != 1 {
+		t.Errorf("after one change, %d packs uploaded, want 1", s.PacksUploaded)
+	}
+	// One new pack and one new manifest (and the in-progress marker, gone).
+	if after := countObjects(t, bucket); after != before+2 {
+		t.Errorf("bucket went from %d to %d objects, want +2 (a pack and a manifest)", before, after)
+	}
+	var newPack repo.PackEntry
+	for _, p := range changed.Manifest.Packs {
+		if !slicesContainsKey(first.Manifest.Packs, p.Key) {
+			newPack = p
+		}
+	}
+	if newPack.Namespace != "incr-b" || newPack.Resource != "configmaps" {
+		t.Errorf("the new pack is %s, want configmaps of incr-b", newPack.Key)
+	}
+}
+
+func slicesContainsKey(packs []repo.PackEntry, key string) bool {
+	for _, p := range packs {
+		if p.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func countObjects(t *testing.T, bucket string) int {
+	t.Helper()
+	n := 0
+	for obj := range env.S3.Client().ListObjects(context.Background(), bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			t.Fatal(obj.Err)
+		}
+		n++
+	}
+	return n
+}
+
+// A type the backup's identity may not list fails alone: the backup is
+// PartiallyFailed and names the type and the error.
+func TestForbiddenTypeMakesBackupPartiallyFailed(t *testing.T) {
+	ctx := context.Background()
+	cluster := env.Cluster("beta")
+	cs, _ := cluster.Clientset()
+	const ns = "restricted"
+	mustCreate(t, func() error {
+		_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		return err
+	})
+	mustCreate(t, func() error {
+		_, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "visible"}}, metav1.CreateOptions{})
+		return err
+	})
+	mustCreate(t, func() error {
+		_, err := cs.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hidden"}}, metav1.CreateOptions{})
+		return err
+	})
+	mustCreate(t, func() error {
+		_, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "backup"}}, metav1.CreateOptions{})
+		return err
+	})
+	// May read everything in the cluster but Secrets.
+	mustCreate(t, func() error {
+		_, err := cs.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
+			ObjectMeta: metav1.ObjectMeta{Name: "backup-no-secrets"},
+			Rules: []rbacv1.PolicyRule{
+				{APIGroups: []string{""}, Resources: []string{"configmaps", "namespaces", "serviceaccounts"}, Verbs: []string{"get", "list"}},
+			},
+		}, metav1.CreateOptions{})
+		return err
+	})
+	mustCreate(t, func() error {
+		_, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "backup-no-secrets"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "backup-no-secrets"},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "backup", Namespace: ns}},
+		}, metav1.CreateOptions{})
+		return err
+	})
+	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "backup", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storage, _ := s3Storage(t)
+	res, err := backup.Run(ctx, client(t, cluster.ConfigForToken(tr.Status.Token)), storage, backup.Options{
+		ClusterName:       "beta",
+		IncludeNamespaces: []string{ns},
+		IncludeResources:  []string{"configmaps", "secrets", "serviceaccounts"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Manifest
+	if m.Phase != repo.PhasePartiallyFailed {
+		t.Fatalf("phase %s, want PartiallyFailed", m.Phase)
+	}
+	if len(m.Errors) != 1 || m.Errors[0].Resource != "secrets" || !strings.Contains(m.Errors[0].Message, "forbidden") {
+		t.Errorf("errors %+v, want one for secrets saying forbidden", m.Errors)
+	}
+	stored := readBackup(t, openRepo(t, storage.Primary), m)
+	if _, ok := stored["configmaps restricted/visible"]; !ok {
+		t.Errorf("the allowed types are not backed up: %v", keys(stored))
+	}
+}
+
+func keys(m map[string]*unstructured.Unstructured) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+func mustCreate(t *testing.T, f func() error) {
+	t.Helper()
+	if err := f(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Two clusters share a bucket under their own names; a third claim of a
+// name with another kube-system UID is refused unless forced.
+func TestTwoClustersOneBucket(t *testing.T) {
+	ctx := context.Background()
+	storage, bucket := s3Storage(t)
+	opts := backup.Options{IncludeNamespaces: []string{"shared-bucket"}, IncludeResources: []string{"configmaps"}}
+	for _, name := range []string{"alpha", "beta"} {
+		cs, _ := env.Cluster(name).Clientset()
+		mustCreate(t, func() error {
+			_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shared-bucket"}}, metav1.CreateOptions{})
+			return err
+		})
+		mustCreate(t, func() error {
+			_, err := cs.CoreV1().ConfigMaps("shared-bucket").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "from-" + name}}, metav1.CreateOptions{})
+			return err
+		})
+	}
+	for _, name := range []string{"alpha", "beta"} {
+		opts.ClusterName = name
+		res, err := backup.Run(ctx, client(t, env.Cluster(name).Config()), storage, opts)
+		if err != nil {
+			t.Fatalf("cluster %s: %v", name, err)
+		}
+		if len(res.Manifest.Packs) != 1 || !strings.HasPrefix(res.Manifest.Packs[0].Key, name+"/shared-bucket/configmaps/") {
+			t.Errorf("cluster %s wrote %s", name, res.Manifest.Packs[0].Key)
+		}
+	}
+	clusters, err := openRepo(t, storage.Primary).Clusters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(clusters, ",") != "alpha,beta" {
+		t.Errorf("clusters in %s: %v", bucket, clusters)
+	}
+
+	opts.ClusterName = "alpha"
+	_, err = backup.Run(ctx, client(t, env.Cluster("beta").Config()), storage, opts)
+	if !errors.Is(err, repo.ErrClusterNameTaken) {
+		t.Fatalf("cluster beta writing as alpha: want ErrClusterNameTaken, got %v", err)
+	}
+	opts.ForceClusterName = true
+	if _, err := backup.Run(ctx, client(t, env.Cluster("beta").Config()), storage, opts); err != nil {
+		t.Errorf("forced: %v", err)
+	}
+}
+
+// The S3 server dying during a backup leaves no manifest and a clear error;
+// with a fallback configured, the backup goes there instead, and says so.
+func TestStorageFailureMidBackup(t *testing.T) {
+	ctx := context.Background()
+	// A server of its own, since this test stops it.
+	own, err := testenv.New(ctx, testenv.Options{S3: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Stop()
+	bucket, err := own.S3.CreateBucket(ctx, "dying")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := repo.ParseURL(own.S3.RepositoryURL(bucket))
+	primary := repo.Options{Location: loc, Credentials: repo.Credentials{AccessKeyID: own.S3.AccessKey, SecretAccessKey: own.S3.SecretKey}, Create: true}
+	fallbackDir := t.TempDir()
+	fallbackLoc, _ := repo.ParseURL(fallbackDir)
+	fallback := repo.Options{Location: fallbackLoc, Create: true}
+
+	var once sync.Once
+	stopAfterFirstType := func(e backup.Event) {
+		if e.Kind == backup.EventTypeDone {
+			once.Do(own.S3.Stop)
+		}
+	}
+	kc := client(t, env.Cluster("alpha").Config())
+	opts := backup.Options{ClusterName: "alpha", Concurrency: 1, Progress: stopAfterFirstType}
+
+	res, err := backup.Run(ctx, kc, backup.Storage{Primary: primary, Fallbacks: []repo.Options{fallback}}, opts)
+	if err != nil {
+		t.Fatalf("with a fallback: %v", err)
+	}
+	if !res.UsedFallback() || res.Location != fallbackLoc.String() || res.Manifest.StorageLocation != fallbackLoc.String() {
+		t.Errorf("backup went to %s (attempts %v), want the fallback %s", res.Location, res.Attempts, fallbackLoc)
+	}
+	if _, err := os.Stat(filepath.Join(fallbackDir, "alpha", "_backups", res.Manifest.ID+".json")); err != nil {
+		t.Errorf("no manifest in the fallback: %v", err)
+	}
+
+	// Without a fallback: an error, and no manifest anywhere.
+	_, err = backup.Run(ctx, kc, backup.Storage{Primary: primary}, backup.Options{ClusterName: "alpha"})
+	if err == nil || !errors.Is(err, repo.ErrStorageUnavailable) {
+		t.Fatalf("S3 stopped, no fallback: want ErrStorageUnavailable, got %v", err)
+	}
+	if !strings.Contains(err.Error(), own.S3.Host()) {
+		t.Errorf("error %q does not say which storage failed", err)
+	}
+}
+
+// Objects above max_resource_size are left out and recorded.
+func TestOversizedObjectIsSkippedAndRecorded(t *testing.T) {
+	ctx := context.Background()
+	cluster := env.Cluster("beta")
+	cs, _ := cluster.Clientset()
+	const ns = "sizes"
+	mustCreate(t, func() error {
+		_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		return err
+	})
+	for name, size := range map[string]int{"small": 100, "large": 200_000} {
+		mustCreate(t, func() error {
+			_, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
+				ObjectMeta: metav1.ObjectMeta{Name: name},
+				Data:       map[string]string{"v": strings.Repeat("x", size)},
+			}, metav1.CreateOptions{})
+			return err
+		})
+	}
+	storage, _ := s3Storage(t)
+	res, err := backup.Run(ctx, client(t, cluster.Config()), storage, backup.Options{
+		ClusterName: "beta", IncludeNamespaces: []string{ns}, IncludeResources: []string{"configmaps"}, MaxResourceSize: 100_000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Manifest
+	if m.Phase != repo.PhasePartiallyFailed || len(m.Skipped) != 1 || m.Skipped[0].Name != "large" || !strings.Contains(m.Skipped[0].Reason, "max_resource_size") {
+		t.Errorf("phase %s, skipped %+v: want the large ConfigMap skipped for its size", m.Phase, m.Skipped)
+	}
+	if m.Stats.Objects != 1 {
+		t.Errorf("%d objects stored, want 1", m.Stats.Objects)
+	}
+}
+
+// Bad options are refused before anything is read.
+func TestOptionsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		opts backup.Options
+		want string
+	}{
+		{backup.Options{Name: "latest"}, "reserved"},
+		{backup.Options{Name: "bad name!"}, "backup name"},
+		{backup.Options{IncludeNamespaces: []string{"[x"}}, "namespace pattern"},
+		{backup.Options{LabelSelector: "a in (b"}, "label selector"},
+		{backup.Options{ClusterResources: "maybe"}, "use auto, on or off"},
+		{backup.Options{PageSize: 20000}, "page size"},
+	} {
+		err := tc.opts.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: want an error containing %q, got %v", tc.opts, tc.want, err)
+		}
+	}
+	if err := (backup.Options{Name: "before-upgrade", IncludeNamespaces: []string{"team-*"}, LabelSelector: "app=x"}).Validate(); err != nil {
+		t.Errorf("valid options refused: %v", err)
+	}
+}

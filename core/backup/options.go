@@ -1,0 +1,151 @@
+// Package backup reads the resources of a cluster and stores them in a
+// kbackup repository: one cluster-wide paginated LIST per resource type,
+// split into one pack per namespace, packs first and the manifest last.
+//
+// Memory stays bounded as clusters grow: types are read a page at a time and
+// stored a namespace at a time, never the whole cluster at once.
+package backup
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/kbackup/kbackup/core/config"
+	"github.com/kbackup/kbackup/core/repo"
+)
+
+// Defaults of Options.
+const (
+	DefaultPageSize        = 500
+	DefaultConcurrency     = 4
+	DefaultMaxResourceSize = 10 << 20
+	// exactNamespaceLimit is how many named namespaces are listed one by
+	// one instead of with one cluster-wide LIST.
+	exactNamespaceLimit = 10
+)
+
+// Options says what a backup takes and how.
+type Options struct {
+	// Name becomes the backup's ID; empty means a new time-ordered ID.
+	Name string
+	// ClusterName overrides detection; ClusterNameSource says where it came
+	// from ("flag", "config", "env CLUSTER_NAME").
+	ClusterName, ClusterNameSource string
+	// ForceClusterName writes under ClusterName even when another cluster
+	// (another kube-system UID) holds it: for a cluster rebuilt under its
+	// old name.
+	ForceClusterName bool
+
+	// IncludeNamespaces and ExcludeNamespaces are names or shell patterns
+	// (team-*); empty includes every namespace.
+	IncludeNamespaces, ExcludeNamespaces []string
+	// IncludeResources and ExcludeResources are resource types as users
+	// write them (deployments.apps, deploy, Deployment, cm); empty includes
+	// every type but DefaultExclusions.
+	IncludeResources, ExcludeResources []string
+	LabelSelector                      string
+	ClusterResources                   ClusterResources
+
+	// MaxResourceSize skips objects larger than this many bytes (as JSON);
+	// 0 means DefaultMaxResourceSize, negative means no limit.
+	MaxResourceSize int64
+	// SkipInvalid records objects that cannot be stored as skipped and goes
+	// on; otherwise their type fails.
+	SkipInvalid bool
+
+	// PageSize is the limit of each LIST request.
+	PageSize int64
+	// Concurrency is how many resource types are read at once.
+	Concurrency int
+
+	Labels map[string]string
+	// Progress receives events as the backup goes; it is called from
+	// several goroutines, one event at a time.
+	Progress func(Event)
+	// Now is the clock (tests); defaults to time.Now.
+	Now func() time.Time
+}
+
+// OptionsFromConfig returns the options kbackup.yaml asks for; callers
+// override them with flags.
+func OptionsFromConfig(cfg *config.Config) Options {
+	b := cfg.Backup
+	return Options{
+		ClusterName:       cfg.Cluster.Name,
+		ClusterNameSource: sourceName(cfg.Sources["cluster.name"]),
+		IncludeNamespaces: b.IncludeNamespaces,
+		ExcludeNamespaces: b.ExcludeNamespaces,
+		IncludeResources:  b.IncludeResources,
+		ExcludeResources:  b.ExcludeResources,
+		LabelSelector:     b.LabelSelector,
+		ClusterResources:  ClusterResources(b.ClusterResources),
+		MaxResourceSize:   b.Behavior.MaxResourceSize.Value(),
+		SkipInvalid:       b.Behavior.SkipInvalidResources,
+		PageSize:          int64(b.Behavior.BatchSize),
+		Concurrency:       cfg.Performance.Limits.MaxConcurrentOperations,
+	}
+}
+
+func sourceName(s string) string {
+	if s == "" {
+		return "config"
+	}
+	return s
+}
+
+func (o Options) withDefaults() Options {
+	if o.PageSize <= 0 {
+		o.PageSize = DefaultPageSize
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.MaxResourceSize == 0 {
+		o.MaxResourceSize = DefaultMaxResourceSize
+	}
+	if o.ClusterResources == "" {
+		o.ClusterResources = ClusterResourcesAuto
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Progress == nil {
+		o.Progress = func(Event) {}
+	}
+	return o
+}
+
+// Validate checks the options that do not need the cluster.
+func (o Options) Validate() error {
+	var errs []error
+	if o.Name != "" {
+		if o.Name == "latest" {
+			errs = append(errs, errors.New(`backup name "latest" is reserved: it names the newest backup; choose another name`))
+		} else if err := repo.ValidateBackupID(o.Name); err != nil {
+			errs = append(errs, fmt.Errorf("backup name: %w", err))
+		}
+	}
+	if _, err := newNamespaceFilter(o.IncludeNamespaces, o.ExcludeNamespaces); err != nil {
+		errs = append(errs, err)
+	}
+	if o.LabelSelector != "" {
+		if _, err := labels.Parse(o.LabelSelector); err != nil {
+			errs = append(errs, fmt.Errorf("label selector %q: %w; use key=value, key!=value, key in (a,b) or key, joined by commas", o.LabelSelector, err))
+		}
+	}
+	switch o.ClusterResources {
+	case "", ClusterResourcesAuto, ClusterResourcesOn, ClusterResourcesOff:
+	default:
+		errs = append(errs, fmt.Errorf("cluster resources %q: use auto, on or off", o.ClusterResources))
+	}
+	if o.PageSize < 0 || o.PageSize > 10000 {
+		errs = append(errs, fmt.Errorf("page size %d: use 1 to 10000", o.PageSize))
+	}
+	if o.Concurrency < 0 || o.Concurrency > 64 {
+		errs = append(errs, fmt.Errorf("concurrency %d: use 1 to 64", o.Concurrency))
+	}
+	return errors.Join(errs...)
+}

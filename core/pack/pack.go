@@ -1,0 +1,146 @@
+// Package pack encodes and decodes the content of a pack: every object of one
+// resource type in one namespace, as multi-document YAML sorted by name.
+// Storing packs (hashing, compression, keys, integrity) is core/repo's job.
+//
+// Objects are stored as the API server returned them, minus
+// metadata.managedFields, which is bookkeeping for server-side apply, large,
+// and meaningless in another cluster. Cleaning for restore or export happens
+// when reading.
+package pack
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// separator starts every document of a pack.
+const separator = "---\n"
+
+// Document is one encoded object.
+type Document struct {
+	Name string
+	// YAML is the object, ending in a newline.
+	YAML []byte
+}
+
+// EncodeJSON turns one object, as JSON from the API server, into a Document:
+// managedFields removed, keys sorted, numbers kept exactly.
+func EncodeJSON(data []byte) (Document, error) {
+	// apimachinery's json keeps integers as int64 (not float64), as the API
+	// machinery itself does, so large integers survive exactly.
+	var obj map[string]any
+	if err := utiljson.Unmarshal(data, &obj); err != nil {
+		return Document{}, fmt.Errorf("decoding object: %w", err)
+	}
+	return EncodeMap(obj)
+}
+
+// EncodeMap turns one object, as an unstructured map, into a Document. It
+// removes metadata.managedFields from obj.
+func EncodeMap(obj map[string]any) (Document, error) {
+	meta, _ := obj["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	if name == "" {
+		return Document{}, errors.New("object has no metadata.name")
+	}
+	delete(meta, "managedFields")
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(obj); err != nil {
+		return Document{}, fmt.Errorf("encoding %s as YAML: %w", name, err)
+	}
+	if err := enc.Close(); err != nil {
+		return Document{}, fmt.Errorf("encoding %s as YAML: %w", name, err)
+	}
+	return Document{Name: name, YAML: buf.Bytes()}, nil
+}
+
+// Build joins documents into pack content: sorted by name, each starting with
+// "---". It returns the content and the names in order. Two documents with
+// one name are an error: a pack holds one namespace of one type.
+func Build(docs []Document) ([]byte, []string, error) {
+	slices.SortFunc(docs, func(a, b Document) int { return strings.Compare(a.Name, b.Name) })
+	size := 0
+	for _, d := range docs {
+		size += len(separator) + len(d.YAML)
+	}
+	content := make([]byte, 0, size)
+	names := make([]string, len(docs))
+	for i, d := range docs {
+		if i > 0 && docs[i-1].Name == d.Name {
+			return nil, nil, fmt.Errorf("two objects named %q in one pack", d.Name)
+		}
+		content = append(content, separator...)
+		content = append(content, d.YAML...)
+		if len(d.YAML) > 0 && d.YAML[len(d.YAML)-1] != '\n' {
+			content = append(content, '\n')
+		}
+		names[i] = d.Name
+	}
+	return content, names, nil
+}
+
+// Documents yields the YAML of each document of pack content, in order.
+func Documents(content []byte) iter.Seq2[[]byte, error] {
+	return func(yield func([]byte, error) bool) {
+		rest := content
+		if len(rest) == 0 {
+			return
+		}
+		if !bytes.HasPrefix(rest, []byte(separator)) {
+			yield(nil, errors.New(`pack content does not start with "---"`))
+			return
+		}
+		rest = rest[len(separator):]
+		for len(rest) > 0 {
+			var doc []byte
+			if i := bytes.Index(rest, []byte("\n"+separator)); i >= 0 {
+				doc, rest = rest[:i+1], rest[i+1+len(separator):]
+			} else {
+				doc, rest = rest, nil
+			}
+			if !yield(doc, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Decode parses pack content into objects, in pack order.
+func Decode(content []byte) ([]*unstructured.Unstructured, error) {
+	var objs []*unstructured.Unstructured
+	for doc, err := range Documents(content) {
+		if err != nil {
+			return nil, err
+		}
+		obj, err := DecodeDocument(doc)
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", len(objs)+1, err)
+		}
+		objs = append(objs, obj)
+	}
+	return objs, nil
+}
+
+// DecodeDocument parses one document into an object.
+func DecodeDocument(doc []byte) (*unstructured.Unstructured, error) {
+	data, err := sigsyaml.YAMLToJSON(doc)
+	if err != nil {
+		return nil, fmt.Errorf("parsing YAML: %w", err)
+	}
+	obj := &unstructured.Unstructured{}
+	if err := obj.UnmarshalJSON(data); err != nil {
+		return nil, fmt.Errorf("parsing object: %w", err)
+	}
+	return obj, nil
+}
