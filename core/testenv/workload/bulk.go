@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
@@ -18,7 +19,9 @@ type ConfigMaps struct {
 	Namespaces []string
 	// Total is the number of ConfigMaps across all namespaces.
 	Total int
-	// DataBytes is the size of each ConfigMap's data (default 256).
+	// DataBytes is the size of each ConfigMap's data (default 256): text
+	// that differs from object to object and compresses about as well as
+	// real configuration does, not a run of one letter.
 	DataBytes int
 	// Workers create concurrently (default 16).
 	Workers int
@@ -53,7 +56,6 @@ func CreateConfigMaps(ctx context.Context, cs kubernetes.Interface, spec ConfigM
 			return fmt.Errorf("creating namespace %s: %w", ns, err)
 		}
 	}
-	value := strings.Repeat("x", spec.DataBytes)
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(spec.Workers)
 	for i := range spec.Total {
@@ -62,7 +64,7 @@ func CreateConfigMaps(ctx context.Context, cs kubernetes.Interface, spec ConfigM
 		g.Go(func() error {
 			cm := &corev1.ConfigMap{
 				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": "bulk", "shard": fmt.Sprint(i % 7)}},
-				Data:       map[string]string{"value": value, "index": fmt.Sprint(i)},
+				Data:       map[string]string{"value": configText(i, spec.DataBytes), "index": fmt.Sprint(i)},
 			}
 			_, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{})
 			if err != nil {
@@ -72,4 +74,18 @@ func CreateConfigMaps(ctx context.Context, cs kubernetes.Interface, spec ConfigM
 		})
 	}
 	return g.Wait()
+}
+
+// configText is deterministic, object-specific text of n bytes, drawn from
+// the words of configuration files so that it compresses like them.
+func configText(seed, n int) string {
+	words := []string{"server", "port", "8080", "timeout", "30s", "enabled", "true", "replicas", "3", "endpoint",
+		"https://api.example.com", "cache", "ttl", "retries", "log_level", "info", "feature", "checkout-v2", "region",
+		"eu-west-1", "pool_size", "16", "tls", "false", "path", "/var/lib/app", "user", "app", "queue", "orders"}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x6b6261636b7570))
+	var b strings.Builder
+	for b.Len() < n {
+		fmt.Fprintf(&b, "%s: %s-%d\n", words[rng.IntN(len(words))], words[rng.IntN(len(words))], rng.IntN(100000))
+	}
+	return b.String()[:n]
 }

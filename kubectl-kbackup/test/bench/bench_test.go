@@ -1,0 +1,389 @@
+// Package bench measures kbackup against baselines taken in the same run, on
+// the same cluster and S3 server: the figures are ratios, so they mean the
+// same on a fast machine and a slow one. `make bench` runs them; the results
+// are written to $KBACKUP_BENCH_OUT (markdown) and reported as metrics.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/testenv"
+	"github.com/kbackup/kbackup/core/testenv/workload"
+)
+
+// namespaces holds the benchmark's ConfigMaps, as in DESIGN.md's Velero
+// comparison (ConfigMaps in 20 namespaces).
+const namespaceCount = 20
+
+// repeats: each timing is the median of this many runs.
+const repeats = 3
+
+func benchNamespaces() []string {
+	ns := make([]string, namespaceCount)
+	for i := range ns {
+		ns[i] = fmt.Sprintf("bench-%02d", i)
+	}
+	return ns
+}
+
+// harness is one cluster and one S3 server, shared by the sizes so that a
+// run grows the cluster from 10k to 50k objects.
+type harness struct {
+	env        *testenv.Env
+	cluster    *testenv.Cluster
+	cs         *kubernetes.Clientset
+	kubeconfig string
+	binary     string
+	kubectl    string
+	objects    int
+	report     *report
+}
+
+var (
+	harnessOnce sync.Once
+	shared      *harness
+	sharedErr   error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		shared.env.Stop()
+	}
+	os.Exit(code)
+}
+
+func setup(b *testing.B) *harness {
+	b.Helper()
+	harnessOnce.Do(func() { shared, sharedErr = newHarness() })
+	if sharedErr != nil {
+		b.Fatal(sharedErr)
+	}
+	return shared
+}
+
+func newHarness() (*harness, error) {
+	env, err := testenv.New(context.Background(), testenv.Options{ClusterNames: []string{"bench"}, S3: true})
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "kbackup-bench-")
+	if err != nil {
+		return nil, err
+	}
+	h := &harness{env: env, cluster: env.Clusters[0], report: newReport()}
+	h.kubeconfig = filepath.Join(dir, "kubeconfig")
+	if err := env.WriteKubeconfig(h.kubeconfig); err != nil {
+		return nil, err
+	}
+	if h.cs, err = h.cluster.Clientset(); err != nil {
+		return nil, err
+	}
+	if h.kubectl, err = testenv.BinaryPath(testenv.BinKubectl); err != nil {
+		return nil, err
+	}
+	h.binary = filepath.Join(dir, "kubectl-kbackup")
+	build := exec.Command("go", "build", "-o", h.binary, ".")
+	build.Dir = "../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building kubectl-kbackup: %v\n%s", err, out)
+	}
+	return h, nil
+}
+
+// grow fills the cluster up to total ConfigMaps.
+func (h *harness) grow(b *testing.B, total int) {
+	b.Helper()
+	if total <= h.objects {
+		return
+	}
+	start := time.Now()
+	err := workload.CreateConfigMaps(context.Background(), h.cs, workload.ConfigMaps{
+		Namespaces: benchNamespaces(), Total: total - h.objects, Workers: 32,
+		Prefix: fmt.Sprintf("cm-%d", h.objects),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("created %d ConfigMaps in %s", total-h.objects, time.Since(start).Round(time.Millisecond))
+	h.objects = total
+}
+
+// median runs f repeats times and returns the median duration.
+func median(b *testing.B, f func() time.Duration) time.Duration {
+	b.Helper()
+	var ds []time.Duration
+	for range repeats {
+		ds = append(ds, f())
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+var configMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+
+// listProtobuf is the baseline: a bare paginated LIST of every ConfigMap,
+// as protobuf, with the page size a backup uses.
+func (h *harness) listProtobuf(b *testing.B) time.Duration {
+	b.Helper()
+	start := time.Now()
+	opts := metav1.ListOptions{Limit: 500}
+	n := 0
+	for {
+		list, err := h.cs.CoreV1().ConfigMaps("").List(context.Background(), opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += len(list.Items)
+		if list.Continue == "" {
+			break
+		}
+		opts.Continue = list.Continue
+	}
+	if n < h.objects {
+		b.Fatalf("LIST returned %d ConfigMaps, want %d", n, h.objects)
+	}
+	return time.Since(start)
+}
+
+// listJSON is the same LIST as JSON into unstructured objects, as a generic
+// client (and Velero) reads.
+func (h *harness) listJSON(b *testing.B) time.Duration {
+	b.Helper()
+	dyn := dynamic.NewForConfigOrDie(h.cluster.Config())
+	start := time.Now()
+	opts := metav1.ListOptions{Limit: 500}
+	for {
+		list, err := dyn.Resource(configMaps).List(context.Background(), opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if list.GetContinue() == "" {
+			break
+		}
+		opts.Continue = list.GetContinue()
+	}
+	return time.Since(start)
+}
+
+// kubectlGetYAML times `kubectl get configmaps -A -o yaml`.
+func (h *harness) kubectlGetYAML(b *testing.B) time.Duration {
+	b.Helper()
+	cmd := exec.Command(h.kubectl, "--kubeconfig", h.kubeconfig, "get", "configmaps", "-A", "-o", "yaml")
+	cmd.Stdout = nil
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("kubectl: %v\n%s", err, stderr.String())
+	}
+	return time.Since(start)
+}
+
+// backupRun is one run of `kubectl kbackup backup create`.
+type backupRun struct {
+	duration time.Duration
+	peakRSS  int64 // bytes
+	manifest *repo.Manifest
+}
+
+// backup runs the built binary, as a user would, into bucket.
+func (h *harness) backup(b *testing.B, bucket string) backupRun {
+	b.Helper()
+	cmd := exec.Command(h.binary, "--kubeconfig", h.kubeconfig, "--storage", h.env.S3.RepositoryURL(bucket),
+		"backup", "create", "--include-resources", "configmaps", "--cluster-name", "bench", "-o", "json")
+	cmd.Env = append(os.Environ(), h.env.S3.Env()...)
+	cmd.Env = append(cmd.Env, "NO_COLOR=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("kubectl-kbackup backup create: %v\n%s", err, stderr.String())
+	}
+	run := backupRun{duration: time.Since(start)}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		run.peakRSS = ru.Maxrss * 1024 // Linux reports kilobytes
+	}
+	r, err := repo.Open(context.Background(), h.repoOptions(bucket))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if run.manifest, err = r.ResolveBackup(context.Background(), "bench", "latest"); err != nil {
+		b.Fatal(err)
+	}
+	if run.manifest.Phase != repo.PhaseCompleted || run.manifest.Stats.Objects < h.objects {
+		b.Fatalf("backup %s: phase %s, %d objects, want Completed with %d", run.manifest.ID, run.manifest.Phase, run.manifest.Stats.Objects, h.objects)
+	}
+	return run
+}
+
+func (h *harness) repoOptions(bucket string) repo.Options {
+	loc, err := repo.ParseURL(h.env.S3.RepositoryURL(bucket))
+	if err != nil {
+		panic(err)
+	}
+	return repo.Options{Location: loc, Credentials: repo.Credentials{AccessKeyID: h.env.S3.AccessKey, SecretAccessKey: h.env.S3.SecretKey}}
+}
+
+// manifestBytes is the stored size of a backup's manifest, which a backup
+// uploads along with its packs.
+func (h *harness) manifestBytes(b *testing.B, bucket string, m *repo.Manifest) int64 {
+	b.Helper()
+	r, err := repo.Open(context.Background(), h.repoOptions(bucket))
+	if err != nil {
+		b.Fatal(err)
+	}
+	info, err := r.Backend().Stat(context.Background(), r.Layout().Manifest(m.Cluster.Name, m.ID))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return info.Size
+}
+
+// changeOnePercent updates 1% of the ConfigMaps. concentrated puts every
+// change in one namespace, as a rollout in one team's namespace does;
+// otherwise the changes are spread evenly over every namespace.
+func (h *harness) changeOnePercent(b *testing.B, concentrated bool, round int) {
+	b.Helper()
+	ctx := context.Background()
+	n := h.objects / 100
+	nss := benchNamespaces()
+	for i := range n {
+		ns := nss[0]
+		if !concentrated {
+			ns = nss[i%len(nss)]
+		}
+		list, err := h.cs.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{Limit: int64(n)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		idx := i
+		if !concentrated {
+			idx = i / len(nss)
+		}
+		cm := list.Items[idx%len(list.Items)]
+		cm.Data["index"] = fmt.Sprintf("changed-%d-%d", round, i)
+		if _, err := h.cs.CoreV1().ConfigMaps(ns).Update(ctx, &cm, metav1.UpdateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBackup(b *testing.B) {
+	for _, total := range []int{10_000, 50_000} {
+		b.Run(fmt.Sprintf("objects=%d", total), func(b *testing.B) {
+			h := setup(b)
+			h.grow(b, total)
+			for range b.N {
+				benchmarkBackup(b, h, total)
+			}
+		})
+	}
+	if shared != nil {
+		shared.report.write(b)
+	}
+}
+
+func benchmarkBackup(b *testing.B, h *harness, total int) {
+	list := median(b, func() time.Duration { return h.listProtobuf(b) })
+	listJSON := median(b, func() time.Duration { return h.listJSON(b) })
+	kubectl := median(b, func() time.Duration { return h.kubectlGetYAML(b) })
+
+	var fulls []backupRun
+	var fullBucket string
+	for range repeats {
+		fullBucket = h.env.S3.NewBucket(b)
+		fulls = append(fulls, h.backup(b, fullBucket))
+	}
+	slices.SortFunc(fulls, func(x, y backupRun) int { return int(x.duration - y.duration) })
+	full := fulls[len(fulls)/2]
+	peak := slices.MaxFunc(fulls, func(x, y backupRun) int { return int(x.peakRSS - y.peakRSS) }).peakRSS
+	fullBytes := full.manifest.Stats.BytesUploaded + h.manifestBytes(b, fullBucket, full.manifest)
+
+	// Incremental: into the last full backup's bucket, after 1% changed.
+	h.changeOnePercent(b, true, total)
+	incr := h.backup(b, fullBucket)
+	incrBytes := incr.manifest.Stats.BytesUploaded + h.manifestBytes(b, fullBucket, incr.manifest)
+	h.changeOnePercent(b, false, total)
+	spread := h.backup(b, fullBucket)
+	spreadBytes := spread.manifest.Stats.BytesUploaded + h.manifestBytes(b, fullBucket, spread.manifest)
+
+	ratio := full.duration.Seconds() / list.Seconds()
+	b.ReportMetric(list.Seconds(), "list-s")
+	b.ReportMetric(full.duration.Seconds(), "backup-s")
+	b.ReportMetric(ratio, "backup/list")
+	b.ReportMetric(full.duration.Seconds()/kubectl.Seconds(), "backup/kubectl")
+	b.ReportMetric(float64(incrBytes)/float64(fullBytes), "incr-bytes/full")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-MB")
+
+	h.report.add(fmt.Sprintf("| %d | %s | %s | %s | %s (%.2fx) | %s | %s, %.1f%% (%s, %.1f%% spread) | %d MB |",
+		total, secs(list), secs(listJSON), secs(kubectl), secs(full.duration), ratio,
+		secs(incr.duration), mb(incrBytes), 100*float64(incrBytes)/float64(fullBytes),
+		mb(spreadBytes), 100*float64(spreadBytes)/float64(fullBytes), peak>>20))
+	b.Logf("full backup uploaded %s (%d packs, manifest included); 1%% changed in one namespace: %d packs, %s; spread: %d packs, %s",
+		mb(fullBytes), full.manifest.Stats.PacksUploaded, incr.manifest.Stats.PacksUploaded, mb(incrBytes),
+		spread.manifest.Stats.PacksUploaded, mb(spreadBytes))
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+func mb(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%.0f KB", float64(n)/1024)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+}
+
+// report collects markdown rows for docs/benchmarks.md.
+type report struct {
+	mu   sync.Mutex
+	rows []string
+}
+
+func newReport() *report { return &report{} }
+
+func (r *report) add(row string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rows = append(r.rows, row)
+}
+
+func (r *report) write(b *testing.B) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.rows) == 0 {
+		return
+	}
+	var s strings.Builder
+	s.WriteString("| objects | LIST (protobuf) | LIST (JSON) | kubectl get -A -o yaml | kbackup backup (vs LIST) | incremental, 1% changed | uploaded (vs full) | peak RSS |\n")
+	s.WriteString("|---|---|---|---|---|---|---|---|\n")
+	for _, row := range r.rows {
+		s.WriteString(row + "\n")
+	}
+	b.Log("\n" + s.String())
+	if out := os.Getenv("KBACKUP_BENCH_OUT"); out != "" {
+		f, err := os.OpenFile(out, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		fmt.Fprintf(f, "\n%s\n", s.String())
+	}
+}
