@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -13,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -24,16 +24,29 @@ import (
 type listedObject struct {
 	namespace string
 	doc       pack.Document
-	// size is the object's size as JSON, which max_resource_size limits.
+	// size is the size of the object's document, which max_resource_size
+	// limits.
 	size int
 	// err is set when the object could not be encoded (an invalid object).
 	err error
 }
 
-// page is one LIST response, its objects in the server's order.
+// page is one LIST response, its objects encoded, in the server's order.
 type page struct {
 	objects []listedObject
 }
+
+// rawPage is one LIST response as decoded: typed objects of a built-in type
+// or unstructured ones of a custom resource.
+type rawPage struct {
+	typed        []runtime.Object
+	unstructured []unstructured.Unstructured
+}
+
+// pagesInFlight bounds the pages of one type fetched and being encoded ahead
+// of the one being stored: the API server serves the next pages while
+// earlier ones are encoded, on other cores, in parallel.
+const pagesInFlight = 4
 
 // lister reads every object of one resource type, one page at a time.
 type lister struct {
@@ -61,52 +74,65 @@ func newAPIBreaker(server string) *gobreaker.CircuitBreaker[any] {
 	})
 }
 
-// list calls fn for each page of res, in the namespace given ("" for all
-// namespaces or a cluster-scoped type). Built-in types are read as protobuf,
-// custom resources as JSON. Pages are fetched one ahead of fn, so that the
-// API server works on the next page while fn encodes and stores this one.
+// list calls fn for each page of res, in order, in the namespace given (""
+// for all namespaces or a cluster-scoped type). Built-in types are read as
+// protobuf, custom resources as JSON. While fn stores one page, the next
+// pages are fetched and encoded (up to pagesInFlight), each page encoded in
+// a goroutine of its own.
 func (l *lister) list(ctx context.Context, res kube.Resource, namespace string, fn func(page) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pages := make(chan page, 1)
-	errc := make(chan error, 1)
+	type slot struct {
+		done chan struct{}
+		page page
+	}
+	slots := make(chan *slot, pagesInFlight)
+	fetched := make(chan error, 1)
+	gvk := res.GroupVersionKind()
 	go func() {
-		defer close(pages)
-		errc <- l.fetch(ctx, res, namespace, func(p page) bool {
+		defer close(slots)
+		fetched <- l.fetch(ctx, res, namespace, func(raw rawPage) bool {
+			s := &slot{done: make(chan struct{})}
 			select {
-			case pages <- p:
-				return true
+			case slots <- s:
 			case <-ctx.Done():
 				return false
 			}
+			go func() {
+				s.page = encodePage(raw, gvk)
+				close(s.done)
+			}()
+			return true
 		})
 	}()
-	for p := range pages {
-		if err := fn(p); err != nil {
-			cancel()
-			for range pages { // let the fetcher finish
+	var err error
+	for s := range slots {
+		<-s.done
+		if err == nil {
+			if err = fn(s.page); err != nil {
+				cancel() // stop the fetcher; drain what it queued
 			}
-			<-errc
-			return err
 		}
 	}
-	return <-errc
+	if fetchErr := <-fetched; err == nil {
+		err = fetchErr
+	}
+	return err
 }
 
-func (l *lister) fetch(ctx context.Context, res kube.Resource, namespace string, emit func(page) bool) error {
+func (l *lister) fetch(ctx context.Context, res kube.Resource, namespace string, emit func(rawPage) bool) error {
 	opts := metav1.ListOptions{Limit: l.pageSize, LabelSelector: l.selector}
 	for {
 		var (
-			p         page
+			raw       rawPage
 			continued string
-			err       error
 		)
-		_, err = l.breaker.Execute(func() (any, error) {
+		_, err := l.breaker.Execute(func() (any, error) {
 			var err error
 			if res.Builtin {
-				p, continued, err = l.fetchTyped(ctx, res, namespace, opts)
+				raw, continued, err = l.fetchTyped(ctx, res, namespace, opts)
 			} else {
-				p, continued, err = l.fetchDynamic(ctx, res, namespace, opts)
+				raw, continued, err = l.fetchDynamic(ctx, res, namespace, opts)
 			}
 			return nil, err
 		})
@@ -116,7 +142,7 @@ func (l *lister) fetch(ctx context.Context, res kube.Resource, namespace string,
 		if err != nil {
 			return err
 		}
-		if !emit(p) {
+		if !emit(raw) {
 			return ctx.Err()
 		}
 		if continued == "" {
@@ -128,7 +154,7 @@ func (l *lister) fetch(ctx context.Context, res kube.Resource, namespace string,
 
 // fetchTyped reads one page of a built-in type as protobuf through the typed
 // client's REST client, which decodes every built-in kind.
-func (l *lister) fetchTyped(ctx context.Context, res kube.Resource, namespace string, opts metav1.ListOptions) (page, string, error) {
+func (l *lister) fetchTyped(ctx context.Context, res kube.Resource, namespace string, opts metav1.ListOptions) (rawPage, string, error) {
 	req := l.client.Kube.CoreV1().RESTClient().Get().
 		AbsPath(resourcePath(res, namespace)).
 		Param("limit", fmt.Sprint(opts.Limit))
@@ -140,22 +166,29 @@ func (l *lister) fetchTyped(ctx context.Context, res kube.Resource, namespace st
 	}
 	obj, err := req.Do(ctx).Get()
 	if err != nil {
-		return page{}, "", err
+		return rawPage{}, "", err
 	}
 	listMeta, err := meta.ListAccessor(obj)
 	if err != nil {
-		return page{}, "", fmt.Errorf("reading list metadata: %w", err)
+		return rawPage{}, "", fmt.Errorf("reading list metadata: %w", err)
 	}
 	items, err := meta.ExtractList(obj)
 	if err != nil {
-		return page{}, "", fmt.Errorf("reading list items: %w", err)
+		return rawPage{}, "", fmt.Errorf("reading list items: %w", err)
 	}
-	gvk := res.GroupVersionKind()
-	p := page{objects: make([]listedObject, 0, len(items))}
-	for _, item := range items {
+	return rawPage{typed: items}, listMeta.GetContinue(), nil
+}
+
+// encodePage encodes the objects of one page for their packs.
+func encodePage(raw rawPage, gvk schema.GroupVersionKind) page {
+	p := page{objects: make([]listedObject, 0, len(raw.typed)+len(raw.unstructured))}
+	for _, item := range raw.typed {
 		p.objects = append(p.objects, encodeTyped(item, gvk))
 	}
-	return p, listMeta.GetContinue(), nil
+	for i := range raw.unstructured {
+		p.objects = append(p.objects, encodeUnstructured(&raw.unstructured[i]))
+	}
+	return p
 }
 
 func encodeTyped(item runtime.Object, gvk schema.GroupVersionKind) listedObject {
@@ -163,20 +196,35 @@ func encodeTyped(item runtime.Object, gvk schema.GroupVersionKind) listedObject 
 	if err != nil {
 		return listedObject{err: err}
 	}
+	obj := listedObject{namespace: accessor.GetNamespace(), doc: pack.Document{Name: accessor.GetName()}}
 	accessor.SetManagedFields(nil)
 	// Items of a typed list carry no apiVersion and kind; the pack's
 	// documents must, to be read without the manifest.
 	item.GetObjectKind().SetGroupVersionKind(gvk)
 	restoreEmbeddedTypeMeta(item)
-	data, err := json.Marshal(item)
+	// The converter gives what JSON would (the same tags and marshalers),
+	// at half the cost of a JSON round trip.
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(item)
 	if err != nil {
-		return listedObject{namespace: accessor.GetNamespace(), doc: pack.Document{Name: accessor.GetName()}, err: err}
+		obj.err = err
+		return obj
 	}
-	doc, err := pack.EncodeJSON(data)
+	return finishEncoding(obj, m)
+}
+
+func encodeUnstructured(item *unstructured.Unstructured) listedObject {
+	obj := listedObject{namespace: item.GetNamespace(), doc: pack.Document{Name: item.GetName()}}
+	return finishEncoding(obj, item.Object)
+}
+
+func finishEncoding(obj listedObject, m map[string]any) listedObject {
+	doc, err := pack.EncodeMap(m)
 	if err != nil {
-		doc.Name = accessor.GetName()
+		obj.err = err
+		return obj
 	}
-	return listedObject{namespace: accessor.GetNamespace(), doc: doc, size: len(data), err: err}
+	obj.doc, obj.size = doc, len(doc.YAML)
+	return obj
 }
 
 // restoreEmbeddedTypeMeta puts back the apiVersion and kind that protobuf
@@ -197,27 +245,12 @@ func restoreEmbeddedTypeMeta(item runtime.Object) {
 
 // fetchDynamic reads one page of a custom resource (or any type client-go's
 // scheme does not know) as JSON.
-func (l *lister) fetchDynamic(ctx context.Context, res kube.Resource, namespace string, opts metav1.ListOptions) (page, string, error) {
+func (l *lister) fetchDynamic(ctx context.Context, res kube.Resource, namespace string, opts metav1.ListOptions) (rawPage, string, error) {
 	list, err := l.client.Dynamic.Resource(res.GroupVersionResource()).Namespace(namespace).List(ctx, opts)
 	if err != nil {
-		return page{}, "", err
+		return rawPage{}, "", err
 	}
-	p := page{objects: make([]listedObject, 0, len(list.Items))}
-	for i := range list.Items {
-		item := &list.Items[i]
-		obj := listedObject{namespace: item.GetNamespace()}
-		data, err := item.MarshalJSON()
-		if err == nil {
-			obj.size = len(data)
-			obj.doc, err = pack.EncodeMap(item.Object)
-		}
-		if err != nil {
-			obj.doc.Name = item.GetName()
-			obj.err = err
-		}
-		p.objects = append(p.objects, obj)
-	}
-	return p, list.GetContinue(), nil
+	return rawPage{unstructured: list.Items}, list.GetContinue(), nil
 }
 
 // resourcePath is the REST path of a resource type, in a namespace or across
