@@ -49,9 +49,8 @@ type Options struct {
 	LabelSelector                      string
 	ClusterResources                   ClusterResources
 
-	// MaxResourceSize skips objects whose stored YAML is larger than this many
-	// bytes;
-	// 0 means DefaultMaxResourceSize, negative means no limit.
+	// MaxResourceSize skips objects whose stored YAML is larger than this
+	// many bytes; 0 means DefaultMaxResourceSize, negative means no limit.
 	MaxResourceSize int64
 	// SkipInvalid records objects that cannot be stored as skipped and goes
 	// on; otherwise their type fails.
