@@ -16,7 +16,8 @@ BIN := $(CURDIR)/bin
 DIST := $(CURDIR)/dist
 
 # Keep in step with core/testenv.CacheDir.
-KBACKUP_TESTENV_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kbackup/testenv
+KBACKUP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kbackup
+KBACKUP_TESTENV_CACHE ?= $(KBACKUP_CACHE)/testenv
 export KBACKUP_TESTENV_CACHE
 
 KUBE_DIR := $(KBACKUP_TESTENV_CACHE)/kubernetes-$(KUBERNETES_VERSION)-r$(TESTENV_RECIPE)
@@ -141,9 +142,20 @@ dev-env: testenv ## Start CLUSTERS (default 2) local clusters and an S3 server i
 	cd core && $(GO) build -o $(BIN)/dev-env ./testenv/cmd/dev-env
 	$(BIN)/dev-env -clusters $(CLUSTERS) -dir $(DEV_ENV_DIR)
 
+TFPLUGINDOCS_VERSION := v0.25.0
+TFPLUGINDOCS := $(KBACKUP_CACHE)/tools/tfplugindocs-$(TFPLUGINDOCS_VERSION)/tfplugindocs
+
+$(TFPLUGINDOCS):
+	GOWORK=off GOBIN=$(dir $@) $(GO) install github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs@$(TFPLUGINDOCS_VERSION)
+
 .PHONY: docs
-docs: ## Regenerate generated documentation.
-	@echo "no generated documentation yet"
+docs: $(TFPLUGINDOCS) $(OPENTOFU_DIR)/tofu ## Regenerate the provider's docs/ from its schema and examples/ (tfplugindocs).
+	hack/provider-docs.sh $(OPENTOFU_DIR)/tofu $(TFPLUGINDOCS)
+
+.PHONY: docs-check
+docs-check: docs ## Fail when the checked-in generated docs are stale.
+	@git diff --exit-code -- terraform-provider/docs || { echo "terraform-provider/docs is stale: run make docs and commit it"; exit 1; }
+	@test -z "$$(git ls-files --others --exclude-standard -- terraform-provider/docs)" || { echo "terraform-provider/docs has new files: run make docs and commit them"; exit 1; }
 
 .PHONY: clean
 clean: ## Remove build outputs (the test environment cache stays; remove $(KBACKUP_TESTENV_CACHE) by hand).
