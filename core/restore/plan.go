@@ -133,8 +133,8 @@ type Plan struct {
 	Options Options   `json:"options"`
 	// Items lists every selected object in the order Apply takes them:
 	// stage by stage, owners before what they own.
-	Items    []*Item   `json:"items"`
-	Warnings []string  `json:"warnings,omitempty"`
+	Items     []*Item   `json:"items"`
+	Warnings  []string  `json:"warnings,omitempty"`
 	PlannedAt time.Time `json:"plannedAt"`
 
 	repo           *repo.Repository
