@@ -142,7 +142,9 @@ type object struct {
 // sideObjects maps "resource namespace/name" to a cleaned object.
 type sideObjects map[string]object
 
-func objectKey(resource, namespace, name string) string { return resource + " " + namespace + "/" + name }
+func objectKey(resource, namespace, name string) string {
+	return resource + " " + namespace + "/" + name
+}
 
 // filter is the selection of Options, resolved.
 type filter struct {
