@@ -59,8 +59,9 @@ const (
 	// namespace is selected, and otherwise those the selected namespaces
 	// need: their Namespace objects, the CustomResourceDefinitions of
 	// their custom resources, the PersistentVolumes their claims are bound
-	// to, the ClusterRoleBindings with a subject in them, and the
-	// ClusterRoles those bind.
+	// to, the ClusterRoleBindings with a subject in them, the ClusterRoles
+	// those and their RoleBindings bind, and the PriorityClasses,
+	// RuntimeClasses, StorageClasses and IngressClasses their objects name.
 	ClusterResourcesAuto ClusterResources = "auto"
 	// ClusterResourcesOn takes every cluster-scoped object the other
 	// filters select.

@@ -82,9 +82,13 @@ func TestNamespaceMapping(t *testing.T) {
 	if _, err := cs.RbacV1().ClusterRoles().Get(ctx, "shop-widget-reader", metav1.GetOptions{}); err != nil {
 		t.Errorf("the ClusterRole the binding names was not restored: %v", err)
 	}
-	// Auto: cluster configuration the namespace does not bind to stays out.
-	if _, err := cs.StorageV1().StorageClasses().Get(ctx, "shop-fast", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("a namespace restore with cluster resources on auto restored StorageClass shop-fast: %v", err)
+	// Auto: the classes the namespace's objects name come along; cluster
+	// configuration of other namespaces stays out.
+	if _, err := cs.StorageV1().StorageClasses().Get(ctx, "shop-fast", metav1.GetOptions{}); err != nil {
+		t.Errorf("the StorageClass the claims name was not restored: %v", err)
+	}
+	if _, err := cs.SchedulingV1().PriorityClasses().Get(ctx, "shop-critical", metav1.GetOptions{}); err != nil {
+		t.Errorf("the PriorityClass the pods name was not restored: %v", err)
 	}
 	for _, o := range res.Objects {
 		if o.Resource == "clusterrolebindings.rbac.authorization.k8s.io" && o.Name != "shop-widget-reader-shop-m" {
@@ -379,5 +383,65 @@ func TestSingleObject(t *testing.T) {
 		Options: restore.Options{TargetClusterName: "dst", Object: &restore.ObjectRef{Resource: "cm", Namespace: "shop-s", Name: "nope"}}})
 	if err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("a missing object: %v", err)
+	}
+}
+
+// With IncludeOwned, what controllers made is restored too, and each owner
+// reference points at the owner's new UID in the target. An object whose
+// owner is not restored but exists in the target points at the live owner.
+func TestOwnerReferencesFollowTheOwners(t *testing.T) {
+	ctx := context.Background()
+	install(t, "src", "shop-o")
+	r, m := backupOf(t, "src", newRepo(t))
+	mapping := clean.NamespaceMapping{"shop-o": "shop-owned"}
+	res := apply(t, plan(t, r, m, "mapped", restore.Options{IncludeNamespaces: []string{"shop-o"}, IncludeOwned: true, NamespaceMapping: mapping}))
+	if res.Totals.Failed > 0 {
+		t.Fatalf("restore:\n%s", outcomes(res))
+	}
+	cs, _ := env.Cluster("mapped").Clientset()
+	deploy, err := cs.AppsV1().Deployments("shop-owned").Get(ctx, "shop-api", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := cs.AppsV1().ReplicaSets("shop-owned").Get(ctx, "shop-api-6d4cf56db6", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refs := rs.OwnerReferences; len(refs) != 1 || refs[0].UID != deploy.UID || refs[0].Name != "shop-api" {
+		t.Errorf("ReplicaSet owner references %+v, want the Deployment's new UID %s", refs, deploy.UID)
+	}
+	pod, err := cs.CoreV1().Pods("shop-owned").Get(ctx, "shop-api-6d4cf56db6-x7k2p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refs := pod.OwnerReferences; len(refs) != 1 || refs[0].UID != rs.UID {
+		t.Errorf("Pod owner references %+v, want the ReplicaSet's new UID %s", refs, rs.UID)
+	}
+	if pod.Spec.NodeName != "" {
+		t.Errorf("the Pod kept node %s of the source cluster", pod.Spec.NodeName)
+	}
+	job, err := cs.BatchV1().Jobs("shop-owned").Get(ctx, "shop-report-29012345", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Spec.Selector == nil || job.Spec.Selector.MatchLabels["batch.kubernetes.io/controller-uid"] != string(job.UID) {
+		t.Errorf("the Job's selector was not generated for its new UID: %+v", job.Spec.Selector)
+	}
+
+	// Only the ReplicaSet, into a namespace whose Deployment exists.
+	if err := cs.AppsV1().ReplicaSets("shop-owned").Delete(ctx, rs.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := plan(t, r, m, "mapped", restore.Options{IncludeNamespaces: []string{"shop-o"}, IncludeResources: []string{"rs"}, NamespaceMapping: mapping})
+	res = apply(t, p)
+	if got := res.With(restore.Created); len(got) != 1 || got[0].Resource != "replicasets.apps" || len(got[0].Notes) != 1 {
+		t.Fatalf("restore of the ReplicaSet alone:\n%s", outcomes(res))
+	}
+	rs, err = cs.AppsV1().ReplicaSets("shop-owned").Get(ctx, "shop-api-6d4cf56db6", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refs := rs.OwnerReferences; len(refs) != 1 || refs[0].UID != deploy.UID {
+		t.Errorf("ReplicaSet owner references %+v, want the live Deployment %s", refs, deploy.UID)
 	}
 }

@@ -29,11 +29,63 @@ var (
 	grClusterRoles        = schema.GroupResource{Group: "rbac.authorization.k8s.io", Resource: "clusterroles"}
 	grClusterRoleBindings = schema.GroupResource{Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"}
 	grRoleBindings        = schema.GroupResource{Group: "rbac.authorization.k8s.io", Resource: "rolebindings"}
+	grPriorityClasses     = schema.GroupResource{Group: "scheduling.k8s.io", Resource: "priorityclasses"}
+	grStorageClasses      = schema.GroupResource{Group: "storage.k8s.io", Resource: "storageclasses"}
+	grIngressClasses      = schema.GroupResource{Group: "networking.k8s.io", Resource: "ingressclasses"}
+	grRuntimeClasses      = schema.GroupResource{Group: "node.k8s.io", Resource: "runtimeclasses"}
 )
 
 // relatedClusterTypes are the cluster-scoped types that ClusterResourcesAuto
 // takes, for a namespace restore, when selected namespaces need them.
-var relatedClusterTypes = []schema.GroupResource{grCRDs, grPVs, grClusterRoles, grClusterRoleBindings}
+var relatedClusterTypes = []schema.GroupResource{grCRDs, grPVs, grClusterRoles, grClusterRoleBindings,
+	grPriorityClasses, grStorageClasses, grIngressClasses, grRuntimeClasses}
+
+// podSpecPaths are where pod specs sit in the workload kinds.
+var podSpecPaths = map[string][]string{
+	"Pod":                   {"spec"},
+	"Deployment":            {"spec", "template", "spec"},
+	"ReplicaSet":            {"spec", "template", "spec"},
+	"StatefulSet":           {"spec", "template", "spec"},
+	"DaemonSet":             {"spec", "template", "spec"},
+	"Job":                   {"spec", "template", "spec"},
+	"ReplicationController": {"spec", "template", "spec"},
+	"CronJob":               {"spec", "jobTemplate", "spec", "template", "spec"},
+}
+
+// classNames collects the cluster-scoped classes an object names: the
+// priority and runtime classes of its pods, the storage classes of its
+// claims, the ingress class of an Ingress.
+func classNames(obj *unstructured.Unstructured, names map[schema.GroupResource]map[string]bool) {
+	add := func(gr schema.GroupResource, fields ...string) {
+		if name, _, _ := unstructured.NestedString(obj.Object, fields...); name != "" {
+			if names[gr] == nil {
+				names[gr] = map[string]bool{}
+			}
+			names[gr][name] = true
+		}
+	}
+	if spec, ok := podSpecPaths[obj.GetKind()]; ok {
+		add(grPriorityClasses, append(slices.Clone(spec), "priorityClassName")...)
+		add(grRuntimeClasses, append(slices.Clone(spec), "runtimeClassName")...)
+	}
+	switch obj.GetKind() {
+	case "PersistentVolumeClaim":
+		add(grStorageClasses, "spec", "storageClassName")
+	case "StatefulSet":
+		templates, _, _ := unstructured.NestedSlice(obj.Object, "spec", "volumeClaimTemplates")
+		for _, t := range templates {
+			tmpl, _ := t.(map[string]any)
+			if name, _, _ := unstructured.NestedString(tmpl, "spec", "storageClassName"); name != "" {
+				if names[grStorageClasses] == nil {
+					names[grStorageClasses] = map[string]bool{}
+				}
+				names[grStorageClasses][name] = true
+			}
+		}
+	case "Ingress":
+		add(grIngressClasses, "spec", "ingressClassName")
+	}
+}
 
 // resolveTypes turns user input into resource.group names: first against
 // the target's discovery, then against the types the backup holds (for a
@@ -196,8 +248,10 @@ func related(cluster, namespaced []candidate, namespaces map[string]bool) []cand
 	types := map[string]bool{}
 	claims := map[string]bool{}
 	clusterRoles := map[string]bool{}
+	classes := map[schema.GroupResource]map[string]bool{}
 	for _, c := range namespaced {
 		types[c.pack.Resource] = true
+		classNames(c.obj, classes)
 		gr := schema.ParseGroupResource(c.pack.Resource)
 		switch gr {
 		case grPVCs:
@@ -229,7 +283,12 @@ func related(cluster, namespaced []candidate, namespaces map[string]bool) []cand
 		}
 	}
 	for _, c := range cluster {
-		switch schema.ParseGroupResource(c.pack.Resource) {
+		gr := schema.ParseGroupResource(c.pack.Resource)
+		switch gr {
+		case grPriorityClasses, grStorageClasses, grIngressClasses, grRuntimeClasses:
+			if classes[gr][c.obj.GetName()] {
+				out = append(out, c)
+			}
 		case grCRDs:
 			group, _, _ := unstructured.NestedString(c.obj.Object, "spec", "group")
 			plural, _, _ := unstructured.NestedString(c.obj.Object, "spec", "names", "plural")
