@@ -272,7 +272,7 @@ func denyConfigMap(t *testing.T, clusterName, name string) {
 func TestExistingResourcePolicies(t *testing.T) {
 	ctx := context.Background()
 	install(t, "src", "shop-p")
-	r, m := backupOf(t, "src", newRepo(t), "shop-p")
+	r, m := backupOf(t, "src", newRepo(t))
 	opts := restore.Options{IncludeNamespaces: []string{"shop-p"}}
 	if res := apply(t, plan(t, r, m, "dst", opts)); res.Totals.Failed > 0 {
 		t.Fatalf("first restore:\n%s", outcomes(res))
