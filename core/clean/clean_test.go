@@ -1,6 +1,7 @@
 package clean_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -481,5 +482,23 @@ spec: {conversion: {strategy: Webhook, webhook: {clientConfig: {service: {name: 
 				t.Errorf("got:\n%s\nwant:\n%s", show(obj), show(want))
 			}
 		})
+	}
+}
+
+// docs/restore.md names every rule and every excluded type.
+func TestRulesAreDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/restore.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range clean.Rules {
+		if !strings.Contains(string(doc), "`"+r.Name+"`") {
+			t.Errorf("docs/restore.md does not describe rule %s", r.Name)
+		}
+	}
+	for _, e := range clean.ExcludedTypes {
+		if !strings.Contains(string(doc), "`"+e.GroupResource.String()+"`") && !strings.Contains(string(doc), e.GroupResource.String()+"`") {
+			t.Errorf("docs/restore.md does not name excluded type %s", e.GroupResource)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -124,5 +125,18 @@ func TestOptionsValidate(t *testing.T) {
 	}
 	if err := (Options{ExistingResourcePolicy: "overwrite"}).Validate(); !strings.Contains(err.Error(), "skip, update or fail") {
 		t.Errorf("the error does not say what is accepted: %v", err)
+	}
+}
+
+// docs/restore.md names every stage.
+func TestStagesAreDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/restore.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, info := range StageInfos {
+		if !strings.Contains(string(doc), "`"+string(info.Stage)+"`") {
+			t.Errorf("docs/restore.md does not describe stage %s", info.Stage)
+		}
 	}
 }
