@@ -83,7 +83,7 @@ func Apply(ctx context.Context, plan *Plan) (*Result, error) {
 	}
 	res := &Result{
 		FormatVersion: RecordFormatVersion, ID: plan.ID, Backup: plan.Backup, Target: plan.Target,
-		DryRun: opts.DryRun, Options: opts, StartedAt: opts.Now().UTC(), Warnings: plan.Warnings,
+		DryRun: opts.DryRun, Options: opts, StartedAt: opts.Now().UTC(),
 	}
 	opts.Progress(Event{Kind: EventStarted, Total: a.total})
 
@@ -139,6 +139,7 @@ func Apply(ctx context.Context, plan *Plan) (*Result, error) {
 		start = end
 	}
 	res.CompletedAt = opts.Now().UTC()
+	res.Warnings = plan.Warnings
 	res.Objects = a.results
 	res.Totals, res.Counts = groupCounts(res.Objects)
 	switch {
