@@ -1,0 +1,225 @@
+// Package restore brings the objects of a backup back into a cluster, the
+// one they came from or another: it plans (selects, cleans, maps
+// namespaces, orders by dependency and compares with the live target)
+// before anything changes, then applies the plan concurrently, stage by
+// stage, and records what happened to every object.
+//
+// A front end calls NewPlan, shows the plan (Plan.Summary, Plan.Differing),
+// asks for confirmation, and calls Apply, drawing Options.Progress events
+// as they come and rendering the Result. docs/restore.md explains every
+// rule.
+package restore
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/kbackup/kbackup/core/clean"
+	"github.com/kbackup/kbackup/core/repo"
+)
+
+// Defaults of Options.
+const (
+	DefaultConcurrency = 16
+	DefaultCRDTimeout  = time.Minute
+	// FieldManager owns the fields kbackup creates and applies.
+	FieldManager = "kbackup"
+)
+
+// ExistingResourcePolicy says what happens to a selected object that
+// already exists in the target and differs from the backup (after
+// cleaning). An existing object that does not differ is Unchanged under
+// every policy.
+type ExistingResourcePolicy string
+
+const (
+	// PolicySkip leaves the live object as it is and reports it as Skipped,
+	// with the diff from the backup to the live object.
+	PolicySkip ExistingResourcePolicy = "skip"
+	// PolicyUpdate makes the live object hold what the backup holds, by
+	// server-side apply with field manager "kbackup", forcing conflicts.
+	PolicyUpdate ExistingResourcePolicy = "update"
+	// PolicyFail refuses the whole restore, before anything changes, when
+	// any selected object exists and differs (Apply returns
+	// ErrExistingObjects).
+	PolicyFail ExistingResourcePolicy = "fail"
+)
+
+// ClusterResources says which cluster-scoped objects a restore takes.
+type ClusterResources string
+
+const (
+	// ClusterResourcesAuto takes every cluster-scoped object when no
+	// namespace is selected, and otherwise those the selected namespaces
+	// need: their Namespace objects, the CustomResourceDefinitions of
+	// their custom resources, the PersistentVolumes their claims are bound
+	// to, the ClusterRoleBindings with a subject in them, the ClusterRoles
+	// those and their RoleBindings bind, and the PriorityClasses,
+	// RuntimeClasses, StorageClasses and IngressClasses their objects name.
+	ClusterResourcesAuto ClusterResources = "auto"
+	// ClusterResourcesOn takes every cluster-scoped object the other
+	// filters select.
+	ClusterResourcesOn ClusterResources = "on"
+	// ClusterResourcesOff takes none but the Namespace objects of the
+	// selected namespaces.
+	ClusterResourcesOff ClusterResources = "off"
+)
+
+// ObjectRef names one object of a backup.
+type ObjectRef struct {
+	// Resource is a type as users write it: "deployments.apps", "deploy",
+	// "Deployment".
+	Resource string `json:"resource"`
+	// Namespace is the object's namespace in the backup, "" for a
+	// cluster-scoped object.
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+// Options say what a restore takes from a backup and how it applies it.
+// The zero value restores everything with the skip policy.
+type Options struct {
+	// IncludeNamespaces and ExcludeNamespaces select namespaces of the
+	// backup (source names) by name or shell pattern (team-*).
+	IncludeNamespaces []string `json:"includeNamespaces,omitempty"`
+	ExcludeNamespaces []string `json:"excludeNamespaces,omitempty"`
+	// IncludeResources and ExcludeResources select resource types as users
+	// write them, resolved against the target's discovery and, for types
+	// the target does not serve, against the backup.
+	IncludeResources []string `json:"includeResources,omitempty"`
+	ExcludeResources []string `json:"excludeResources,omitempty"`
+	// LabelSelector selects objects by their labels in the backup.
+	// Namespace objects of namespaces with selected objects come along.
+	LabelSelector string `json:"labelSelector,omitempty"`
+	// Object restores a single object (and its Namespace when needed).
+	Object *ObjectRef `json:"object,omitempty"`
+	// ClusterResources is auto (default), on or off.
+	ClusterResources ClusterResources `json:"clusterResources,omitempty"`
+	// NamespaceMapping renames namespaces, and the references to them
+	// (clean.MappedReferences).
+	NamespaceMapping clean.NamespaceMapping `json:"namespaceMapping,omitempty"`
+	// IncludeOwned restores objects whose controller is restored too
+	// (ReplicaSets of Deployments, Pods, Jobs of CronJobs, ...), which are
+	// otherwise left for the controller to make.
+	IncludeOwned bool `json:"includeOwned,omitempty"`
+	// PreserveNodePorts keeps the node ports of Services.
+	PreserveNodePorts bool `json:"preserveNodePorts,omitempty"`
+
+	// ExistingResourcePolicy is skip (default), update or fail.
+	ExistingResourcePolicy ExistingResourcePolicy `json:"existingResourcePolicy,omitempty"`
+	// DryRun sends every write with dryRun=All: the target's admission and
+	// validation answer, and nothing changes. No record is written.
+	DryRun bool `json:"dryRun,omitempty"`
+	// Concurrency bounds the requests in flight (default 16). The target
+	// client's rate limit (kube.ClientOptions.QPS) bounds them too.
+	Concurrency int `json:"concurrency,omitempty"`
+	// CRDTimeout bounds the wait for restored CustomResourceDefinitions to
+	// be Established (default 1 minute).
+	CRDTimeout time.Duration `json:"-"`
+
+	// TargetClusterName overrides the detected name of the target, under
+	// which the restore is recorded; TargetClusterNameSource says where it
+	// came from ("flag", "config").
+	TargetClusterName       string `json:"-"`
+	TargetClusterNameSource string `json:"-"`
+	// ForceClusterName records under TargetClusterName even when another
+	// cluster (another kube-system UID) holds the name.
+	ForceClusterName bool `json:"-"`
+	// RestoreID names the restore; empty means a new time-ordered ID.
+	RestoreID string `json:"-"`
+
+	// Progress receives events while Apply runs, from several goroutines,
+	// one event at a time.
+	Progress func(Event) `json:"-"`
+	// Now is the clock (tests); defaults to time.Now.
+	Now func() time.Time `json:"-"`
+}
+
+func (o Options) withDefaults() Options {
+	if o.ClusterResources == "" {
+		o.ClusterResources = ClusterResourcesAuto
+	}
+	if o.ExistingResourcePolicy == "" {
+		o.ExistingResourcePolicy = PolicySkip
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.CRDTimeout <= 0 {
+		o.CRDTimeout = DefaultCRDTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Progress == nil {
+		o.Progress = func(Event) {}
+	}
+	return o
+}
+
+// Validate checks the options that do not need a cluster or a backup.
+func (o Options) Validate() error {
+	var errs []error
+	for _, p := range slices.Concat(o.IncludeNamespaces, o.ExcludeNamespaces) {
+		if _, err := path.Match(p, ""); err != nil {
+			errs = append(errs, fmt.Errorf("namespace pattern %q: %w; use a name or a shell pattern like team-*", p, err))
+		}
+	}
+	if o.LabelSelector != "" {
+		if _, err := labels.Parse(o.LabelSelector); err != nil {
+			errs = append(errs, fmt.Errorf("label selector %q: %w; use key=value, key!=value, key in (a,b) or key, joined by commas", o.LabelSelector, err))
+		}
+	}
+	if o.Object != nil && (o.Object.Resource == "" || o.Object.Name == "") {
+		errs = append(errs, errors.New("a single object to restore needs a resource type and a name"))
+	}
+	switch o.ClusterResources {
+	case "", ClusterResourcesAuto, ClusterResourcesOn, ClusterResourcesOff:
+	default:
+		errs = append(errs, fmt.Errorf("cluster resources %q: use auto, on or off", o.ClusterResources))
+	}
+	switch o.ExistingResourcePolicy {
+	case "", PolicySkip, PolicyUpdate, PolicyFail:
+	default:
+		errs = append(errs, fmt.Errorf("existing resource policy %q: use skip, update or fail", o.ExistingResourcePolicy))
+	}
+	if err := o.NamespaceMapping.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("namespace mapping: %w", err))
+	}
+	if o.Concurrency < 0 || o.Concurrency > 256 {
+		errs = append(errs, fmt.Errorf("concurrency %d: use 1 to 256", o.Concurrency))
+	}
+	if o.RestoreID != "" {
+		if err := repo.ValidateBackupID(o.RestoreID); err != nil {
+			errs = append(errs, fmt.Errorf("restore ID: %s", strings.Replace(err.Error(), "backup ID", "restore ID", 1)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// namespaceFilter selects source namespaces by name or shell pattern.
+type namespaceFilter struct{ include, exclude []string }
+
+func (f namespaceFilter) matches(ns string) bool {
+	match := func(patterns []string) bool {
+		return slices.ContainsFunc(patterns, func(p string) bool {
+			ok, _ := path.Match(p, ns)
+			return ok
+		})
+	}
+	if len(f.include) > 0 && !match(f.include) {
+		return false
+	}
+	return !match(f.exclude)
+}
+
+// all says whether every namespace is included (some may be excluded).
+func (f namespaceFilter) all() bool {
+	return len(f.include) == 0 || slices.Contains(f.include, "*")
+}
