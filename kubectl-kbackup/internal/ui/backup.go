@@ -20,13 +20,13 @@ type BackupSummary struct {
 	StartedAt   time.Time            `json:"startedAt"`
 	CompletedAt time.Time            `json:"completedAt"`
 	// Duration is CompletedAt - StartedAt, as Go writes durations (4.5s).
-	Duration        string                `json:"duration"`
-	Stats           repo.Stats            `json:"stats"`
-	StorageLocation string                `json:"storageLocation,omitempty"`
-	Labels          map[string]string     `json:"labels,omitempty"`
-	Errors          []repo.ResourceError  `json:"errors,omitempty"`
-	Warnings        []string              `json:"warnings,omitempty"`
-	Skipped         []repo.SkippedObject  `json:"skipped,omitempty"`
+	Duration        string               `json:"duration"`
+	Stats           repo.Stats           `json:"stats"`
+	StorageLocation string               `json:"storageLocation,omitempty"`
+	Labels          map[string]string    `json:"labels,omitempty"`
+	Errors          []repo.ResourceError `json:"errors,omitempty"`
+	Warnings        []string             `json:"warnings,omitempty"`
+	Skipped         []repo.SkippedObject `json:"skipped,omitempty"`
 }
 
 // NewBackupSummary summarises a manifest.
