@@ -9,6 +9,7 @@ import (
 // that make and read backups.
 func NewCmdBackup(global *GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
+		RunE:  runGroup,
 		Use:   "backup",
 		Short: "Create, list, describe, read and delete backups",
 		Long: `Create, list, describe, read and delete backups.

@@ -234,8 +234,11 @@ func (o *BackupCreateOptions) Run(ctx context.Context) error {
 	res, err := backup.Run(ctx, client, o.storage, o.options)
 	progress.Finish()
 	if err != nil {
-		if errors.Is(err, repo.ErrClusterNameTaken) {
+		switch {
+		case errors.Is(err, repo.ErrClusterNameTaken):
 			return fmt.Errorf("%w (--force-cluster-name, with --cluster-name)", err)
+		case errors.Is(err, repo.ErrStorageUnavailable):
+			return fmt.Errorf("%w\nNo backup was written (its manifest is written last); run it again when the storage is back, or give fallback locations (storage.fallback_buckets, --fallback-storage)", err)
 		}
 		return clusterError(err)
 	}

@@ -9,6 +9,7 @@ import (
 // that check and show kbackup.yaml.
 func NewCmdConfig(global *GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
+		RunE:  runGroup,
 		Use:   "config",
 		Short: "Check and show kbackup's configuration",
 		Long: `Check and show kbackup's configuration: kbackup.yaml (--config, else

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -66,6 +67,29 @@ to use S3.`,
 		NewCmdVersion(streams),
 	)
 	return root
+}
+
+// runGroup is the RunE of a command that only groups others: without an
+// argument it shows the help, and an unknown subcommand is an error (cobra
+// would otherwise show the help and exit 0).
+func runGroup(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return c.Help()
+	}
+	hint := ""
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2 // cobra's default, which it sets only for the root
+	}
+	if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+		hint = fmt.Sprintf("; did you mean %s?", strings.Join(s, " or "))
+	}
+	names := []string{}
+	for _, sub := range c.Commands() {
+		if sub.IsAvailableCommand() {
+			names = append(names, sub.Name())
+		}
+	}
+	return fmt.Errorf("unknown command %q for %q%s (commands: %s)", args[0], c.CommandPath(), hint, strings.Join(names, ", "))
 }
 
 // flagError says where to find the accepted flags, after pflag's own
