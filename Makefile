@@ -130,6 +130,15 @@ lint: ## go vet and a gofmt check over every module.
 
 ##@ Run
 
+DEMO_DIR := $(CURDIR)/.demo
+
+.PHONY: demo
+demo: testenv ## Back up a local cluster full of applications into .demo/, then list and describe the backup.
+	@mkdir -p $(BIN)
+	cd kubectl-kbackup && $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-kbackup .
+	cd core && $(GO) build -o $(BIN)/demo ./testenv/cmd/demo
+	$(BIN)/demo -clusters $(CLUSTERS) -dir .demo -kbackup ./bin/kubectl-kbackup
+
 .PHONY: dev-env
 dev-env: testenv ## Start CLUSTERS (default 2) local clusters and an S3 server in the foreground.
 	@mkdir -p $(BIN)
@@ -141,5 +150,5 @@ docs: ## Regenerate generated documentation.
 	@echo "no generated documentation yet"
 
 .PHONY: clean
-clean: ## Remove build outputs (the test environment cache stays; remove $(KBACKUP_TESTENV_CACHE) by hand).
-	rm -rf $(BIN) $(DIST) $(DEV_ENV_DIR)
+clean: ## Remove build outputs and the demo's repository (the test environment cache stays; remove $(KBACKUP_TESTENV_CACHE) by hand).
+	rm -rf $(BIN) $(DIST) $(DEV_ENV_DIR) $(DEMO_DIR)
