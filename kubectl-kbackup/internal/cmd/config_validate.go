@@ -94,7 +94,7 @@ func (o *ConfigValidateOptions) Run() error {
 			}
 			g.Environment = env
 			if _, err := g.loadConfig(); err != nil {
-				problems = append(problems, err.Error())
+				problems = append(problems, fmt.Sprintf("with environment %s selected, %v", env, err))
 			}
 			checked = append(checked, "environment "+env)
 		}

@@ -125,6 +125,17 @@ func TestRunsAsKubectlPlugin(t *testing.T) {
 // returns what it wrote there.
 func ptyRun(t *testing.T, extraEnv []string, args ...string) string {
 	t.Helper()
+	out, code := ptyRunInput(t, extraEnv, "", args...)
+	if code != 0 {
+		t.Fatalf("%v: exit code %d\n%s", args, code, out)
+	}
+	return out
+}
+
+// ptyRunInput runs the binary on a pseudo-terminal as ptyRun does, typing
+// input once it runs, and returns its output and exit code.
+func ptyRunInput(t *testing.T, extraEnv []string, input string, args ...string) (string, int) {
+	t.Helper()
 	master, slave, err := openPTY()
 	if err != nil {
 		t.Fatal(err)
@@ -137,15 +148,23 @@ func ptyRun(t *testing.T, extraEnv []string, args ...string) string {
 		t.Fatal(err)
 	}
 	slave.Close() // the child holds it; EOF (EIO) comes when it exits
+	if input != "" {
+		if _, err := master.Write([]byte(input)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var out bytes.Buffer
 	_, err = io.Copy(&out, master)
 	if err != nil && !errors.Is(err, syscall.EIO) {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("%v: %v\n%s", args, err, out.String())
+	err = cmd.Wait()
+	if exit, ok := err.(*exec.ExitError); ok {
+		return out.String(), exit.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
 	}
-	return out.String()
+	return out.String(), 0
 }
 
 // openPTY opens a pseudo-terminal pair.
