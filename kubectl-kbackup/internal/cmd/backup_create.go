@@ -142,8 +142,6 @@ func (o *BackupCreateOptions) Complete(fs *pflag.FlagSet, args []string) error {
 	}
 	list("include-namespaces", "backup.include_namespaces", o.IncludeNamespaces)
 	list("exclude-namespaces", "backup.exclude_namespaces", o.ExcludeNamespaces)
-	list("include-resources", "backup.include_resources", o.IncludeResources)
-	list("exclude-resources", "backup.exclude_resources", o.ExcludeResources)
 	value("selector", "backup.label_selector", o.Selector)
 	value("cluster-resources", "backup.cluster_resources", o.ClusterResources)
 	value("cluster-name", "cluster.name", o.ClusterName)
@@ -164,6 +162,16 @@ func (o *BackupCreateOptions) Complete(fs *pflag.FlagSet, args []string) error {
 	o.options.Labels = o.Labels
 	if o.AllNamespaces {
 		o.options.IncludeNamespaces = nil
+	}
+	// Resource types from flags go to core as typed, past the
+	// configuration's stricter resource.group form: core resolves them
+	// against the cluster's discovery, as kubectl does (cm, Deployment,
+	// deploy), and names the flag in its errors.
+	if fs.Changed("include-resources") {
+		o.options.IncludeResources = o.IncludeResources
+	}
+	if fs.Changed("exclude-resources") {
+		o.options.ExcludeResources = o.ExcludeResources
 	}
 
 	primary, fallbacks, err := repo.OptionsFromConfig(cfg.Config)

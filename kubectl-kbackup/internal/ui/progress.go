@@ -50,13 +50,12 @@ func (p *BackupProgress) Handle(e backup.Event) {
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionClearOnFinish(),
 			progressbar.OptionSetPredictTime(false),
-			progressbar.OptionFullWidth(),
 		)
 	case backup.EventTypeDone:
 		if p.bar == nil {
 			return
 		}
-		p.bar.Describe(fmt.Sprintf("%s objects, %s uploaded", fmt.Sprint(e.ObjectsDone), Bytes(e.BytesUploaded)))
+		p.bar.Describe(fmt.Sprintf("backing up: %d objects, %s uploaded", e.ObjectsDone, Bytes(e.BytesUploaded)))
 		_ = p.bar.Set(e.TypesDone)
 	case backup.EventStorageSwitched:
 		// The bar starts again with the next attempt's Started event; say

@@ -40,6 +40,8 @@ func TestBadInputIsRefusedClearly(t *testing.T) {
 			nil, []string{"flag --cluster-resources", "auto, on, off", "flag --max-resource-size", `"lots"`, "like 10Mi", "flag --selector"}},
 		{"contradicting namespace flags", []string{"backup", "create", "-n", "shop", "-A"},
 			nil, []string{"-n/--namespace and -A/--all-namespaces exclude each other"}},
+		{"unknown resource type", []string{"backup", "create", "--context", "prod-eu", "--include-resources", "configmaps,Deplyment", "--storage", repoDir},
+			nil, []string{"--include-resources", `"Deplyment"`, "did you mean deployments.apps?"}},
 		{"unreachable cluster", []string{"backup", "create", "--kubeconfig", closedPort, "--storage", repoDir},
 			nil, []string{"127.0.0.1", "unreachable", "connection refused", "--kubeconfig", "--context"}},
 		{"unknown context", []string{"backup", "create", "--context", "prod-us", "--storage", repoDir},
