@@ -120,7 +120,19 @@ func kbackup(t *testing.T, inv invocation, args ...string) result {
 	} else if err != nil {
 		t.Fatalf("running kubectl-kbackup %v: %v", args, err)
 	}
+	noCredentials(t, env.S3, res)
 	return res
+}
+
+// noCredentials fails the test when a run printed the S3 server's secret
+// key or its whole access key, in output, logs or errors.
+func noCredentials(t *testing.T, s3 *testenv.S3Server, res result) {
+	t.Helper()
+	for _, secret := range []string{s3.SecretKey, s3.AccessKey} {
+		if strings.Contains(res.stdout+res.stderr, secret) {
+			t.Errorf("a credential of the S3 server was printed:\n%s", res)
+		}
+	}
 }
 
 // mustRun runs the binary and fails the test unless it exits with code.

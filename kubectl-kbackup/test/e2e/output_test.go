@@ -84,6 +84,11 @@ func TestOutputFormats(t *testing.T) {
 	if !strings.Contains(onTerminal, "\x1b[") || !strings.Contains(onTerminal, "my-first-backup") {
 		t.Errorf("a table on a terminal should be styled:\n%q", onTerminal)
 	}
+	// Styling must not ask the terminal anything (such as its background
+	// colour): a terminal that does not answer would make every command wait.
+	if strings.Contains(onTerminal, "\x1b]11;?") || strings.Contains(onTerminal, "\x1b[6n") {
+		t.Errorf("the output queries the terminal:\n%q", onTerminal)
+	}
 	noColor := ptyRun(t, []string{"NO_COLOR=1"}, with("backup", "list", "--context", "prod-eu")...)
 	if strings.Contains(noColor, "\x1b") || !strings.Contains(noColor, "my-first-backup") {
 		t.Errorf("with NO_COLOR a table on a terminal should be plain:\n%q", noColor)

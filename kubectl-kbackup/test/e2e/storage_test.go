@@ -147,6 +147,7 @@ func backupUntilFirstPack(t *testing.T, s3 *testenv.S3Server, args ...string) re
 	} else if err != nil {
 		t.Fatal(err)
 	}
+	noCredentials(t, s3, res)
 	return res
 }
 
