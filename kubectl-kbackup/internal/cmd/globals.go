@@ -168,6 +168,16 @@ func openRepository(ctx context.Context, cfg *LoadedConfig) (*repo.Repository, e
 // kubeClient connects to the cluster of the kubeconfig and context the
 // flags select, as kubectl would.
 func (g *GlobalOptions) kubeClient() (*kube.Client, error) {
+	// With no kubeconfig and no --server, client-go would try kubectl's
+	// old default, localhost:8080; core/kube says there is no kubeconfig
+	// instead (or uses the pod's service account, in a cluster).
+	if raw, err := g.ConfigFlags.ToRawKubeConfigLoader().RawConfig(); err == nil && len(raw.Contexts) == 0 && deref(g.ConfigFlags.APIServer) == "" {
+		restConfig, _, err := kube.LoadRESTConfig(kube.LoadOptions{Kubeconfig: deref(g.ConfigFlags.KubeConfig)})
+		if err != nil {
+			return nil, err
+		}
+		return kube.NewClient(restConfig, kube.ClientOptions{})
+	}
 	restConfig, err := g.ConfigFlags.ToRESTConfig()
 	if err != nil {
 		// core/kube says more about a missing kubeconfig or an unknown

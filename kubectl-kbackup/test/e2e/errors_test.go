@@ -44,6 +44,8 @@ func TestBadInputIsRefusedClearly(t *testing.T) {
 			nil, []string{"--include-resources", `"Deplyment"`, "did you mean deployments.apps?"}},
 		{"unreachable cluster", []string{"backup", "create", "--kubeconfig", closedPort, "--storage", repoDir},
 			nil, []string{"127.0.0.1", "unreachable", "connection refused", "--kubeconfig", "--context"}},
+		{"no kubeconfig", []string{"backup", "list", "--storage", repoDir},
+			[]string{"KUBECONFIG="}, []string{"no kubeconfig found", "--cluster NAME", "set KUBECONFIG"}},
 		{"unknown context", []string{"backup", "create", "--context", "prod-us", "--storage", repoDir},
 			nil, []string{`no context "prod-us"`, "dr-us, prod-eu", `did you mean "prod-eu"`}},
 		{"bad config file", []string{"backup", "create", "--config", badConfig},
