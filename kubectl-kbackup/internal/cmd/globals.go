@@ -155,8 +155,9 @@ func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// openRepository opens the configured repository, or, with create, creates
-// it when the location is empty (a backup does; reading commands do not).
+// openRepository opens the configured repository for reading commands. It
+// creates nothing: an empty location is an error that says how to make a
+// repository there (backup create does).
 func openRepository(ctx context.Context, cfg *LoadedConfig) (*repo.Repository, error) {
 	primary, _, err := repo.OptionsFromConfig(cfg.Config)
 	if err != nil {
