@@ -133,7 +133,9 @@ lint: ## go vet and a gofmt check over every module.
 DEMO_DIR := $(CURDIR)/.demo
 
 .PHONY: demo
-demo: testenv ## Back up a local cluster full of applications into .demo/, then list and describe the backup.
+# The demo needs clusters only: it does not wait for the S3 server and
+# OpenTofu to build on a fresh machine.
+demo: $(KUBE_DIR)/kube-apiserver $(ETCD_DIR)/etcd ## Back up a local cluster full of applications into .demo/, then list and describe the backup.
 	@mkdir -p $(BIN)
 	cd kubectl-kbackup && $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-kbackup .
 	cd core && $(GO) build -o $(BIN)/demo ./testenv/cmd/demo
