@@ -136,6 +136,17 @@ lint: ## go vet and a gofmt check over every module.
 
 ##@ Run
 
+DEMO_DIR := $(CURDIR)/.demo
+
+.PHONY: demo
+# The demo needs clusters only: it does not wait for the S3 server and
+# OpenTofu to build on a fresh machine.
+demo: $(KUBE_DIR)/kube-apiserver $(ETCD_DIR)/etcd ## Back up a local cluster full of applications into .demo/, then list and describe the backup.
+	@mkdir -p $(BIN)
+	cd kubectl-kbackup && $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-kbackup .
+	cd core && $(GO) build -o $(BIN)/demo ./testenv/cmd/demo
+	$(BIN)/demo -clusters $(CLUSTERS) -dir .demo -kbackup ./bin/kubectl-kbackup
+
 .PHONY: dev-env
 dev-env: testenv ## Start CLUSTERS (default 2) local clusters and an S3 server in the foreground.
 	@mkdir -p $(BIN)
@@ -158,5 +169,5 @@ docs-check: docs ## Fail when the checked-in generated docs are stale.
 	@test -z "$$(git ls-files --others --exclude-standard -- terraform-provider/docs)" || { echo "terraform-provider/docs has new files: run make docs and commit them"; exit 1; }
 
 .PHONY: clean
-clean: ## Remove build outputs (the test environment cache stays; remove $(KBACKUP_TESTENV_CACHE) by hand).
-	rm -rf $(BIN) $(DIST) $(DEV_ENV_DIR)
+clean: ## Remove build outputs and the demo's repository (the test environment cache stays; remove $(KBACKUP_TESTENV_CACHE) by hand).
+	rm -rf $(BIN) $(DIST) $(DEV_ENV_DIR) $(DEMO_DIR)

@@ -214,3 +214,25 @@ func TestStorageURLWins(t *testing.T) {
 		})
 	}
 }
+
+// AWS_REGION, set for other tools, leaves a local repository valid.
+func TestAWSRegionIgnoredForALocalRepository(t *testing.T) {
+	for _, c := range []struct{ name, yaml, storageEnv string }{
+		{"local url in the file", "storage:\n  url: /var/lib/kbackup\n", ""},
+		{"local url from KBACKUP_STORAGE", "", "file:///var/lib/kbackup"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			env := map[string]string{"AWS_REGION": "eu-west-1", "KBACKUP_STORAGE": c.storageEnv}
+			cfg, err := Parse("kbackup.yaml", []byte(c.yaml), LoadOptions{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Storage.Region != "" {
+				t.Errorf("storage.region %q, want none for a local repository", cfg.Storage.Region)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+}

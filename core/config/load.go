@@ -183,8 +183,10 @@ func (c *Config) applyEnvVars(lookup func(string) (string, bool)) error {
 				continue
 			}
 		case "storage.region":
-			// A region in storage.url wins over the ambient one.
-			if c.Storage.Region != "" || splitLocation(c.Storage.URL).region != "" {
+			// A region in storage.url wins over the ambient one, and a
+			// local repository has no region: AWS_REGION, set for other
+			// tools, must not make it invalid.
+			if loc := splitLocation(c.Storage.URL); c.Storage.Region != "" || loc.region != "" || loc.local {
 				continue
 			}
 		}

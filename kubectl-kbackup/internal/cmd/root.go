@@ -4,24 +4,50 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
+// Exit codes.
+const (
+	// ExitOK: the command did what was asked (a backup Completed).
+	ExitOK = 0
+	// ExitFailed: the command failed, or a backup Failed.
+	ExitFailed = 1
+	// ExitPartiallyFailed: a backup was committed, but some resource types
+	// failed or some objects were skipped; the rest is restorable.
+	ExitPartiallyFailed = 2
+)
+
 // NewCmdKbackup builds the root command with kubectl's connection flags
-// (--kubeconfig, --context, -n, …) and every subcommand.
+// (--kubeconfig, --context, -n, …), kbackup's global flags and every
+// subcommand.
 func NewCmdKbackup(streams genericiooptions.IOStreams) *cobra.Command {
-	configFlags := genericclioptions.NewConfigFlags(true)
+	global := NewGlobalOptions()
 	root := &cobra.Command{
 		Use:   "kubectl-kbackup",
 		Short: "Back up, restore, diff and export the Kubernetes resources of many clusters",
 		Long: `kbackup backs up the Kubernetes resources of your clusters into one S3 or local
 repository laid out as {cluster}/{namespace}/{type}/, restores them into the
-same or another cluster, and shows what changed.`,
+same or another cluster, and shows what changed.
+
+Without any configuration, backups go to a local repository
+($XDG_DATA_HOME/kbackup or ~/.local/share/kbackup); give --storage
+s3://bucket?endpoint=https://host:port, KBACKUP_STORAGE or a kbackup.yaml
+to use S3.`,
+		Example: `  # Back up the cluster of the current context, then look at the backup
+  kubectl kbackup backup create
+  kubectl kbackup backup list
+  kubectl kbackup backup describe latest
+  kubectl kbackup backup get latest deployments.apps/api -n shop`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Annotations: map[string]string{
@@ -29,23 +55,64 @@ same or another cluster, and shows what changed.`,
 			cobra.CommandDisplayNameAnnotation: "kubectl kbackup",
 		},
 	}
-	configFlags.AddFlags(root.PersistentFlags())
-	root.AddCommand(NewCmdVersion(streams))
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	global.AddFlags(root.PersistentFlags())
+	root.SetFlagErrorFunc(flagError)
+	root.AddCommand(
+		NewCmdBackup(global, streams),
+		NewCmdDetect(global, streams),
+		NewCmdConfig(global, streams),
+		NewCmdVersion(streams),
+	)
 	return root
 }
 
+// runGroup is the RunE of a command that only groups others: without an
+// argument it shows the help, and an unknown subcommand is an error (cobra
+// would otherwise show the help and exit 0).
+func runGroup(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return c.Help()
+	}
+	hint := ""
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2 // cobra's default, which it sets only for the root
+	}
+	if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+		hint = fmt.Sprintf("; did you mean %s?", strings.Join(s, " or "))
+	}
+	names := []string{}
+	for _, sub := range c.Commands() {
+		if sub.IsAvailableCommand() {
+			names = append(names, sub.Name())
+		}
+	}
+	return fmt.Errorf("unknown command %q for %q%s (commands: %s)", args[0], c.CommandPath(), hint, strings.Join(names, ", "))
+}
+
+// flagError says where to find the accepted flags, after pflag's own
+// message, which names the flag and the value.
+func flagError(c *cobra.Command, err error) error {
+	return fmt.Errorf("%w\nSee '%s --help' for the accepted flags", err, c.CommandPath())
+}
+
 // Execute runs the root command and returns the process exit code, printing
-// the error, if any, once.
+// the error, if any, once. Ctrl-C or SIGTERM cancels the command's context,
+// so that a backup stops cleanly and leaves no manifest.
 func Execute(root *cobra.Command) int {
-	if err := root.Execute(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(root.ErrOrStderr(), "Error:", err)
 		var exit *ExitError
 		if errors.As(err, &exit) {
 			return exit.Code
 		}
-		return 1
+		return ExitFailed
 	}
-	return 0
+	return ExitOK
 }
 
 // ExitError carries an exit code other than 1, for outcomes such as a

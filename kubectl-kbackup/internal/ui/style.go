@@ -23,9 +23,10 @@ type Styles struct {
 	renderR *lipgloss.Renderer
 }
 
-// IsTerminal reports whether w is a terminal.
-func IsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// IsTerminal reports whether a stream (stdin, stdout or stderr) is a
+// terminal.
+func IsTerminal(stream any) bool {
+	f, ok := stream.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
@@ -39,11 +40,14 @@ func NewStyles(w io.Writer) *Styles {
 		s.Header, s.Good, s.Warn, s.Bad, s.Muted, s.Strong = none, none, none, none, none, none
 		return s
 	}
-	s.Header = r.NewStyle().Bold(true).Foreground(lipgloss.AdaptiveColor{Light: "#1f4e8c", Dark: "#7aa2f7"})
-	s.Good = r.NewStyle().Foreground(lipgloss.AdaptiveColor{Light: "#1a7f37", Dark: "#9ece6a"})
-	s.Warn = r.NewStyle().Foreground(lipgloss.AdaptiveColor{Light: "#9a6700", Dark: "#e0af68"})
-	s.Bad = r.NewStyle().Bold(true).Foreground(lipgloss.AdaptiveColor{Light: "#cf222e", Dark: "#f7768e"})
-	s.Muted = r.NewStyle().Foreground(lipgloss.AdaptiveColor{Light: "#6e7781", Dark: "#737aa2"})
+	// The 16 basic ANSI colours follow the user's terminal theme, light or
+	// dark. Adaptive colours would make termenv ask the terminal for its
+	// background, which a terminal that does not answer makes wait seconds.
+	s.Header = r.NewStyle().Bold(true).Foreground(lipgloss.ANSIColor(4))
+	s.Good = r.NewStyle().Foreground(lipgloss.ANSIColor(2))
+	s.Warn = r.NewStyle().Foreground(lipgloss.ANSIColor(3))
+	s.Bad = r.NewStyle().Bold(true).Foreground(lipgloss.ANSIColor(1))
+	s.Muted = r.NewStyle().Faint(true)
 	s.Strong = r.NewStyle().Bold(true)
 	return s
 }

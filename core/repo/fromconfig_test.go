@@ -1,0 +1,118 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kbackup/kbackup/core/config"
+)
+
+func kbackupYAML(t *testing.T, yaml string, env map[string]string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("kbackup.yaml", []byte(yaml), config.LoadOptions{LookupEnv: func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// The storage section picks the repository: a URL, spelled-out fields, or
+// the local default when nothing but defaults is set.
+func TestOptionsFromConfig(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", "/data")
+	cases := []struct {
+		name, yaml string
+		env        map[string]string
+		flagURL    string
+		want       string
+		fallbacks  []string
+		staticKeys bool
+	}{
+		{name: "nothing configured", want: "file:///data/kbackup"},
+		{name: "only AWS variables", env: map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s3cr3t-value"},
+			want: "file:///data/kbackup"},
+		{name: "url", yaml: "storage:\n  url: s3://backups/team?endpoint=http://127.0.0.1:9000\n", want: "s3://backups/team?endpoint=http://127.0.0.1:9000"},
+		{name: "url with region from AWS_REGION", yaml: "storage:\n  url: s3://backups\n", env: map[string]string{"AWS_REGION": "eu-west-1"},
+			want: "s3://backups?region=eu-west-1"},
+		{name: "spelled out", yaml: "storage:\n  bucket: backups\n  endpoint: https://minio.example.com:9000\n  region: us-east-1\n  fallback_buckets: [backups-dr]\n",
+			want: "s3://backups?endpoint=https://minio.example.com:9000&region=us-east-1", fallbacks: []string{"s3://backups-dr?endpoint=https://minio.example.com:9000&region=us-east-1"}},
+		{name: "endpoint alone takes the default bucket", yaml: "storage:\n  endpoint: http://127.0.0.1:9000\n",
+			want: "s3://cluster-backups?endpoint=http://127.0.0.1:9000"},
+		{name: "flag wins over the file", yaml: "storage:\n  bucket: backups\n  fallback_buckets: [backups-dr]\n", flagURL: "/tmp/repo", want: "file:///tmp/repo"},
+		{name: "keys in the file are used as given", yaml: "storage:\n  url: s3://backups\n  access_key_id: AKIAFILEKEY\n  secret_access_key: from-the-file\n",
+			want: "s3://backups", staticKeys: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := kbackupYAML(t, c.yaml, c.env)
+			if c.flagURL != "" {
+				if err := cfg.Set("storage.url", c.flagURL, "flag --storage"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			primary, fallbacks, err := OptionsFromConfig(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := primary.Location.String(); got != c.want {
+				t.Errorf("primary %s, want %s", got, c.want)
+			}
+			var fbs []string
+			for _, f := range fallbacks {
+				fbs = append(fbs, f.Location.String())
+			}
+			if strings.Join(fbs, " ") != strings.Join(c.fallbacks, " ") {
+				t.Errorf("fallbacks %v, want %v", fbs, c.fallbacks)
+			}
+			if primary.Credentials.IsZero() == c.staticKeys {
+				t.Errorf("credentials set: %v, want %v", !primary.Credentials.IsZero(), c.staticKeys)
+			}
+		})
+	}
+}
+
+func TestOptionsFromConfigRefusesABadURL(t *testing.T) {
+	cfg := kbackupYAML(t, "storage:\n  url: s3://backups?endpoint=minio:9000\n", nil)
+	_, _, err := OptionsFromConfig(cfg)
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "minio:9000") {
+		t.Errorf("want an invalid-URL error naming the endpoint, got %v", err)
+	}
+}
+
+// A backup named by its ID alone is found in whichever cluster has it.
+func TestFindBackup(t *testing.T) {
+	ctx := context.Background()
+	s := localStore(t)
+	s.opts.Create = true
+	r := openRepo(t, s.opts)
+	started := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	for _, m := range []*Manifest{
+		testManifest("prod-eu", "20260301T020000Z-aaaaaa", started, PhaseCompleted),
+		testManifest("dr-us", "20260301T020000Z-bbbbbb", started, PhaseCompleted),
+		testManifest("prod-eu", "nightly", started, PhaseCompleted),
+		testManifest("dr-us", "nightly", started, PhaseCompleted),
+	} {
+		m.Cluster.UID = "uid-" + m.Cluster.Name
+		if err := r.CommitBackup(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := r.FindBackup(ctx, "20260301T020000Z-bbbbbb")
+	if err != nil || m.Cluster.Name != "dr-us" {
+		t.Fatalf("found %v, %v; want dr-us's backup", m, err)
+	}
+	_, err = r.FindBackup(ctx, "nightly")
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "dr-us, prod-eu") {
+		t.Errorf("a name two clusters use: want an error listing both, got %v", err)
+	}
+	_, err = r.FindBackup(ctx, "missing")
+	if !errors.Is(err, ErrNotFound) {
+		t.Errorf("want ErrNotFound, got %v", err)
+	}
+}

@@ -1,0 +1,246 @@
+// Command demo shows kbackup at work on local clusters (`make demo`): it
+// starts test clusters, installs realistic applications into the first,
+// backs that cluster up with the built kubectl-kbackup into a local
+// repository, lists and describes the backup, says where to look next, and
+// stops the clusters. The repository stays on disk.
+//
+// The demo is a list of steps (see steps below), so that later features add
+// theirs: a restore into the second cluster goes after the backup.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kbackup/kbackup/core/testenv"
+	"github.com/kbackup/kbackup/core/testenv/workload"
+)
+
+// clusterNames name the demo's clusters: the source of the backup first,
+// then the cluster a restore goes to.
+var clusterNames = []string{"prod-eu", "dr-us", "staging-eu", "dev-eu"}
+
+// applications are installed into the first cluster, each into its
+// namespace.
+var applications = []workload.Options{
+	{Namespace: "shop", Team: "commerce", Environment: "prod", OwnedObjects: true},
+	{Namespace: "payments", Team: "payments", Environment: "prod", OwnedObjects: true},
+	{Namespace: "monitoring", Team: "observability", Environment: "prod"},
+}
+
+// bulk fills two namespaces with ConfigMaps, as real clusters have many
+// small objects.
+var bulk = workload.ConfigMaps{Namespaces: []string{"batch-reports", "feature-flags"}, Total: 2000, Prefix: "config"}
+
+func main() {
+	clusters := flag.Int("clusters", 2, "number of clusters to start (1 to 4): prod-eu is backed up; dr-us is where a restore would go")
+	dir := flag.String("dir", ".demo", "directory for the kubeconfig and the repository; its previous content is replaced")
+	kbackup := flag.String("kbackup", "bin/kubectl-kbackup", "the built kubectl-kbackup binary")
+	flag.Parse()
+	if err := run(*clusters, *dir, *kbackup); err != nil {
+		fmt.Fprintln(os.Stderr, "\ndemo:", err)
+		os.Exit(1)
+	}
+}
+
+// demo is what the steps share.
+type demo struct {
+	env        *testenv.Env
+	dir        string // as given, for the commands printed
+	kbackup    string // as given, for the commands printed
+	kubeconfig string
+	repository string
+	source     string // the cluster backed up
+	started    time.Time
+}
+
+// step is one stage of the demo.
+type step struct {
+	title string
+	do    func(ctx context.Context, d *demo) error
+}
+
+// steps are run in order. A restore into the second cluster would go after
+// "Back up prod-eu".
+var steps = []step{
+	{"Install applications", installApplications},
+	{"Back up " + clusterNames[0], backUp},
+	{"List the backups", listBackups},
+	{"Describe the backup", describeBackup},
+}
+
+func run(clusters int, dir, kbackup string) error {
+	if clusters < 1 || clusters > len(clusterNames) {
+		return fmt.Errorf("-clusters %d: give a number from 1 to %d", clusters, len(clusterNames))
+	}
+	if _, err := os.Stat(kbackup); err != nil {
+		return fmt.Errorf("the kubectl-kbackup binary: %w (`make demo` builds it)", err)
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	// A fresh repository each time: the new clusters have new kube-system
+	// UIDs, and kbackup would rightly refuse to write them under names that
+	// the previous run's clusters own.
+	if err := os.RemoveAll(absDir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(absDir, 0o700); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// When make is interrupted, stop the clusters rather than leave them.
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0); errno != 0 {
+		return fmt.Errorf("asking to be stopped with the parent process: %w", errno)
+	}
+
+	d := &demo{dir: dir, kbackup: kbackup, source: clusterNames[0], started: time.Now(),
+		kubeconfig: filepath.Join(absDir, "kubeconfig"), repository: filepath.Join(absDir, "repository")}
+	noun := "clusters"
+	if clusters == 1 {
+		noun = "cluster"
+	}
+	heading("Start %d local Kubernetes %s", clusters, noun)
+	d.env, err = testenv.New(ctx, testenv.Options{ClusterNames: clusterNames[:clusters]})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		heading("Stop the clusters")
+		d.env.Stop()
+		fmt.Println("Stopped. The repository stays in", filepath.Join(d.dir, "repository"))
+	}()
+	if err := d.env.WriteKubeconfig(d.kubeconfig); err != nil {
+		return err
+	}
+	fmt.Printf("Started in %s. Kubeconfig %s, with a context per cluster:\n", d.env.StartupTime.Round(100*time.Millisecond), filepath.Join(dir, "kubeconfig"))
+	for i, c := range d.env.Clusters {
+		role := "backed up"
+		if i > 0 {
+			role = "left empty, for a restore"
+		}
+		fmt.Printf("  %-10s %s   (%s)\n", c.Name, c.Server, role)
+	}
+
+	for _, s := range steps {
+		heading("%s", s.title)
+		if err := s.do(ctx, d); err != nil {
+			return fmt.Errorf("%s: %w", s.title, err)
+		}
+	}
+	whereNext(d)
+	return nil
+}
+
+func installApplications(ctx context.Context, d *demo) error {
+	cluster := d.env.Cluster(d.source)
+	total := 0
+	for _, app := range applications {
+		installed, err := workload.Install(ctx, cluster.Config(), app)
+		if err != nil {
+			return err
+		}
+		total += len(installed.Objects)
+		fmt.Printf("  namespace %-11s %d objects of %d types (team %s), a CRD and its Widgets among them\n",
+			app.Namespace, len(installed.Objects), len(installed.Kinds()), app.Team)
+	}
+	cs, err := cluster.Clientset()
+	if err != nil {
+		return err
+	}
+	if err := workload.CreateConfigMaps(ctx, cs, bulk); err != nil {
+		return err
+	}
+	fmt.Printf("  namespaces %s: %d ConfigMaps\n", strings.Join(bulk.Namespaces, " and "), bulk.Total)
+	return nil
+}
+
+func backUp(ctx context.Context, d *demo) error {
+	return d.kubectlKbackup(ctx, "backup", "create", "--context", d.source)
+}
+
+func listBackups(ctx context.Context, d *demo) error {
+	return d.kubectlKbackup(ctx, "backup", "list", "--context", d.source)
+}
+
+func describeBackup(ctx context.Context, d *demo) error {
+	return d.kubectlKbackup(ctx, "backup", "describe", "latest", "--context", d.source)
+}
+
+// kubectlKbackup runs the built binary against the demo's clusters and
+// repository, showing the command and its output as they come.
+func (d *demo) kubectlKbackup(ctx context.Context, args ...string) error {
+	args = append(args, "--kubeconfig", d.kubeconfig, "--storage", d.repository)
+	fmt.Printf("$ %s %s\n\n", d.kbackup, strings.Join(d.shorten(args), " "))
+	cmd := exec.CommandContext(ctx, d.kbackup, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	// The demo's repository and clusters only: none of the user's
+	// configuration, which could narrow the backup or rename the cluster.
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(name, "KBACKUP_"), name == "CLUSTER_NAME", name == "CLUSTER_DOMAIN", name == "KUBECONFIG":
+			continue
+		}
+		cmd.Env = append(cmd.Env, kv)
+	}
+	cmd.Env = append(cmd.Env, "KBACKUP_CONFIG="+os.DevNull)
+	var exit *exec.ExitError
+	if err := cmd.Run(); errors.As(err, &exit) {
+		return fmt.Errorf("kubectl-kbackup exited with code %d", exit.ExitCode())
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// shorten writes the demo's paths relative to where make runs.
+func (d *demo) shorten(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		a = strings.Replace(a, d.repository, filepath.Join(d.dir, "repository"), 1)
+		out[i] = strings.Replace(a, d.kubeconfig, filepath.Join(d.dir, "kubeconfig"), 1)
+	}
+	return out
+}
+
+func whereNext(d *demo) {
+	repo := filepath.Join(d.dir, "repository")
+	kb := d.kbackup + " --storage " + repo
+	heading("Where to look next")
+	fmt.Printf(`The backup is in %s, laid out as {cluster}/{namespace}/{type}/ (docs/repository-format.md):
+
+  ls %s/%s/
+  ls %s/%s/shop/
+  ls %s/%s/_backups/          # one manifest per backup: JSON, for people and jq
+
+These read it without a cluster (they name the cluster with --cluster):
+
+  %s backup list --cluster %s
+  %s backup describe latest --cluster %s --details
+  %s backup get latest deployments.apps/shop-api -n shop --cluster %s
+  %s backup get latest widgets/checkout-widget -n shop --cluster %s -o json
+
+To back up a cluster of your own, and to use S3 (make dev-env), read docs/getting-started.md;
+every command and flag is in docs/cli.md.
+
+The demo took %s.
+`, repo, repo, d.source, repo, d.source, repo, d.source,
+		kb, d.source, kb, d.source, kb, d.source, kb, d.source,
+		time.Since(d.started).Round(time.Second))
+}
+
+func heading(format string, args ...any) {
+	fmt.Printf("\n==> %s\n", fmt.Sprintf(format, args...))
+}

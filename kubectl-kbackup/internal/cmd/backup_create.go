@@ -1,0 +1,288 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kbackup/kbackup/core/backup"
+	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/kubectl-kbackup/internal/ui"
+)
+
+// BackupCreateOptions backs up the cluster of the current context.
+type BackupCreateOptions struct {
+	Global *GlobalOptions
+
+	// Name is the optional NAME argument, which becomes the backup's ID.
+	Name string
+
+	AllNamespaces                        bool
+	IncludeNamespaces, ExcludeNamespaces []string
+	IncludeResources, ExcludeResources   []string
+	Selector                             string
+	ClusterResources                     string
+	ClusterName                          string
+	ForceClusterName                     bool
+	MaxResourceSize                      string
+	SkipInvalid                          bool
+	Labels                               map[string]string
+	// FallbackStorage are repository URLs tried, in order, after the
+	// configured fallback buckets when the primary cannot be written.
+	FallbackStorage []string
+	Output          string
+
+	// Set by Complete.
+	namespace string // -n, when given
+	changed   func(name string) bool
+	config    *LoadedConfig
+	options   backup.Options
+	storage   backup.Storage
+
+	genericiooptions.IOStreams
+}
+
+// NewBackupCreateOptions returns the options with their defaults.
+func NewBackupCreateOptions(global *GlobalOptions, streams genericiooptions.IOStreams) *BackupCreateOptions {
+	return &BackupCreateOptions{Global: global, IOStreams: streams}
+}
+
+// NewCmdBackupCreate returns `kubectl kbackup backup create`.
+func NewCmdBackupCreate(global *GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewBackupCreateOptions(global, streams)
+	cmd := &cobra.Command{
+		Use:   "create [NAME]",
+		Short: "Back up the cluster of the current context",
+		Long: `Back up the Kubernetes resources of the cluster of the current context.
+
+A backup takes the whole cluster by default: every namespace, and the
+cluster-scoped resources. -n NAMESPACE or --include-namespaces narrows it to
+namespaces (and then cluster-scoped resources are left out unless
+--cluster-resources=on). Events and leases are left out unless named in
+--include-resources.
+
+NAME becomes the backup's ID; by default the ID is the start time and a
+random suffix, such as 20260301T020000Z-1a2b3c.
+
+Exit codes: 0 when the backup Completed; 2 when it was stored but is
+PartiallyFailed (some resource types could not be read or some objects were
+skipped: the output lists them, and the rest can be restored); 1 when it
+failed or could not be stored.`,
+		Example: `  # The whole cluster, into the configured repository
+  kubectl kbackup backup create
+
+  # One namespace, into a bucket
+  kubectl kbackup backup create -n payments --storage s3://backups?endpoint=https://minio:9000
+
+  # Namespaces by pattern, without secrets, as JSON for a script
+  kubectl kbackup backup create --include-namespaces 'shop-*' --exclude-resources secrets -o json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := o.Complete(c.Flags(), args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// AddFlags registers the command's flags.
+func (o *BackupCreateOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Back up every namespace (the default, unless the configuration narrows it).")
+	fs.StringSliceVar(&o.IncludeNamespaces, "include-namespaces", nil, "Namespaces to back up: names or patterns like shop-* (default: all).")
+	fs.StringSliceVar(&o.ExcludeNamespaces, "exclude-namespaces", nil, "Namespaces to leave out: names or patterns.")
+	fs.StringSliceVar(&o.IncludeResources, "include-resources", nil, "Resource types to back up, as resource.group (deployments.apps), plural, kind or short name (default: all but events and leases).")
+	fs.StringSliceVar(&o.ExcludeResources, "exclude-resources", nil, "Resource types to leave out, in the same forms.")
+	fs.StringVarP(&o.Selector, "selector", "l", "", "Back up only objects matching this label selector (app=web,tier!=cache).")
+	fs.StringVar(&o.ClusterResources, "cluster-resources", "", "Cluster-scoped resources: on, off, or auto (taken when no namespace filter is given) (default: auto).")
+	fs.StringVar(&o.ClusterName, "cluster-name", "", "Name the cluster's backups are stored under (default: $CLUSTER_NAME, the configuration, then detected).")
+	fs.BoolVar(&o.ForceClusterName, "force-cluster-name", false, "Write under --cluster-name even though another cluster (another kube-system UID) owns the name, as for a cluster rebuilt under its old name.")
+	fs.StringVar(&o.MaxResourceSize, "max-resource-size", "", "Skip objects larger than this quantity, such as 10Mi (default: the configuration's, 10Mi).")
+	fs.BoolVar(&o.SkipInvalid, "skip-invalid", true, "Record objects that cannot be stored as skipped and go on; --skip-invalid=false fails their type instead.")
+	fs.StringToStringVar(&o.Labels, "labels", nil, "Labels of the backup, as key=value pairs.")
+	fs.StringArrayVar(&o.FallbackStorage, "fallback-storage", nil, "A repository URL to write to when the primary and the configured fallback buckets cannot be written; repeat for more.")
+	ui.AddOutputFlag(fs, &o.Output)
+}
+
+// Complete reads the arguments, the configuration and the flags into
+// backup options and storage.
+func (o *BackupCreateOptions) Complete(fs *pflag.FlagSet, args []string) error {
+	if len(args) > 0 {
+		o.Name = args[0]
+	}
+	o.namespace = deref(o.Global.ConfigFlags.Namespace)
+	o.changed = func(name string) bool { return fs.Changed(name) }
+
+	// Flags that the configuration also has go through it, so that they
+	// override the file and the environment variables and are validated
+	// with them, each error naming its flag.
+	var overrides []configOverride
+	list := func(flag, key string, values []string) {
+		if fs.Changed(flag) {
+			overrides = append(overrides, configOverride{key, strings.Join(values, ","), flag})
+		}
+	}
+	value := func(flag, key, v string) {
+		if fs.Changed(flag) {
+			overrides = append(overrides, configOverride{key, v, flag})
+		}
+	}
+	list("include-namespaces", "backup.include_namespaces", o.IncludeNamespaces)
+	list("exclude-namespaces", "backup.exclude_namespaces", o.ExcludeNamespaces)
+	value("selector", "backup.label_selector", o.Selector)
+	value("cluster-resources", "backup.cluster_resources", o.ClusterResources)
+	value("cluster-name", "cluster.name", o.ClusterName)
+	value("max-resource-size", "backup.behavior.max_resource_size", o.MaxResourceSize)
+	value("skip-invalid", "backup.behavior.skip_invalid_resources", strconv.FormatBool(o.SkipInvalid))
+	if o.namespace != "" {
+		overrides = append(overrides, configOverride{"backup.include_namespaces", o.namespace, "namespace"})
+	}
+
+	cfg, err := o.Global.loadConfig(overrides...)
+	if err != nil {
+		return err
+	}
+	o.config = cfg
+	o.options = backup.OptionsFromConfig(cfg.Config)
+	o.options.Name = o.Name
+	o.options.ForceClusterName = o.ForceClusterName
+	o.options.Labels = o.Labels
+	if o.AllNamespaces {
+		o.options.IncludeNamespaces = nil
+	}
+	// Resource types from flags go to core as typed, past the
+	// configuration's stricter resource.group form: core resolves them
+	// against the cluster's discovery, as kubectl does (cm, Deployment,
+	// deploy), and names the flag in its errors.
+	if fs.Changed("include-resources") {
+		o.options.IncludeResources = o.IncludeResources
+	}
+	if fs.Changed("exclude-resources") {
+		o.options.ExcludeResources = o.ExcludeResources
+	}
+
+	primary, fallbacks, err := repo.OptionsFromConfig(cfg.Config)
+	if err != nil {
+		return err
+	}
+	for _, url := range o.FallbackStorage {
+		loc, err := repo.ParseURL(url)
+		if err != nil {
+			return fmt.Errorf("--fallback-storage: %w", err)
+		}
+		fallbacks = append(fallbacks, repo.Options{Location: loc, Credentials: primary.Credentials})
+	}
+	primary.Create = true
+	for i := range fallbacks {
+		fallbacks[i].Create = true
+	}
+	o.storage = backup.Storage{Primary: primary, Fallbacks: fallbacks}
+	return nil
+}
+
+// Validate rejects flags that contradict each other, and options core
+// refuses, before the cluster is contacted.
+func (o *BackupCreateOptions) Validate() error {
+	changed := o.changed
+	if changed == nil {
+		changed = func(string) bool { return false }
+	}
+	if o.namespace != "" && o.AllNamespaces {
+		return errors.New("-n/--namespace and -A/--all-namespaces exclude each other: -n NAMESPACE backs up one namespace, -A (the default) the whole cluster")
+	}
+	if o.namespace != "" && changed("include-namespaces") {
+		return fmt.Errorf("-n/--namespace %s and --include-namespaces exclude each other: give the namespaces in one of them", o.namespace)
+	}
+	if o.AllNamespaces && changed("include-namespaces") {
+		return errors.New("-A/--all-namespaces and --include-namespaces exclude each other: -A takes every namespace; leave it out to take only those of --include-namespaces")
+	}
+	if o.ForceClusterName && o.options.ClusterName == "" {
+		return errors.New("--force-cluster-name needs the name to claim: give it with --cluster-name (or CLUSTER_NAME or cluster.name in the configuration)")
+	}
+	for k, v := range o.Labels {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return fmt.Errorf("--labels: key %q: %s; want a label key like team or example.com/team", k, strings.Join(errs, "; "))
+		}
+		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+			return fmt.Errorf("--labels: value %q of %s: %s", v, k, strings.Join(errs, "; "))
+		}
+	}
+	if err := ui.ValidateOutput(o.Output, false); err != nil {
+		return err
+	}
+	return o.options.Validate()
+}
+
+// Run backs the cluster up and reports the backup. A PartiallyFailed
+// backup returns an ExitError with ExitPartiallyFailed after its report.
+func (o *BackupCreateOptions) Run(ctx context.Context) error {
+	log := newLogger(o.ErrOut, o.config.Config)
+	client, err := o.Global.kubeClient()
+	if err != nil {
+		return err
+	}
+	progress := ui.NewBackupProgress(o.ErrOut)
+	o.options.Progress = func(e backup.Event) {
+		progress.Handle(e)
+		logEvent(log, e)
+	}
+	res, err := backup.Run(ctx, client, o.storage, o.options)
+	progress.Finish()
+	if err != nil {
+		switch {
+		case errors.Is(err, repo.ErrClusterNameTaken):
+			return fmt.Errorf("%w (--force-cluster-name, with --cluster-name)", err)
+		case errors.Is(err, repo.ErrStorageUnavailable):
+			return fmt.Errorf("%w\nNo backup was written (its manifest is written last); run it again when the storage is back, or give fallback locations (storage.fallback_buckets, --fallback-storage)", err)
+		}
+		return clusterError(err)
+	}
+	m := res.Manifest
+	log.Info("backup committed", "id", m.ID, "cluster", m.Cluster.Name, "phase", m.Phase, "location", res.Location)
+
+	if o.Output != "" {
+		if err := ui.PrintObject(o.Out, o.Output, ui.NewBackupResult(res)); err != nil {
+			return err
+		}
+	} else if err := ui.RenderBackupResult(o.Out, ui.NewStyles(o.Out), res); err != nil {
+		return err
+	}
+	switch m.Phase {
+	case repo.PhaseCompleted:
+		return nil
+	case repo.PhasePartiallyFailed:
+		return &ExitError{Code: ExitPartiallyFailed, Err: fmt.Errorf("backup %s of cluster %s is PartiallyFailed: %s failed, %s skipped (listed above)",
+			m.ID, m.Cluster.Name, ui.Count(len(m.Errors), "resource type"), ui.Count(len(m.Skipped), "object"))}
+	}
+	return fmt.Errorf("backup %s of cluster %s Failed: no resource type could be read (errors listed above)", m.ID, m.Cluster.Name)
+}
+
+// logEvent logs a progress event: each type at debug level, a switch of
+// storage as a warning.
+func logEvent(log *slog.Logger, e backup.Event) {
+	switch e.Kind {
+	case backup.EventStarted:
+		log.Debug("backup started", "types", e.TypesTotal)
+	case backup.EventTypeDone:
+		if e.Err != nil {
+			log.Debug("resource type failed", "resource", e.Resource, "error", e.Err.Error(), "typesDone", e.TypesDone, "typesTotal", e.TypesTotal)
+			return
+		}
+		log.Debug("resource type stored", "resource", e.Resource, "objects", e.Objects, "typesDone", e.TypesDone, "typesTotal", e.TypesTotal, "bytesUploaded", e.BytesUploaded)
+	case backup.EventStorageSwitched:
+		log.Warn("storage switched", "reason", e.Message)
+	}
+}

@@ -1,0 +1,156 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/snapshot"
+	"github.com/kbackup/kbackup/kubectl-kbackup/internal/ui"
+)
+
+// BackupGetOptions prints one object of a backup, as it was stored.
+type BackupGetOptions struct {
+	Global *GlobalOptions
+
+	// Backup is the ID or "latest".
+	Backup string
+	// Type and Name are the object: TYPE/NAME or TYPE NAME.
+	Type, Name string
+	Cluster    string
+	Output     string
+
+	// namespace is -n, else the kubeconfig context's namespace.
+	namespace string
+	config    *LoadedConfig
+
+	genericiooptions.IOStreams
+}
+
+// NewBackupGetOptions returns the options with their defaults.
+func NewBackupGetOptions(global *GlobalOptions, streams genericiooptions.IOStreams) *BackupGetOptions {
+	return &BackupGetOptions{Global: global, IOStreams: streams}
+}
+
+// NewCmdBackupGet returns `kubectl kbackup backup get`.
+func NewCmdBackupGet(global *GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewBackupGetOptions(global, streams)
+	cmd := &cobra.Command{
+		Use:   "get ID|latest TYPE/NAME [-n NAMESPACE]",
+		Short: "Print one object of a backup as it was stored",
+		Long: `Print one object of a backup as the API server returned it when the backup
+was taken (without metadata.managedFields), read from the repository and
+checked against its pack's SHA-256.
+
+TYPE is a resource type as the backup holds it: resource.group
+(deployments.apps), the plural (deployments), the singular (deployment) or the
+kind (Deployment). A namespaced object is looked for in -n NAMESPACE, else in
+the namespace of the kubeconfig context, as kubectl does; cluster-scoped
+types need no namespace.`,
+		Example: `  kubectl kbackup backup get latest deployments.apps/shop-api -n shop
+  kubectl kbackup backup get 20260301T020000Z-1a2b3c configmap app-config -n shop -o json
+  kubectl kbackup backup get latest clusterroles.rbac.authorization.k8s.io/shop-reader`,
+		Args: cobra.RangeArgs(2, 3),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := o.Complete(c.Flags(), args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// AddFlags registers the command's flags.
+func (o *BackupGetOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Cluster, "cluster", "", "Cluster of the backup (default: found from the ID; for latest, the current context's).")
+	fs.StringVarP(&o.Output, "output", "o", ui.OutputYAML, "Output format: yaml or json.")
+}
+
+// Complete reads the arguments, the namespace and the configuration.
+func (o *BackupGetOptions) Complete(_ *pflag.FlagSet, args []string) error {
+	o.Backup = args[0]
+	switch len(args) {
+	case 2:
+		typ, name, ok := strings.Cut(args[1], "/")
+		if !ok {
+			return fmt.Errorf("%q names no object: give TYPE/NAME, such as deployments.apps/api, or TYPE NAME", args[1])
+		}
+		o.Type, o.Name = typ, name
+	case 3:
+		if strings.Contains(args[1], "/") {
+			return fmt.Errorf("give the object as TYPE/NAME or as TYPE NAME, not %s %s", args[1], args[2])
+		}
+		o.Type, o.Name = args[1], args[2]
+	}
+	o.namespace = deref(o.Global.ConfigFlags.Namespace)
+	if o.namespace == "" {
+		ns, _, err := o.Global.ConfigFlags.ToRawKubeConfigLoader().Namespace()
+		if err != nil {
+			return fmt.Errorf("finding the namespace of the kubeconfig context (give -n NAMESPACE instead): %w", err)
+		}
+		o.namespace = ns
+	}
+	cfg, err := o.Global.loadConfig()
+	o.config = cfg
+	return err
+}
+
+// Validate checks the arguments.
+func (o *BackupGetOptions) Validate() error {
+	if err := validateBackupArg(o.Backup); err != nil {
+		return err
+	}
+	if o.Type == "" || o.Name == "" {
+		return fmt.Errorf("give the object as TYPE/NAME, such as deployments.apps/api; got type %q and name %q", o.Type, o.Name)
+	}
+	if o.Output != ui.OutputYAML && o.Output != ui.OutputJSON {
+		return fmt.Errorf("--output %q is not supported: use yaml or json", o.Output)
+	}
+	return nil
+}
+
+// Run finds the object and prints it.
+func (o *BackupGetOptions) Run(ctx context.Context) error {
+	r, err := openRepository(ctx, o.config)
+	if err != nil {
+		return err
+	}
+	m, err := o.Global.resolveBackup(ctx, r, o.config, o.Cluster, o.Backup)
+	if err != nil {
+		return err
+	}
+	resource, err := snapshot.ResolveResource(m, o.Type)
+	if err != nil {
+		return err
+	}
+	namespace := o.namespace
+	if !namespaced(m, resource) {
+		namespace = ""
+	}
+	obj, err := snapshot.Find(ctx, r, m, resource, namespace, o.Name)
+	if err != nil {
+		return err
+	}
+	return ui.PrintObject(o.Out, o.Output, obj.Object)
+}
+
+// namespaced says whether a backup's objects of resource live in
+// namespaces; the manifest knows, so no cluster is asked.
+func namespaced(m *repo.Manifest, resource string) bool {
+	for _, p := range m.Packs {
+		if p.Resource == resource {
+			return p.Namespaced
+		}
+	}
+	return true
+}

@@ -1,0 +1,155 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/kubectl-kbackup/internal/ui"
+)
+
+// BackupListOptions lists the backups of a cluster, or of every cluster.
+type BackupListOptions struct {
+	Global *GlobalOptions
+
+	// Cluster is --cluster; empty means the current context's cluster.
+	Cluster     string
+	AllClusters bool
+	Output      string
+
+	config *LoadedConfig
+	now    func() time.Time
+
+	genericiooptions.IOStreams
+}
+
+// NewBackupListOptions returns the options with their defaults.
+func NewBackupListOptions(global *GlobalOptions, streams genericiooptions.IOStreams) *BackupListOptions {
+	return &BackupListOptions{Global: global, IOStreams: streams, now: time.Now}
+}
+
+// NewCmdBackupList returns `kubectl kbackup backup list`.
+func NewCmdBackupList(global *GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewBackupListOptions(global, streams)
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the backups of this cluster, another, or all",
+		Long: `List the backups of the cluster of the current context, oldest first.
+
+The cluster is the one --cluster names, else cluster.name of the
+configuration (CLUSTER_NAME), else the one detected from the current
+kubeconfig context. --all-clusters lists every cluster of the repository.`,
+		Example: `  kubectl kbackup backup list
+  kubectl kbackup backup list --cluster prod-eu -o json
+  kubectl kbackup backup list --all-clusters`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := o.Complete(c.Flags(), args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// AddFlags registers the command's flags.
+func (o *BackupListOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Cluster, "cluster", "", "Cluster whose backups to list (default: the current context's).")
+	fs.BoolVar(&o.AllClusters, "all-clusters", false, "List the backups of every cluster in the repository.")
+	ui.AddOutputFlag(fs, &o.Output)
+}
+
+// Complete reads the configuration.
+func (o *BackupListOptions) Complete(_ *pflag.FlagSet, _ []string) error {
+	cfg, err := o.Global.loadConfig()
+	o.config = cfg
+	return err
+}
+
+// Validate checks the flags.
+func (o *BackupListOptions) Validate() error {
+	if o.AllClusters && o.Cluster != "" {
+		return errors.New("--cluster and --all-clusters exclude each other: name one cluster, or ask for all")
+	}
+	if o.Cluster != "" {
+		if err := repo.ValidateClusterName(o.Cluster); err != nil {
+			return fmt.Errorf("--cluster: %w", err)
+		}
+	}
+	return ui.ValidateOutput(o.Output, false)
+}
+
+// Run lists the backups. Manifests that cannot be read are reported after
+// the others, and make the command fail.
+func (o *BackupListOptions) Run(ctx context.Context) error {
+	r, err := openRepository(ctx, o.config)
+	if err != nil {
+		return err
+	}
+	var clusters []string
+	if o.AllClusters {
+		if clusters, err = r.Clusters(ctx); err != nil {
+			return err
+		}
+	} else {
+		cluster, err := o.Global.clusterName(ctx, o.config, o.Cluster)
+		if err != nil {
+			return err
+		}
+		clusters = []string{cluster}
+	}
+	var manifests []*repo.Manifest
+	var unreadable []error
+	for _, cluster := range clusters {
+		ms, err := r.ListBackups(ctx, cluster)
+		switch {
+		case err == nil:
+		case errors.Is(err, repo.ErrCorrupt) || errors.Is(err, repo.ErrUnsupportedFormat):
+			unreadable = append(unreadable, err)
+		default:
+			return err
+		}
+		manifests = append(manifests, ms...)
+	}
+
+	if o.Output != "" {
+		list := ui.BackupList{Items: []ui.BackupSummary{}}
+		for _, m := range manifests {
+			list.Items = append(list.Items, ui.NewBackupSummary(m))
+		}
+		err = ui.PrintObject(o.Out, o.Output, list)
+	} else if len(manifests) == 0 {
+		_, err = fmt.Fprintf(o.ErrOut, "No backups of %s in %s.\n", clustersText(clusters, o.AllClusters), r)
+	} else {
+		err = ui.RenderBackupList(o.Out, ui.NewStyles(o.Out), manifests, o.now())
+	}
+	if err != nil {
+		return err
+	}
+	if len(unreadable) > 0 {
+		return fmt.Errorf("some backups could not be read and are not listed:\n%w", errors.Join(unreadable...))
+	}
+	return nil
+}
+
+func clustersText(clusters []string, all bool) string {
+	switch {
+	case all && len(clusters) == 0:
+		return "any cluster (the repository is empty)"
+	case all:
+		return "any cluster"
+	}
+	return "cluster " + clusters[0]
+}

@@ -1,0 +1,176 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/kbackup/kbackup/core/testenv"
+	"github.com/kbackup/kbackup/core/testenv/workload"
+)
+
+// The S3 server stopped in the middle of a backup leaves no manifest, and
+// the command exits non-zero saying which storage failed. With a fallback
+// location, the backup starts again there, completes, and says so.
+func TestStorageStoppedMidBackup(t *testing.T) {
+	ctx := context.Background()
+	cs, err := env.Cluster("dr-us").Clientset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var namespaces []string
+	for _, n := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
+		namespaces = append(namespaces, "e2e-stop-"+n)
+	}
+	if err := workload.CreateConfigMaps(ctx, cs, workload.ConfigMaps{Namespaces: namespaces, Total: 800, Prefix: "bulk"}); err != nil {
+		t.Fatal(err)
+	}
+	// One type at a time, so that most of the backup is still to come when
+	// the first type is stored.
+	cfg := filepath.Join(t.TempDir(), "kbackup.yaml")
+	if err := os.WriteFile(cfg, []byte("performance:\n  limits:\n    max_concurrent_operations: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("no fallback", func(t *testing.T) {
+		own, bucket := ownS3(t)
+		s3 := own.S3
+		res := backupUntilFirstPack(t, s3, "backup", "create", "--context", "dr-us", "--config", cfg,
+			"--storage", s3.RepositoryURL(bucket), "--log-level", "debug")
+		if res.code == 0 {
+			t.Fatalf("the backup succeeded although its storage stopped:\n%s", res)
+		}
+		if !strings.Contains(res.stderr, "storage unavailable") || !strings.Contains(res.stderr, s3.Host()) {
+			t.Errorf("the error should say the storage at %s is unavailable:\n%s", s3.Host(), res)
+		}
+		// The stopped server's files are still on disk: packs were
+		// written before the stop, and no manifest.
+		keys := storedKeys(t, own, bucket)
+		if len(packKeys(keys)) == 0 {
+			t.Fatalf("no pack was written before the stop: %v", keys)
+		}
+		for _, k := range keys {
+			if strings.Contains(k, "/_backups/") {
+				t.Errorf("a manifest was written: %s", k)
+			}
+		}
+	})
+
+	t.Run("local fallback", func(t *testing.T) {
+		own, bucket := ownS3(t)
+		s3 := own.S3
+		fallback := t.TempDir()
+		res := backupUntilFirstPack(t, s3, "backup", "create", "--context", "dr-us", "--config", cfg, "-o", "json",
+			"--storage", s3.RepositoryURL(bucket), "--fallback-storage", fallback, "--log-level", "debug")
+		if res.code != 0 {
+			t.Fatalf("the backup should have completed in the fallback:\n%s", res)
+		}
+		b := parseBackupResult(t, res)
+		if !b.FallbackUsed || b.Location != "file://"+fallback || len(b.FailedLocations) != 1 || !strings.Contains(b.FailedLocations[0].Error, s3.Host()) {
+			t.Errorf("the result should say the fallback %s took the backup after %s failed: %+v", fallback, s3.Host(), b)
+		}
+		if !strings.Contains(res.stderr, "storage switched") {
+			t.Errorf("the switch should be logged:\n%s", res.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(fallback, "dr-us", "_backups", b.ID+".json")); err != nil {
+			t.Errorf("no manifest in the fallback: %v", err)
+		}
+		for _, k := range storedKeys(t, own, bucket) {
+			if strings.Contains(k, "/_backups/") {
+				t.Errorf("a manifest was written to the stopped primary: %s", k)
+			}
+		}
+	})
+}
+
+// ownS3 starts an S3 server of the test's own, since the test stops it,
+// with a bucket.
+func ownS3(t *testing.T) (*testenv.Env, string) {
+	t.Helper()
+	own := testenv.Start(t, testenv.Options{S3: true})
+	return own, own.S3.NewBucket(t)
+}
+
+// backupUntilFirstPack runs the binary with s3's credentials and stops s3
+// as soon as the debug log says a resource type with objects was stored.
+func backupUntilFirstPack(t *testing.T, s3 *testenv.S3Server, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(baseEnv(t), s3.Env()...)
+	cmd.Dir = t.TempDir()
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderrPipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	var once sync.Once
+	stopped := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stderrPipe)
+		for sc.Scan() {
+			line := sc.Text()
+			stderr.WriteString(line + "\n")
+			var entry struct {
+				Msg     string `json:"msg"`
+				Objects int    `json:"objects"`
+			}
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "resource type stored" && entry.Objects > 0 {
+				once.Do(func() { s3.Stop(); close(stopped) })
+			}
+		}
+	}()
+	<-done
+	err = cmd.Wait()
+	select {
+	case <-stopped:
+	default:
+		t.Fatalf("the backup never logged a stored type, so the storage was not stopped:\n%s", stderr.String())
+	}
+	res := result{args: args, stdout: stdout.String(), stderr: stderr.String()}
+	if exit, ok := err.(*exec.ExitError); ok {
+		res.code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	noCredentials(t, s3, res)
+	return res
+}
+
+// storedKeys lists the objects a stopped S3 server holds in bucket, from its
+// files: versitygw's posix backend keeps an object as the file
+// <root>/<bucket>/<key>, and testenv puts the root at <env dir>/s3/root.
+func storedKeys(t *testing.T, own *testenv.Env, bucket string) []string {
+	t.Helper()
+	root := filepath.Join(own.Dir, "s3", "root", bucket)
+	if _, err := os.Stat(root); err != nil {
+		t.Fatalf("cannot find the files of bucket %s of the stopped server: %v", bucket, err)
+	}
+	var keys []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		keys = append(keys, filepath.ToSlash(rel))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
