@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -202,23 +203,24 @@ func encodeTyped(item runtime.Object, gvk schema.GroupVersionKind) listedObject 
 	// documents must, to be read without the manifest.
 	item.GetObjectKind().SetGroupVersionKind(gvk)
 	restoreEmbeddedTypeMeta(item)
-	// The converter gives what JSON would (the same tags and marshalers),
-	// at half the cost of a JSON round trip.
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(item)
+	// encoding/json gives exactly the JSON the API server serves for the
+	// object (the same types, tags and marshalers).
+	data, err := json.Marshal(item)
 	if err != nil {
 		obj.err = err
 		return obj
 	}
-	return finishEncoding(obj, m)
+	doc, err := pack.Encode(obj.doc.Name, data)
+	return finishEncoding(obj, doc, err)
 }
 
 func encodeUnstructured(item *unstructured.Unstructured) listedObject {
 	obj := listedObject{namespace: item.GetNamespace(), doc: pack.Document{Name: item.GetName()}}
-	return finishEncoding(obj, item.Object)
+	doc, err := pack.EncodeMap(item.Object)
+	return finishEncoding(obj, doc, err)
 }
 
-func finishEncoding(obj listedObject, m map[string]any) listedObject {
-	doc, err := pack.EncodeMap(m)
+func finishEncoding(obj listedObject, doc pack.Document, err error) listedObject {
 	if err != nil {
 		obj.err = err
 		return obj

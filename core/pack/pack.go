@@ -6,19 +6,25 @@
 // metadata.managedFields, which is bookkeeping for server-side apply, large,
 // and meaningless in another cluster. Cleaning for restore or export happens
 // when reading.
+//
+// Each document is the object's JSON, indented: JSON is YAML's flow style, so
+// the content is a YAML stream that any YAML reader and `kubectl apply -f`
+// take, and it is exactly what the API server serves as JSON. Writing block
+// style YAML instead cost seven times as much CPU per object (about 28 µs
+// against 4 µs for a small ConfigMap), which made encoding, not the API
+// server, the bottleneck of a backup.
 package pack
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
 	"slices"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utiljson "k8s.io/apimachinery/pkg/util/json"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -32,20 +38,24 @@ type Document struct {
 	YAML []byte
 }
 
-// EncodeJSON turns one object, as JSON from the API server, into a Document:
-// managedFields removed, keys sorted, numbers kept exactly.
-func EncodeJSON(data []byte) (Document, error) {
-	// apimachinery's json keeps integers as int64 (not float64), as the API
-	// machinery itself does, so large integers survive exactly.
-	var obj map[string]any
-	if err := utiljson.Unmarshal(data, &obj); err != nil {
-		return Document{}, fmt.Errorf("decoding object: %w", err)
+// Encode turns one object into a Document. data is the object as JSON,
+// managedFields already removed (a typed object with SetManagedFields(nil)
+// marshalled by encoding/json gives exactly the API server's JSON).
+func Encode(name string, data []byte) (Document, error) {
+	if name == "" {
+		return Document{}, errors.New("object has no metadata.name")
 	}
-	return EncodeMap(obj)
+	var buf bytes.Buffer
+	buf.Grow(len(data) + len(data)/4)
+	if err := json.Indent(&buf, data, "", "  "); err != nil {
+		return Document{}, fmt.Errorf("encoding %s: %w", name, err)
+	}
+	buf.WriteByte('\n')
+	return Document{Name: name, YAML: buf.Bytes()}, nil
 }
 
-// EncodeMap turns one object, as an unstructured map, into a Document. It
-// removes metadata.managedFields from obj.
+// EncodeMap turns one object, as an unstructured map, into a Document, keys
+// sorted. It removes metadata.managedFields from obj.
 func EncodeMap(obj map[string]any) (Document, error) {
 	meta, _ := obj["metadata"].(map[string]any)
 	name, _ := meta["name"].(string)
@@ -53,16 +63,11 @@ func EncodeMap(obj map[string]any) (Document, error) {
 		return Document{}, errors.New("object has no metadata.name")
 	}
 	delete(meta, "managedFields")
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(obj); err != nil {
-		return Document{}, fmt.Errorf("encoding %s as YAML: %w", name, err)
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return Document{}, fmt.Errorf("encoding %s: %w", name, err)
 	}
-	if err := enc.Close(); err != nil {
-		return Document{}, fmt.Errorf("encoding %s as YAML: %w", name, err)
-	}
-	return Document{Name: name, YAML: buf.Bytes()}, nil
+	return Encode(name, data)
 }
 
 // Build joins documents into pack content: sorted by name, each starting with
@@ -132,11 +137,15 @@ func Decode(content []byte) ([]*unstructured.Unstructured, error) {
 	return objs, nil
 }
 
-// DecodeDocument parses one document into an object.
+// DecodeDocument parses one document into an object. Documents kbackup
+// writes are JSON and parse as such; any other YAML document is converted.
 func DecodeDocument(doc []byte) (*unstructured.Unstructured, error) {
-	data, err := sigsyaml.YAMLToJSON(doc)
-	if err != nil {
-		return nil, fmt.Errorf("parsing YAML: %w", err)
+	data := bytes.TrimSpace(doc)
+	if len(data) == 0 || data[0] != '{' {
+		var err error
+		if data, err = sigsyaml.YAMLToJSON(doc); err != nil {
+			return nil, fmt.Errorf("parsing YAML: %w", err)
+		}
 	}
 	obj := &unstructured.Unstructured{}
 	if err := obj.UnmarshalJSON(data); err != nil {

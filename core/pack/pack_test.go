@@ -1,6 +1,7 @@
 package pack
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -32,7 +33,7 @@ func TestEncodeDecodeKeepsValuesExactly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := EncodeJSON(raw)
+	doc, err := encodeRaw(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,12 +107,12 @@ func TestBuildSortsByNameAndRefusesDuplicates(t *testing.T) {
 // the hash of their content, so an unchanged namespace must hash the same.
 func TestEncodingIsDeterministic(t *testing.T) {
 	raw := []byte(`{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"x","labels":{"z":"1","a":"2","m":"3"}},"data":{"b":"1","a":"2"}}`)
-	first, err := EncodeJSON(raw)
+	first, err := encodeRaw(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 20 {
-		again, err := EncodeJSON(raw)
+		again, err := encodeRaw(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,10 +123,10 @@ func TestEncodingIsDeterministic(t *testing.T) {
 }
 
 func TestEncodeRejectsObjectWithoutName(t *testing.T) {
-	if _, err := EncodeJSON([]byte(`{"kind":"ConfigMap","metadata":{}}`)); err == nil || !strings.Contains(err.Error(), "metadata.name") {
+	if _, err := encodeRaw([]byte(`{"kind":"ConfigMap","metadata":{}}`)); err == nil || !strings.Contains(err.Error(), "metadata.name") {
 		t.Errorf("want an error naming metadata.name, got %v", err)
 	}
-	if _, err := EncodeJSON([]byte(`{not json`)); err == nil {
+	if _, err := encodeRaw([]byte(`{not json`)); err == nil {
 		t.Error("invalid JSON: want an error")
 	}
 }
@@ -153,7 +154,7 @@ func FuzzRoundTrip(f *testing.F) {
 		if err != nil {
 			return // not representable as JSON (invalid UTF-8 keys are replaced)
 		}
-		doc, err := EncodeJSON(raw)
+		doc, err := encodeRaw(raw)
 		if err != nil {
 			t.Fatalf("encode: %v", err)
 		}
@@ -176,4 +177,47 @@ func FuzzRoundTrip(f *testing.F) {
 			t.Fatalf("round trip changed the object\nwant %s\ngot  %s\nYAML:\n%s", raw, gotJSON, content)
 		}
 	})
+}
+
+// encodeRaw encodes an object given as JSON through EncodeMap, numbers kept
+// exact, as the backup's dynamic path does.
+func encodeRaw(raw []byte) (Document, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return Document{}, err
+	}
+	return EncodeMap(obj)
+}
+
+// Encode indents the JSON it is given and keeps its field order: typed
+// objects marshal in the API's field order, as the API server serves them.
+func TestEncodeKeepsJSONAsGiven(t *testing.T) {
+	doc, err := Encode("x", []byte(`{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"x"},"data":{"b":"1","a":"<&>"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "{\n  \"kind\": \"ConfigMap\",\n  \"apiVersion\": \"v1\",\n  \"metadata\": {\n    \"name\": \"x\"\n  },\n  \"data\": {\n    \"b\": \"1\",\n    \"a\": \"<&>\"\n  }\n}\n"
+	if string(doc.YAML) != want {
+		t.Errorf("got\n%s\nwant\n%s", doc.YAML, want)
+	}
+	if _, err := Encode("", []byte(`{}`)); err == nil {
+		t.Error("no name: want an error")
+	}
+	if _, err := Encode("x", []byte(`{broken`)); err == nil {
+		t.Error("broken JSON: want an error")
+	}
+}
+
+// Documents written as block-style YAML (by hand, or by another tool) are
+// read too.
+func TestDecodeReadsBlockYAML(t *testing.T) {
+	objs, err := Decode([]byte("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: \"yes\"\n---\n{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"b\"}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 2 || objs[0].GetName() != "a" || objs[1].GetName() != "b" || objs[0].Object["data"].(map[string]any)["k"] != "yes" {
+		t.Errorf("decoded %v", objs)
+	}
 }

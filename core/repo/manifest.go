@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -255,8 +256,44 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	return m, nil
 }
 
-// MarshalManifest encodes a manifest as it is stored: indented JSON.
-func MarshalManifest(m *Manifest) ([]byte, error) { return marshalJSON(m) }
+// MarshalManifest encodes a manifest as it is stored: indented JSON with each
+// pack entry on one line. The object names of the packs are most of a
+// manifest, and every backup writes them all again; indenting each name on a
+// line of its own made manifests half again as large, and a manifest is
+// what an incremental backup of an unchanged cluster uploads.
+func MarshalManifest(m *Manifest) ([]byte, error) {
+	head := *m
+	head.Packs = nil
+	data, err := json.MarshalIndent(&head, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	var packs bytes.Buffer
+	packs.WriteString(`"packs": [`)
+	for i := range m.Packs {
+		line, err := json.Marshal(&m.Packs[i])
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			packs.WriteByte(',')
+		}
+		packs.WriteString("\n    ")
+		packs.Write(line)
+	}
+	if len(m.Packs) > 0 {
+		packs.WriteString("\n  ")
+	}
+	packs.WriteByte(']')
+	// The key appears once, unescaped, at the top level: inside a string
+	// value its quotes would be escaped.
+	const placeholder = `"packs": null`
+	if bytes.Count(data, []byte(placeholder)) != 1 {
+		return nil, errors.New("internal error: manifest JSON without its packs field")
+	}
+	data = bytes.Replace(data, []byte(placeholder), packs.Bytes(), 1)
+	return append(data, '\n'), nil
+}
 
 // CommitBackup writes the manifest, which makes the backup visible. Call it
 // after every pack is written. The write is conditional: a backup ID is

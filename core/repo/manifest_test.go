@@ -70,7 +70,8 @@ func TestCommitAndListBackups(t *testing.T) {
 			t.Errorf("read back:\n%s\nwant:\n%s", a, b)
 		}
 		raw := string(s.rawGet(t, "prod-eu/_backups/b1.json"))
-		for _, w := range []string{"\n  \"phase\": \"Completed\",\n", `"key": "prod-eu/payments/configmaps/` + p1.SHA256 + `.yaml.zst"`, `"objects": [`} {
+		// Fields indented one per line; each pack entry on a line of its own.
+		for _, w := range []string{"\n  \"phase\": \"Completed\",\n", "\n  \"packs\": [\n    {\"cluster\":\"prod-eu\"", `"key":"prod-eu/payments/configmaps/` + p1.SHA256 + `.yaml.zst"`, `"objects":["`} {
 			if !strings.Contains(raw, w) {
 				t.Errorf("stored manifest lacks %s:\n%s", w, raw)
 			}
