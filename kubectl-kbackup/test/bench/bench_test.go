@@ -54,6 +54,7 @@ type harness struct {
 	kubectl    string
 	objects    int
 	report     *report
+	targets    *restoreTargets
 }
 
 var (
@@ -66,6 +67,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if shared != nil {
 		shared.env.Stop()
+		if shared.targets != nil {
+			shared.targets.env.Stop()
+		}
 	}
 	os.Exit(code)
 }
@@ -359,8 +363,9 @@ func mb(n int64) string {
 
 // report collects markdown rows for docs/benchmarks.md.
 type report struct {
-	mu   sync.Mutex
-	rows []string
+	mu          sync.Mutex
+	rows        []string
+	restoreRows []string
 }
 
 func newReport() *report { return &report{} }
@@ -371,17 +376,38 @@ func (r *report) add(row string) {
 	r.rows = append(r.rows, row)
 }
 
+func (r *report) addRestore(row string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.restoreRows = append(r.restoreRows, row)
+}
+
+// write logs the rows collected so far, appends them to $KBACKUP_BENCH_OUT,
+// and forgets them.
 func (r *report) write(b *testing.B) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.rows) == 0 {
+	var s strings.Builder
+	if len(r.restoreRows) > 0 {
+		s.WriteString("| objects | bare creates, JSON | bare creates, protobuf | kbackup restore (vs bare) |\n|---|---|---|---|\n")
+		for _, row := range r.restoreRows {
+			s.WriteString(row + "\n")
+		}
+		r.restoreRows = nil
+	}
+	if len(r.rows) == 0 && s.Len() == 0 {
 		return
 	}
-	var s strings.Builder
-	s.WriteString("| objects | LIST (protobuf) | LIST (JSON) | kubectl get -A -o yaml | kbackup backup (vs LIST) | incremental, 1% changed in one namespace | uploaded by the incremental | peak RSS |\n")
-	s.WriteString("|---|---|---|---|---|---|---|---|\n")
-	for _, row := range r.rows {
-		s.WriteString(row + "\n")
+	if len(r.rows) > 0 {
+		if s.Len() > 0 {
+			s.WriteString("\n")
+		}
+		s.WriteString("| objects | LIST (protobuf) | LIST (JSON) | kubectl get -A -o yaml | kbackup backup (vs LIST) | incremental, 1% changed in one namespace | uploaded by the incremental | peak RSS |\n")
+		s.WriteString("|---|---|---|---|---|---|---|---|\n")
+		for _, row := range r.rows {
+			s.WriteString(row + "\n")
+		}
+		r.rows = nil
 	}
 	b.Log("\n" + s.String())
 	if out := os.Getenv("KBACKUP_BENCH_OUT"); out != "" {
