@@ -174,6 +174,23 @@ func TestDiff(t *testing.T) {
 	if got := changes(rep); !slices.Equal(got, want[2:]) {
 		t.Errorf("secrets only: %v", got)
 	}
+	for name, opts := range map[string]diff.Options{
+		"secrets left out": {ExcludeResources: []string{"secret"}},
+		"configmaps only":  {Resources: []string{"configmaps"}, ExcludeResources: []string{"secrets"}},
+	} {
+		for side, diffOf := range map[string]func() (*diff.Report, error){
+			"backup to backup": func() (*diff.Report, error) { return diff.BackupToBackup(ctx, r, before, after, opts) },
+			"backup to live":   func() (*diff.Report, error) { return diff.BackupToLive(ctx, r, before, kc, opts) },
+		} {
+			rep, err := diffOf()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := changes(rep); !slices.Equal(got, want[:2]) {
+				t.Errorf("%s, %s: %v", name, side, got)
+			}
+		}
+	}
 	rep, err = diff.BackupToLive(ctx, r, after, kc, diff.Options{IncludeNamespaces: []string{"shop"}, NamespaceMapping: clean.NamespaceMapping{"shop": "shop"}})
 	if err != nil {
 		t.Fatal(err)
