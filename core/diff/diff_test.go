@@ -47,8 +47,12 @@ func TestObjects(t *testing.T) {
 		t.Errorf("changed object:\n%s", text)
 	}
 	text, differs, _ = diff.Objects(nil, a, "from/a", "to/a", 3)
-	if !differs || !strings.Contains(text, "+kind: ConfigMap") || strings.Contains(text, "\n-") {
+	if !differs || !strings.Contains(text, "+kind: ConfigMap") || strings.Contains(text, "\n-") || !strings.Contains(text, "@@ -0,0 +1,") || strings.Contains(text, "\n \n") {
 		t.Errorf("added object:\n%s", text)
+	}
+	text, _, _ = diff.Objects(a, nil, "from/a", "to/a", 3)
+	if !strings.HasSuffix(text, "-kind: ConfigMap\n-metadata:\n-  name: a\n") || !strings.Contains(text, " +0,0 @@") {
+		t.Errorf("removed object:\n%q", text)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -177,5 +178,7 @@ func readRestores(ctx context.Context, r *repo.Repository, cluster string) ([]ui
 			out = append(out, *it)
 		}
 	}
+	// Oldest first: IDs of one second differ by a random suffix.
+	slices.SortStableFunc(out, func(a, b ui.RestoreSummary) int { return a.StartedAt.Compare(b.StartedAt) })
 	return out, bad, nil
 }

@@ -78,7 +78,11 @@ func RenderDiff(w io.Writer, s *Styles, rep *diff.Report, summaryOnly bool) erro
 			return err
 		}
 		if quiet > 0 {
-			p.line("%s", s.Muted.Render(fmt.Sprintf("(%d more namespace and type pairs have no differences; -o json lists every count)", quiet)))
+			what := fmt.Sprintf("%d more namespace/type pairs have", quiet)
+			if quiet == 1 {
+				what = "1 more namespace/type pair has"
+			}
+			p.line("%s", s.Muted.Render(fmt.Sprintf("(%s no differences; -o json lists every count)", what)))
 		}
 		p.line("Added: only in %s. Removed: only in %s. Changed: in both, different after cleaning (docs/restore.md §3).", sideText(rep.To), sideText(rep.From))
 	}

@@ -56,7 +56,7 @@ func RenderRestorePlan(w io.Writer, s *Styles, plan *restore.Plan, showDiff bool
 	for _, g := range groups {
 		t.AddRow(namespaceText(g.Namespace), g.Resource, countCell(g.Created), countCell(g.Updated), countCell(g.Unchanged), countCell(g.Skipped), countCell(g.Failed))
 	}
-	t.AddRow("TOTAL", fmt.Sprint(totals.Total), fmt.Sprint(totals.Created), fmt.Sprint(totals.Updated), fmt.Sprint(totals.Unchanged), fmt.Sprint(totals.Skipped), fmt.Sprint(totals.Failed))
+	t.AddRow("TOTAL", Count(totals.Total, "object"), fmt.Sprint(totals.Created), fmt.Sprint(totals.Updated), fmt.Sprint(totals.Unchanged), fmt.Sprint(totals.Skipped), fmt.Sprint(totals.Failed))
 	if err := t.Render(w, s); err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func renderOutcomeTable(w io.Writer, s *Styles, res *restore.Result) error {
 		t.AddRow(namespaceText(g.Namespace), g.Resource, countCell(g.Created), countCell(g.Updated), countCell(g.Unchanged), countCell(g.Skipped), countCell(g.Failed))
 	}
 	c := res.Totals
-	t.AddRow("TOTAL", fmt.Sprint(c.Total), fmt.Sprint(c.Created), fmt.Sprint(c.Updated), fmt.Sprint(c.Unchanged), fmt.Sprint(c.Skipped), fmt.Sprint(c.Failed))
+	t.AddRow("TOTAL", Count(c.Total, "object"), fmt.Sprint(c.Created), fmt.Sprint(c.Updated), fmt.Sprint(c.Unchanged), fmt.Sprint(c.Skipped), fmt.Sprint(c.Failed))
 	return t.Render(w, s)
 }
 
