@@ -141,7 +141,7 @@ DEMO_DIR := $(CURDIR)/.demo
 .PHONY: demo
 # The demo needs clusters only: it does not wait for the S3 server and
 # OpenTofu to build on a fresh machine.
-demo: $(KUBE_DIR)/kube-apiserver $(ETCD_DIR)/etcd ## Back up a local cluster full of applications into .demo/, then list and describe the backup.
+demo: $(KUBE_DIR)/kube-apiserver $(ETCD_DIR)/etcd ## Back up a local cluster full of applications into .demo/, verify it, restore a namespace into a second cluster and diff it.
 	@mkdir -p $(BIN)
 	cd kubectl-kbackup && $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-kbackup .
 	cd core && $(GO) build -o $(BIN)/demo ./testenv/cmd/demo
