@@ -318,6 +318,37 @@ func TestRestoreIntoAnotherCluster(t *testing.T) {
 	if !strings.Contains(third.stdout, "Nothing changed") || !strings.Contains(third.stdout, "0 created, 0 updated") {
 		t.Errorf("a restore that changes nothing should say so:\n%s", third.stdout)
 	}
+
+	// One object, changed in dr-us since: skip leaves it and says how it
+	// differs; update puts the backup's back.
+	cs, err := env.Cluster("dr-us").Clientset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "shop-config", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backedUp := cm.Data["LOG_LEVEL"]
+	cm.Data["LOG_LEVEL"] = "changed-in-dr-us"
+	if _, err := cs.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	one := append([]string{"restore", "latest", "--from-cluster", "prod-eu", "--object", "cm/shop-config", "-n", ns, "--context", "dr-us", "--yes", "--show-diff"}, storage...)
+	skipped := mustRun(t, 0, invocation{}, one...)
+	for _, want := range []string{"Existing objects that differ from the backup (1)", "configmaps " + ns + "/shop-config", "+  LOG_LEVEL: changed-in-dr-us",
+		"exists in the target and differs from the backup (policy skip)", "1 skipped"} {
+		if !strings.Contains(skipped.stdout, want) {
+			t.Errorf("restoring one changed object with policy skip lacks %q:\n%s", want, skipped)
+		}
+	}
+	updated := parseRestore(t, mustRun(t, 0, invocation{}, append(one, "--existing-resource-policy", "update", "-o", "json")...), "json")
+	if updated.Totals.Updated != 1 || updated.Totals.Total != 2 || updated.Objects[len(updated.Objects)-1].Name != "shop-config" {
+		t.Errorf("restoring one object with policy update: %+v", updated.Totals)
+	}
+	if cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "shop-config", metav1.GetOptions{}); err != nil || cm.Data["LOG_LEVEL"] != backedUp {
+		t.Errorf("after the update, LOG_LEVEL is %q, want the backup's %q (%v)", cm.Data["LOG_LEVEL"], backedUp, err)
+	}
 }
 
 // A namespace restored under another name: its objects land in the new
