@@ -145,7 +145,7 @@ demo: $(KUBE_DIR)/kube-apiserver $(ETCD_DIR)/etcd ## Back up a local cluster ful
 	@mkdir -p $(BIN)
 	cd kubectl-kbackup && $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-kbackup .
 	cd core && $(GO) build -o $(BIN)/demo ./testenv/cmd/demo
-	$(BIN)/demo -clusters $(CLUSTERS) -dir .demo -kbackup ./bin/kubectl-kbackup
+	$(BIN)/demo -clusters $(CLUSTERS) -dir .demo -kbackup ./bin/kubectl-kbackup $(if $(KEEP),-keep)
 
 .PHONY: dev-env
 dev-env: testenv ## Start CLUSTERS (default 2) local clusters and an S3 server in the foreground.

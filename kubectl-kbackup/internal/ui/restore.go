@@ -173,11 +173,31 @@ func renderObjectOutcomes(p *printer, w io.Writer, s *Styles, res *restore.Resul
 		}
 	}
 	if skipped := res.With(restore.Skipped); len(skipped) > 0 {
+		// By reason, in the order met: a whole-cluster restore skips
+		// dozens of objects the API server makes for the same reason.
 		p.line("%s", s.Warn.Render(fmt.Sprintf("Skipped (%d):", len(skipped))))
+		var reasons []string
+		byReason := map[string][]restore.ObjectResult{}
 		for _, o := range skipped {
-			p.line("  %s: %s", resultText(o), o.Reason)
-			if showDiff && o.Diff != "" && p.err == nil {
-				p.err = RenderUnifiedDiff(indented(indented(w)), s, o.Diff)
+			if _, ok := byReason[o.Reason]; !ok {
+				reasons = append(reasons, o.Reason)
+			}
+			byReason[o.Reason] = append(byReason[o.Reason], o)
+		}
+		for _, reason := range reasons {
+			objs := byReason[reason]
+			if len(objs) == 1 {
+				p.line("  %s: %s", resultText(objs[0]), reason)
+			} else {
+				p.line("  %s (%d):", reason, len(objs))
+			}
+			for _, o := range objs {
+				if len(objs) > 1 {
+					p.line("    %s", resultText(o))
+				}
+				if showDiff && o.Diff != "" && p.err == nil {
+					p.err = RenderUnifiedDiff(indented(indented(w)), s, o.Diff)
+				}
 			}
 		}
 	}

@@ -48,9 +48,11 @@ func TestRenderRestoreResult(t *testing.T) {
 			{Resource: "configmaps", Namespace: "shop-restored", SourceNamespace: "shop", Name: "a", Outcome: restore.Created},
 			{Resource: "widgets.example.kbackup.io", Namespace: "shop-restored", Name: "w", Outcome: restore.Failed, Error: "the target serves no widgets"},
 			{Resource: "pods", Namespace: "shop-restored", Name: "p", Outcome: restore.Skipped, Reason: "controlled by ReplicaSet rs"},
+			{Resource: "apiservices.apiregistration.k8s.io", Name: "v1.", Outcome: restore.Skipped, Reason: "made by the API server"},
+			{Resource: "apiservices.apiregistration.k8s.io", Name: "v1.apps", Outcome: restore.Skipped, Reason: "made by the API server"},
 		},
 	}
-	res.Totals = restore.Counts{Total: 3, Created: 1, Skipped: 1, Failed: 1}
+	res.Totals = restore.Counts{Total: 5, Created: 1, Skipped: 3, Failed: 1}
 	res.Counts = []restore.GroupCounts{{Namespace: "shop-restored", Resource: "configmaps", Counts: restore.Counts{Total: 1, Created: 1}}}
 	var buf bytes.Buffer
 	if err := RenderRestoreResult(&buf, NewStyles(&buf), res, "/repo/dr-us/_restores/r1.json", false); err != nil {
@@ -58,8 +60,9 @@ func TestRenderRestoreResult(t *testing.T) {
 	}
 	out := buf.String()
 	for _, want := range []string{"Restore r1 of backup b1 (cluster prod-eu) into cluster dr-us: PartiallyFailed", "shop-restored   configmaps   1",
-		"TOTAL", "3 objects: 1 created, 0 updated, 0 unchanged, 1 skipped, 1 failed, in 2.0s", "Failed (1):",
-		"widgets.example.kbackup.io shop-restored/w: the target serves no widgets", "Skipped (1):", "pods shop-restored/p: controlled by ReplicaSet rs",
+		"TOTAL", "5 objects: 1 created, 0 updated, 0 unchanged, 3 skipped, 1 failed, in 2.0s", "Failed (1):",
+		"widgets.example.kbackup.io shop-restored/w: the target serves no widgets", "Skipped (3):", "pods shop-restored/p: controlled by ReplicaSet rs",
+		"  made by the API server (2):\n    apiservices.apiregistration.k8s.io v1.\n    apiservices.apiregistration.k8s.io v1.apps\n",
 		"Record:  /repo/dr-us/_restores/r1.json"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("lacks %q:\n%s", want, out)

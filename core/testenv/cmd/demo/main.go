@@ -47,8 +47,9 @@ func main() {
 	clusters := flag.Int("clusters", 2, "number of clusters to start (1 to 4): prod-eu is backed up; dr-us is restored into")
 	dir := flag.String("dir", ".demo", "directory for the kubeconfig and the repository; its previous content is replaced")
 	kbackup := flag.String("kbackup", "bin/kubectl-kbackup", "the built kubectl-kbackup binary")
+	keep := flag.Bool("keep", false, "keep the clusters running after the demo, until Ctrl-C, to follow docs/disaster-recovery.md")
 	flag.Parse()
-	if err := run(*clusters, *dir, *kbackup); err != nil {
+	if err := run(*clusters, *dir, *kbackup, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "\ndemo:", err)
 		os.Exit(1)
 	}
@@ -97,7 +98,7 @@ var steps = []step{
 	{title: fmt.Sprintf("List the restores into %s", clusterNames[1]), do: listRestores, clusters: 2},
 }
 
-func run(clusters int, dir, kbackup string) error {
+func run(clusters int, dir, kbackup string, keep bool) error {
 	if clusters < 1 || clusters > len(clusterNames) {
 		return fmt.Errorf("-clusters %d: give a number from 1 to %d", clusters, len(clusterNames))
 	}
@@ -163,6 +164,17 @@ func run(clusters int, dir, kbackup string) error {
 		}
 	}
 	whereNext(d, clusters)
+	if keep {
+		heading("The clusters keep running; Ctrl-C stops them")
+		fmt.Printf(`In another shell, from this directory:
+
+  export KUBECONFIG=$PWD/%s/kubeconfig KBACKUP_STORAGE=$PWD/%s/repository
+  %s restore latest --from-cluster %s -n payments --context %s --dry-run
+
+docs/disaster-recovery.md goes on from there.
+`, d.dir, d.dir, d.kbackup, d.source, clusterNames[min(1, clusters-1)])
+		<-ctx.Done()
+	}
 	return nil
 }
 
