@@ -141,11 +141,11 @@ DEMO_DIR := $(CURDIR)/.demo
 .PHONY: demo
 # The demo needs clusters only: it does not wait for the S3 server and
 # OpenTofu to build on a fresh machine.
-demo: $(KUBE_DIR)/kube-apiserver $(ETCD_DIR)/etcd ## Back up a local cluster full of applications into .demo/, then list and describe the backup.
+demo: $(KUBE_DIR)/kube-apiserver $(ETCD_DIR)/etcd ## Back up a local cluster full of applications into .demo/, verify it, restore a namespace into a second cluster and diff it.
 	@mkdir -p $(BIN)
 	cd kubectl-kbackup && $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-kbackup .
 	cd core && $(GO) build -o $(BIN)/demo ./testenv/cmd/demo
-	$(BIN)/demo -clusters $(CLUSTERS) -dir .demo -kbackup ./bin/kubectl-kbackup
+	$(BIN)/demo -clusters $(CLUSTERS) -dir .demo -kbackup ./bin/kubectl-kbackup $(if $(KEEP),-keep)
 
 .PHONY: dev-env
 dev-env: testenv ## Start CLUSTERS (default 2) local clusters and an S3 server in the foreground.

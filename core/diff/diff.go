@@ -48,8 +48,10 @@ type Options struct {
 	ExcludeNamespaces []string `json:"excludeNamespaces,omitempty"`
 	// Resources are types as users write them, resolved against the
 	// backups (and for a live diff, the cluster).
-	Resources     []string `json:"resources,omitempty"`
-	LabelSelector string   `json:"labelSelector,omitempty"`
+	Resources []string `json:"resources,omitempty"`
+	// ExcludeResources are types left out, in the same forms.
+	ExcludeResources []string `json:"excludeResources,omitempty"`
+	LabelSelector    string   `json:"labelSelector,omitempty"`
 	// NamespaceMapping compares a backup's namespace with a live namespace
 	// of another name (after a restore with a mapping): source:target.
 	NamespaceMapping clean.NamespaceMapping `json:"namespaceMapping,omitempty"`
@@ -150,11 +152,12 @@ func objectKey(resource, namespace, name string) string {
 type filter struct {
 	opts      Options
 	resources map[string]bool
+	excluded  map[string]bool
 	selector  labels.Selector
 }
 
 func newFilter(opts Options, resolve func(string) (string, error)) (*filter, error) {
-	f := &filter{opts: opts, resources: map[string]bool{}, selector: labels.Everything()}
+	f := &filter{opts: opts, resources: map[string]bool{}, excluded: map[string]bool{}, selector: labels.Everything()}
 	for _, p := range slices.Concat(opts.IncludeNamespaces, opts.ExcludeNamespaces) {
 		if _, err := path.Match(p, ""); err != nil {
 			return nil, fmt.Errorf("namespace pattern %q: %w", p, err)
@@ -171,6 +174,14 @@ func newFilter(opts Options, resolve func(string) (string, error)) (*filter, err
 			continue
 		}
 		f.resources[r] = true
+	}
+	for _, in := range opts.ExcludeResources {
+		r, err := resolve(in)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		f.excluded[r] = true
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -194,7 +205,7 @@ func matchNamespace(include, exclude []string, ns string) bool {
 
 // takesPack says whether the pack's objects can be selected.
 func (f *filter) takesPack(p repo.PackEntry) bool {
-	if len(f.resources) > 0 && !f.resources[p.Resource] {
+	if len(f.resources) > 0 && !f.resources[p.Resource] || f.excluded[p.Resource] {
 		return false
 	}
 	switch {
@@ -300,7 +311,7 @@ func readLive(ctx context.Context, c *kube.Client, found *kube.Resources, m *rep
 	// Every type the backup holds, in any namespace: a namespace the
 	// backup does not have may hold objects added since.
 	for _, p := range m.Packs {
-		if len(f.resources) > 0 && !f.resources[p.Resource] {
+		if len(f.resources) > 0 && !f.resources[p.Resource] || f.excluded[p.Resource] {
 			continue
 		}
 		if !p.Namespaced && p.Resource != "namespaces" && len(f.opts.IncludeNamespaces) > 0 {

@@ -47,8 +47,12 @@ func TestObjects(t *testing.T) {
 		t.Errorf("changed object:\n%s", text)
 	}
 	text, differs, _ = diff.Objects(nil, a, "from/a", "to/a", 3)
-	if !differs || !strings.Contains(text, "+kind: ConfigMap") || strings.Contains(text, "\n-") {
+	if !differs || !strings.Contains(text, "+kind: ConfigMap") || strings.Contains(text, "\n-") || !strings.Contains(text, "@@ -0,0 +1,") || strings.Contains(text, "\n \n") {
 		t.Errorf("added object:\n%s", text)
+	}
+	text, _, _ = diff.Objects(a, nil, "from/a", "to/a", 3)
+	if !strings.HasSuffix(text, "-kind: ConfigMap\n-metadata:\n-  name: a\n") || !strings.Contains(text, " +0,0 @@") {
+		t.Errorf("removed object:\n%q", text)
 	}
 }
 
@@ -173,6 +177,23 @@ func TestDiff(t *testing.T) {
 	}
 	if got := changes(rep); !slices.Equal(got, want[2:]) {
 		t.Errorf("secrets only: %v", got)
+	}
+	for name, opts := range map[string]diff.Options{
+		"secrets left out": {ExcludeResources: []string{"secret"}},
+		"configmaps only":  {Resources: []string{"configmaps"}, ExcludeResources: []string{"secrets"}},
+	} {
+		for side, diffOf := range map[string]func() (*diff.Report, error){
+			"backup to backup": func() (*diff.Report, error) { return diff.BackupToBackup(ctx, r, before, after, opts) },
+			"backup to live":   func() (*diff.Report, error) { return diff.BackupToLive(ctx, r, before, kc, opts) },
+		} {
+			rep, err := diffOf()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := changes(rep); !slices.Equal(got, want[:2]) {
+				t.Errorf("%s, %s: %v", name, side, got)
+			}
+		}
 	}
 	rep, err = diff.BackupToLive(ctx, r, after, kc, diff.Options{IncludeNamespaces: []string{"shop"}, NamespaceMapping: clean.NamespaceMapping{"shop": "shop"}})
 	if err != nil {

@@ -5,6 +5,7 @@ package diff
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -47,8 +48,8 @@ func Objects(a, b *unstructured.Unstructured, fromName, toName string, context i
 		context = DefaultContext
 	}
 	text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A:        difflib.SplitLines(from),
-		B:        difflib.SplitLines(to),
+		A:        splitLines(from),
+		B:        splitLines(to),
 		FromFile: fromName,
 		ToFile:   toName,
 		Context:  context,
@@ -57,4 +58,19 @@ func Objects(a, b *unstructured.Unstructured, fromName, toName string, context i
 		return "", true, fmt.Errorf("diffing %s: %w", fromName, err)
 	}
 	return text, true, nil
+}
+
+// splitLines splits YAML text into lines, each with its newline. Unlike
+// difflib.SplitLines it adds no empty last line, so that the diff of an
+// added or removed object is its lines alone, with no blank context line.
+func splitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	lines := strings.SplitAfter(s, "\n")
+	if lines[len(lines)-1] == "" {
+		return lines[:len(lines)-1]
+	}
+	lines[len(lines)-1] += "\n"
+	return lines
 }

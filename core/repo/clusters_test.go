@@ -137,5 +137,26 @@ func TestRestoreRecords(t *testing.T) {
 			t.Errorf("ListRestores = %+v, %v", list, err)
 		}
 		mustIs(t, r.ReadRestoreRecord(ctx, "dr-us", "r9", &got), ErrNotFound)
+
+		// By ID alone, among the clusters of the registry.
+		_, err = r.FindRestoreRecord(ctx, "r1", &got)
+		mustIs(t, err, ErrNotFound) // dr-us has not claimed its name
+		for _, c := range []ClusterIdentity{{Name: "dr-us", UID: "uid-dr"}, {Name: "dr-eu", UID: "uid-eu"}} {
+			if _, err := r.ClaimCluster(ctx, c, ClaimOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got = testRestoreRecord{}
+		if cluster, err := r.FindRestoreRecord(ctx, "r1", &got); err != nil || cluster != "dr-us" || got.Backup != "b1" {
+			t.Errorf("FindRestoreRecord = %s %+v, %v", cluster, got, err)
+		}
+		_, err = r.FindRestoreRecord(ctx, "r9", &got)
+		mustIs(t, err, ErrNotFound)
+		if err := r.WriteRestoreRecord(ctx, "dr-eu", "r1", rec); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.FindRestoreRecord(ctx, "r1", &got); err == nil || !strings.Contains(err.Error(), "dr-eu, dr-us") {
+			t.Errorf("a restore ID of two clusters: %v", err)
+		}
 	})
 }

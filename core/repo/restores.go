@@ -79,3 +79,33 @@ func (r *Repository) ListRestores(ctx context.Context, cluster string) ([]Restor
 	slices.SortFunc(out, func(a, b RestoreRecordInfo) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
+
+// FindRestoreRecord decodes the record of restore id into record, whichever
+// cluster it was recorded under, and returns that cluster, so that a
+// restore can be named by its ID alone (as FindBackup does for backups).
+// ErrNotFound when no cluster of the registry has it.
+func (r *Repository) FindRestoreRecord(ctx context.Context, id string, record any) (string, error) {
+	if err := validateID("restore ID", id); err != nil {
+		return "", err
+	}
+	clusters, err := r.Clusters(ctx)
+	if err != nil {
+		return "", err
+	}
+	var found []string
+	for _, cluster := range clusters {
+		if _, err := r.backend.Stat(ctx, r.layout.RestoreRecord(cluster, id)); err == nil {
+			found = append(found, cluster)
+		} else if !errors.Is(err, ErrNotFound) {
+			return "", err
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("no cluster has a restore %q in %s (clusters: %s); `kubectl kbackup restore list --cluster NAME` lists a cluster's restores: %w",
+			id, r.backend, orNone(clusters), ErrNotFound)
+	case 1:
+		return found[0], r.ReadRestoreRecord(ctx, found[0], id, record)
+	}
+	return "", invalidf("restore %q exists for clusters %s; say which with the cluster name", id, strings.Join(found, ", "))
+}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/pack"
 	"github.com/kbackup/kbackup/core/repo"
 )
@@ -143,6 +144,36 @@ func ResolveResource(m *repo.Manifest, input string) (string, error) {
 	}
 	slices.Sort(matches)
 	return "", fmt.Errorf("resource type %q is ambiguous in backup %s: say which of %s", input, m.ID, strings.Join(matches, ", "))
+}
+
+// ResolveUserResource finds the resource type a user means among those the
+// backup holds, reading the input as kubectl does when a cluster's
+// discovery is at hand (found, which may be nil): first through discovery,
+// which knows short names ("cm", "deploy") and prefers the core group for a
+// name two groups share; then, when there is no discovery or what it names
+// is not in the backup, through the manifest alone (ResolveResource), which
+// also finds custom resources whose definition the cluster does not serve.
+func ResolveUserResource(m *repo.Manifest, found *kube.Resources, input string) (string, error) {
+	discovered := ""
+	if found != nil {
+		if res, err := found.ResolveUserInput(input); err == nil {
+			discovered = res.String()
+			if Holds(m, discovered) {
+				return discovered, nil
+			}
+		}
+	}
+	resource, err := ResolveResource(m, input)
+	if err != nil && discovered != "" && discovered != strings.ToLower(strings.TrimSpace(input)) {
+		return "", fmt.Errorf("%w (the cluster reads %q as %s)", err, input, discovered)
+	}
+	return resource, err
+}
+
+// Holds reports whether input is exactly the name of a resource type the
+// backup holds (resource.group), which no discovery could read otherwise.
+func Holds(m *repo.Manifest, input string) bool {
+	return slices.ContainsFunc(m.Packs, func(p repo.PackEntry) bool { return p.Resource == input })
 }
 
 // Resources lists the resource types a backup holds, sorted.

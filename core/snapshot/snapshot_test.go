@@ -53,6 +53,31 @@ func TestReadFindResolveCount(t *testing.T) {
 		t.Errorf("unknown type: want an error listing the types held, got %v", err)
 	}
 
+	// With the cluster's discovery, short names resolve too, and a name
+	// the backup does not hold is refused naming what the cluster calls it.
+	found, err := client.Discover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for input, want := range map[string]string{
+		"cm": "configmaps", "deploy": "deployments.apps", "wdg": "widgets.example.kbackup.io", "Deployment": "deployments.apps",
+		"deployments.v1.apps": "deployments.apps", "sts": "statefulsets.apps",
+	} {
+		got, err := snapshot.ResolveUserResource(m, found, input)
+		if err != nil || got != want {
+			t.Errorf("ResolveUserResource(%q) = %q, %v; want %q", input, got, err, want)
+		}
+		if _, err := snapshot.ResolveUserResource(m, nil, "cm"); err == nil {
+			t.Error("without discovery, a short name is not known")
+		}
+	}
+	if _, err := snapshot.ResolveUserResource(m, found, "csr"); err == nil || !strings.Contains(err.Error(), "certificatesigningrequests.certificates.k8s.io") {
+		t.Errorf("a type the backup does not hold: %v", err)
+	}
+	if !snapshot.Holds(m, "deployments.apps") || snapshot.Holds(m, "deploy") {
+		t.Error("Holds")
+	}
+
 	obj, err := snapshot.Find(ctx, r, m, "widgets.example.kbackup.io", "shop", "checkout-widget")
 	if err != nil {
 		t.Fatal(err)

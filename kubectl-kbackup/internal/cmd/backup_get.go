@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/snapshot"
 	"github.com/kbackup/kbackup/kubectl-kbackup/internal/ui"
@@ -48,8 +50,9 @@ was taken (without metadata.managedFields), read from the repository and
 checked against its pack's SHA-256.
 
 TYPE is a resource type as the backup holds it: resource.group
-(deployments.apps), the plural (deployments), the singular (deployment) or the
-kind (Deployment). A namespaced object is looked for in -n NAMESPACE, else in
+(deployments.apps), the plural (deployments), the singular (deployment), the
+kind (Deployment), or, when the current context's cluster answers, a short
+name it declares (deploy, cm). A namespaced object is looked for in -n NAMESPACE, else in
 the namespace of the kubeconfig context, as kubectl does; cluster-scoped
 types need no namespace.`,
 		Example: `  kubectl kbackup backup get latest deployments.apps/shop-api -n shop
@@ -129,7 +132,7 @@ func (o *BackupGetOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	resource, err := snapshot.ResolveResource(m, o.Type)
+	resource, err := resolveBackupType(ctx, o.Global, m, o.Type)
 	if err != nil {
 		return err
 	}
@@ -143,6 +146,38 @@ func (o *BackupGetOptions) Run(ctx context.Context) error {
 	}
 	return ui.PrintObject(o.Out, o.Output, obj.Object)
 }
+
+// resolveBackupType finds the type a user means among those a backup
+// holds. A resource.group the backup holds needs nothing more; anything
+// else is read through the discovery of the current context's cluster when
+// it answers (for short names such as cm or deploy), else through the
+// manifest alone, so that reading a backup needs no cluster.
+func resolveBackupType(ctx context.Context, g *GlobalOptions, m *repo.Manifest, input string) (string, error) {
+	if snapshot.Holds(m, input) {
+		return input, nil
+	}
+	return snapshot.ResolveUserResource(m, discoverIfReachable(ctx, g), input)
+}
+
+// discoverIfReachable returns the discovery of the current context's
+// cluster, or nil when there is no kubeconfig or the cluster does not answer
+// within a few seconds.
+func discoverIfReachable(ctx context.Context, g *GlobalOptions) *kube.Resources {
+	client, err := g.kubeClient()
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
+	defer cancel()
+	found, err := client.Discover(ctx)
+	if err != nil {
+		return nil
+	}
+	return found
+}
+
+// discoveryTimeout bounds the discovery that only helps read a type name.
+const discoveryTimeout = 5 * time.Second
 
 // namespaced says whether a backup's objects of resource live in
 // namespaces; the manifest knows, so no cluster is asked.

@@ -23,7 +23,8 @@ const (
 	// ExitFailed: the command failed, or a backup Failed.
 	ExitFailed = 1
 	// ExitPartiallyFailed: a backup was committed, but some resource types
-	// failed or some objects were skipped; the rest is restorable.
+	// failed or some objects were skipped; the rest is restorable. A
+	// restore in which some objects failed; the rest is restored.
 	ExitPartiallyFailed = 2
 )
 
@@ -47,7 +48,15 @@ to use S3.`,
   kubectl kbackup backup create
   kubectl kbackup backup list
   kubectl kbackup backup describe latest
-  kubectl kbackup backup get latest deployments.apps/api -n shop`,
+  kubectl kbackup backup get latest deployments.apps/api -n shop
+
+  # Restore a namespace of prod-eu's latest backup into the current cluster
+  kubectl kbackup restore latest --from-cluster prod-eu -n shop --dry-run
+  kubectl kbackup restore latest --from-cluster prod-eu -n shop
+
+  # What changed since the latest backup; are the backups intact
+  kubectl kbackup diff -n shop
+  kubectl kbackup verify --all`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Annotations: map[string]string{
@@ -62,6 +71,9 @@ to use S3.`,
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(
 		NewCmdBackup(global, streams),
+		NewCmdRestore(global, streams),
+		NewCmdDiff(global, streams),
+		NewCmdVerify(global, streams),
 		NewCmdDetect(global, streams),
 		NewCmdConfig(global, streams),
 		NewCmdVersion(streams),

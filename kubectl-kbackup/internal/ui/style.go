@@ -21,6 +21,9 @@ type Styles struct {
 	Muted   lipgloss.Style
 	Strong  lipgloss.Style
 	renderR *lipgloss.Renderer
+
+	// DiffAdd, DiffDel and DiffHunk colour the lines of a unified diff.
+	DiffAdd, DiffDel, DiffHunk lipgloss.Style
 }
 
 // IsTerminal reports whether a stream (stdin, stdout or stderr) is a
@@ -38,6 +41,7 @@ func NewStyles(w io.Writer) *Styles {
 	if plain {
 		none := r.NewStyle()
 		s.Header, s.Good, s.Warn, s.Bad, s.Muted, s.Strong = none, none, none, none, none, none
+		s.DiffAdd, s.DiffDel, s.DiffHunk = none, none, none
 		return s
 	}
 	// The 16 basic ANSI colours follow the user's terminal theme, light or
@@ -49,6 +53,9 @@ func NewStyles(w io.Writer) *Styles {
 	s.Bad = r.NewStyle().Bold(true).Foreground(lipgloss.ANSIColor(1))
 	s.Muted = r.NewStyle().Faint(true)
 	s.Strong = r.NewStyle().Bold(true)
+	s.DiffAdd = r.NewStyle().Foreground(lipgloss.ANSIColor(2))
+	s.DiffDel = r.NewStyle().Foreground(lipgloss.ANSIColor(1))
+	s.DiffHunk = r.NewStyle().Foreground(lipgloss.ANSIColor(6))
 	return s
 }
 
@@ -57,7 +64,7 @@ func (s *Styles) Status(status string) string {
 	switch status {
 	case "Completed", "Created", "Updated", "Unchanged", "Ready", "OK", "ok":
 		return s.Good.Render(status)
-	case "PartiallyFailed", "Skipped", "Warning", "Changed", "InProgress":
+	case "PartiallyFailed", "Skipped", "Warning", "Changed", "InProgress", "Added", "Removed", "Unreadable":
 		return s.Warn.Render(status)
 	case "Failed", "Error", "Missing", "Corrupt":
 		return s.Bad.Render(status)

@@ -1,11 +1,13 @@
 // Command demo shows kbackup at work on local clusters (`make demo`): it
 // starts test clusters, installs realistic applications into the first,
 // backs that cluster up with the built kubectl-kbackup into a local
-// repository, lists and describes the backup, says where to look next, and
-// stops the clusters. The repository stays on disk.
+// repository, lists, describes and verifies the backup, restores a
+// namespace of it into the second cluster under another name, compares the
+// restored copy with the backup, says where to look next, and stops the
+// clusters. The repository stays on disk.
 //
 // The demo is a list of steps (see steps below), so that later features add
-// theirs: a restore into the second cluster goes after the backup.
+// theirs.
 package main
 
 import (
@@ -42,11 +44,12 @@ var applications = []workload.Options{
 var bulk = workload.ConfigMaps{Namespaces: []string{"batch-reports", "feature-flags"}, Total: 2000, Prefix: "config"}
 
 func main() {
-	clusters := flag.Int("clusters", 2, "number of clusters to start (1 to 4): prod-eu is backed up; dr-us is where a restore would go")
+	clusters := flag.Int("clusters", 2, "number of clusters to start (1 to 4): prod-eu is backed up; dr-us is restored into")
 	dir := flag.String("dir", ".demo", "directory for the kubeconfig and the repository; its previous content is replaced")
 	kbackup := flag.String("kbackup", "bin/kubectl-kbackup", "the built kubectl-kbackup binary")
+	keep := flag.Bool("keep", false, "keep the clusters running after the demo, until Ctrl-C, to follow docs/disaster-recovery.md")
 	flag.Parse()
-	if err := run(*clusters, *dir, *kbackup); err != nil {
+	if err := run(*clusters, *dir, *kbackup, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "\ndemo:", err)
 		os.Exit(1)
 	}
@@ -67,18 +70,35 @@ type demo struct {
 type step struct {
 	title string
 	do    func(ctx context.Context, d *demo) error
+	// clusters is how many clusters the step needs (default 1).
+	clusters int
 }
 
-// steps are run in order. A restore into the second cluster would go after
-// "Back up prod-eu".
+// The namespace the demo restores into the second cluster, and the name it
+// gets there.
+const (
+	restoredNamespace = "shop"
+	restoredAs        = "shop-restored"
+)
+
+// ownedTypes are the objects a restore leaves to the controllers of the
+// objects it restores; the demo's clusters run no controllers, so nothing
+// makes them again, and the diff after the restore leaves them out.
+const ownedTypes = "pods,replicasets,jobs,endpointslices"
+
+// steps are run in order.
 var steps = []step{
-	{"Install applications", installApplications},
-	{"Back up " + clusterNames[0], backUp},
-	{"List the backups", listBackups},
-	{"Describe the backup", describeBackup},
+	{title: "Install applications", do: installApplications},
+	{title: "Back up " + clusterNames[0], do: backUp},
+	{title: "List the backups", do: listBackups},
+	{title: "Describe the backup", do: describeBackup},
+	{title: "Verify the backup: every pack is there and matches its SHA-256", do: verifyBackup},
+	{title: fmt.Sprintf("Restore namespace %s of %s into %s as %s", restoredNamespace, clusterNames[0], clusterNames[1], restoredAs), do: restoreNamespace, clusters: 2},
+	{title: fmt.Sprintf("Compare the restored copy in %s with the backup", clusterNames[1]), do: diffRestored, clusters: 2},
+	{title: fmt.Sprintf("List the restores into %s", clusterNames[1]), do: listRestores, clusters: 2},
 }
 
-func run(clusters int, dir, kbackup string) error {
+func run(clusters int, dir, kbackup string, keep bool) error {
 	if clusters < 1 || clusters > len(clusterNames) {
 		return fmt.Errorf("-clusters %d: give a number from 1 to %d", clusters, len(clusterNames))
 	}
@@ -134,12 +154,27 @@ func run(clusters int, dir, kbackup string) error {
 	}
 
 	for _, s := range steps {
+		if s.clusters > clusters {
+			heading("%s: skipped, it needs %d clusters (CLUSTERS=%d)", s.title, s.clusters, clusters)
+			continue
+		}
 		heading("%s", s.title)
 		if err := s.do(ctx, d); err != nil {
 			return fmt.Errorf("%s: %w", s.title, err)
 		}
 	}
-	whereNext(d)
+	whereNext(d, clusters)
+	if keep {
+		heading("The clusters keep running; Ctrl-C stops them")
+		fmt.Printf(`In another shell, from this directory:
+
+  export KUBECONFIG=$PWD/%s/kubeconfig KBACKUP_STORAGE=$PWD/%s/repository
+  %s restore latest --from-cluster %s -n payments --context %s --dry-run
+
+docs/disaster-recovery.md goes on from there.
+`, d.dir, d.dir, d.kbackup, d.source, clusterNames[min(1, clusters-1)])
+		<-ctx.Done()
+	}
 	return nil
 }
 
@@ -176,6 +211,29 @@ func listBackups(ctx context.Context, d *demo) error {
 
 func describeBackup(ctx context.Context, d *demo) error {
 	return d.kubectlKbackup(ctx, "backup", "describe", "latest", "--context", d.source)
+}
+
+func verifyBackup(ctx context.Context, d *demo) error {
+	return d.kubectlKbackup(ctx, "verify", "latest", "--context", d.source)
+}
+
+// restoreNamespace restores one application into the empty second cluster,
+// under another name: the plan first, then the outcome of every object.
+func restoreNamespace(ctx context.Context, d *demo) error {
+	return d.kubectlKbackup(ctx, "restore", "latest", "--from-cluster", d.source, "-n", restoredNamespace,
+		"--namespace-mapping", restoredNamespace+":"+restoredAs, "--context", clusterNames[1], "--yes")
+}
+
+// diffRestored compares the backup with the restored copy, namespace
+// mapped, leaving out what controllers would make.
+func diffRestored(ctx context.Context, d *demo) error {
+	fmt.Printf("These local clusters run no controllers, so the %s that the restore left to them are\nnot made again; the comparison leaves them out.\n\n", ownedTypes)
+	return d.kubectlKbackup(ctx, "diff", "latest", "--from-cluster", d.source, "-n", restoredNamespace,
+		"--namespace-mapping", restoredNamespace+":"+restoredAs, "--exclude-resources", ownedTypes, "--context", clusterNames[1])
+}
+
+func listRestores(ctx context.Context, d *demo) error {
+	return d.kubectlKbackup(ctx, "restore", "list", "--context", clusterNames[1])
 }
 
 // kubectlKbackup runs the built binary against the demo's clusters and
@@ -215,7 +273,7 @@ func (d *demo) shorten(args []string) []string {
 	return out
 }
 
-func whereNext(d *demo) {
+func whereNext(d *demo, clusters int) {
 	repo := filepath.Join(d.dir, "repository")
 	kb := d.kbackup + " --storage " + repo
 	heading("Where to look next")
@@ -231,14 +289,30 @@ These read it without a cluster (they name the cluster with --cluster):
   %s backup describe latest --cluster %s --details
   %s backup get latest deployments.apps/shop-api -n shop --cluster %s
   %s backup get latest widgets/checkout-widget -n shop --cluster %s -o json
+  %s verify --all-clusters
+`, repo, repo, d.source, repo, d.source, repo, d.source,
+		kb, d.source, kb, d.source, kb, d.source, kb, d.source, kb)
+	if clusters > 1 {
+		target := clusterNames[1]
+		records, _ := filepath.Glob(filepath.Join(d.repository, target, "_restores", "*.json"))
+		fmt.Printf(`
+What the restore did, object by object, is recorded in %s/%s/_restores/:
 
-To back up a cluster of your own, and to use S3 (make dev-env), read docs/getting-started.md;
-every command and flag is in docs/cli.md.
+  %s restore list --cluster %s
+`, repo, target, kb, target)
+		if len(records) > 0 {
+			id := strings.TrimSuffix(filepath.Base(records[len(records)-1]), ".json")
+			fmt.Printf("  %s restore describe %s\n", kb, id)
+		}
+	}
+	fmt.Printf(`
+docs/disaster-recovery.md is the runbook: restoring a namespace, a whole cluster into a new one, or
+one object; checking first (--dry-run, diff, verify); reading the record; what to do when objects fail.
+To back up a cluster of your own, and to use S3 (make dev-env), read docs/getting-started.md; every
+command and flag is in docs/cli.md.
 
 The demo took %s.
-`, repo, repo, d.source, repo, d.source, repo, d.source,
-		kb, d.source, kb, d.source, kb, d.source, kb, d.source,
-		time.Since(d.started).Round(time.Second))
+`, time.Since(d.started).Round(time.Second))
 }
 
 func heading(format string, args ...any) {
