@@ -30,14 +30,17 @@ import (
 	kbversion "github.com/kbackup/kbackup/core/version"
 )
 
-// Defaults of ClientOptions. kbackup lists and creates in bulk: a restore
-// sends one request per object, and at 100 requests per second a restore of
-// 10,000 objects would wait on the client for 100 s. The limit is set high
-// enough not to be the bottleneck; API Priority and Fairness on the server
-// is what protects it (its 429s are retried).
+// Defaults of ClientOptions. kbackup has no client-side rate limit by
+// default: every part of it that sends requests in bulk bounds how many are
+// in flight at once (a restore sends 16 at a time, a backup reads a few types
+// at a time), which already bounds the rate, and API Priority and Fairness on
+// the server is what protects it (its 429s are retried). A limiter only
+// capped restores: at 1000 requests per second, a restore of 10,000 objects
+// measured 1,135 objects/s where the same restore without it made 1,934/s.
+// ClientOptions.QPS sets one when wanted.
 const (
-	DefaultQPS   float32 = 1000
-	DefaultBurst         = 2000
+	DefaultQPS   float32 = -1
+	DefaultBurst         = 0
 	// DefaultPingTimeout bounds Ping when the caller's context allows longer:
 	// an unreachable server must be reported in seconds, not after the
 	// operating system gives up on a TCP connection.

@@ -147,8 +147,8 @@ func TestNewClientDefaultsAndProtobuf(t *testing.T) {
 	if got.QPS != kube.DefaultQPS || got.Burst != kube.DefaultBurst || !strings.HasPrefix(got.UserAgent, "kbackup/") {
 		t.Errorf("QPS %v, Burst %d, UserAgent %q; want %v, %d, kbackup/…", got.QPS, got.Burst, got.UserAgent, kube.DefaultQPS, kube.DefaultBurst)
 	}
-	if got.RateLimiter == nil || c.Config().RateLimiter != got.RateLimiter {
-		t.Error("the clients of one connection should share one rate limiter")
+	if got.RateLimiter != nil {
+		t.Error("by default there is no client-side rate limit")
 	}
 	got.Host = "https://changed.example"
 	if c.Config().Host != plain.Server {
@@ -179,6 +179,9 @@ func TestNewClientDefaultsAndProtobuf(t *testing.T) {
 	}
 	if e := explicit.Config(); e.QPS != 7 || e.Burst != 9 || e.UserAgent != "kbackup-test" {
 		t.Errorf("explicit options: QPS %v, Burst %d, UserAgent %q", e.QPS, e.Burst, e.UserAgent)
+	}
+	if e := explicit.Config(); e.RateLimiter == nil || explicit.Config().RateLimiter != e.RateLimiter {
+		t.Error("with a QPS, the clients of one connection should share one rate limiter")
 	}
 	if off := newClient(t, plain.Config(), ""); off.Config().RateLimiter != nil {
 		t.Error("a negative QPS (testenv's) should leave the limit off")

@@ -55,6 +55,8 @@ type harness struct {
 	objects    int
 	report     *report
 	targets    *restoreTargets
+	// restoreSource is set once the restore benchmark's objects exist.
+	restoreSource bool
 }
 
 var (

@@ -26,6 +26,7 @@ import (
 	"github.com/kbackup/kbackup/core/restore"
 	"github.com/kbackup/kbackup/core/snapshot"
 	"github.com/kbackup/kbackup/core/testenv"
+	"github.com/kbackup/kbackup/core/testenv/workload"
 )
 
 // restoreTargets are two empty clusters: kbackup restores into one, the
@@ -52,14 +53,30 @@ func (h *harness) restoreTargets(b *testing.B) *restoreTargets {
 	return t
 }
 
+// restoreNamespaces hold the restore benchmark's objects, apart from the
+// backup benchmark's, which grow to 50k.
+func restoreNamespaces() []string {
+	ns := make([]string, namespaceCount)
+	for i := range ns {
+		ns[i] = fmt.Sprintf("rbench-%02d", i)
+	}
+	return ns
+}
+
 func BenchmarkRestore(b *testing.B) {
 	const total = 10_000
 	b.Run(fmt.Sprintf("objects=%d", total), func(b *testing.B) {
 		h := setup(b)
-		h.grow(b, total)
+		if !h.restoreSource {
+			err := workload.CreateConfigMaps(context.Background(), h.cs, workload.ConfigMaps{Namespaces: restoreNamespaces(), Total: total, Workers: 32})
+			if err != nil {
+				b.Fatal(err)
+			}
+			h.restoreSource = true
+		}
 		targets := h.restoreTargets(b)
 		for range b.N {
-			benchmarkRestore(b, h, targets)
+			benchmarkRestore(b, h, targets, total)
 		}
 	})
 	if shared != nil {
@@ -67,10 +84,10 @@ func BenchmarkRestore(b *testing.B) {
 	}
 }
 
-func benchmarkRestore(b *testing.B, h *harness, targets *restoreTargets) {
+func benchmarkRestore(b *testing.B, h *harness, targets *restoreTargets, total int) {
 	ctx := context.Background()
 	bucket := h.env.S3.NewBucket(b)
-	h.backupWith(b, bucket, "--include-resources", "configmaps,namespaces", "--include-namespaces", "bench-*")
+	h.backupWith(b, bucket, "--include-resources", "configmaps,namespaces", "--include-namespaces", "rbench-*")
 	r, err := repo.Open(ctx, h.repoOptions(bucket))
 	if err != nil {
 		b.Fatal(err)
@@ -92,7 +109,7 @@ func benchmarkRestore(b *testing.B, h *harness, targets *restoreTargets) {
 		prefix := func(kind string) func(string) string {
 			return func(ns string) string { return fmt.Sprintf("%s%d-%s", kind, round, ns) }
 		}
-		kb = append(kb, h.restore(b, targets, bucket, prefix("r")))
+		kb = append(kb, h.restore(b, targets, bucket, prefix("r"), total))
 		bareJSON = append(bareJSON, bareCreates(b, cs, objs, prefix("j"), func(ctx context.Context, o *unstructured.Unstructured) error {
 			_, err := dyn.Resource(configMaps).Namespace(o.GetNamespace()).Create(ctx, o, metav1.CreateOptions{})
 			return err
@@ -131,10 +148,10 @@ func (h *harness) backupWith(b *testing.B, bucket string, args ...string) {
 
 // restore runs `kubectl kbackup restore` of the latest backup of cluster
 // bench into the restored cluster, every namespace renamed by rename.
-func (h *harness) restore(b *testing.B, targets *restoreTargets, bucket string, rename func(string) string) time.Duration {
+func (h *harness) restore(b *testing.B, targets *restoreTargets, bucket string, rename func(string) string, total int) time.Duration {
 	b.Helper()
 	var mapping []string
-	for _, ns := range benchNamespaces() {
+	for _, ns := range restoreNamespaces() {
 		mapping = append(mapping, ns+":"+rename(ns))
 	}
 	cmd := exec.Command(h.binary, "--kubeconfig", targets.kubeconfig, "--context", "restored",
@@ -154,8 +171,8 @@ func (h *harness) restore(b *testing.B, targets *restoreTargets, bucket string, 
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		b.Fatalf("restore -o json: %v\n%s", err, stdout.String())
 	}
-	if res.Totals.Failed > 0 || res.Totals.Created < h.objects {
-		b.Fatalf("restore created %d objects and failed %d, want %d created", res.Totals.Created, res.Totals.Failed, h.objects)
+	if res.Totals.Failed > 0 || res.Totals.Created < total {
+		b.Fatalf("restore created %d objects and failed %d, want %d created", res.Totals.Created, res.Totals.Failed, total)
 	}
 	return elapsed
 }
@@ -167,7 +184,7 @@ func bareCreates(b *testing.B, cs kubernetes.Interface, objs []snapshot.Object, 
 	create func(context.Context, *unstructured.Unstructured) error) time.Duration {
 	b.Helper()
 	ctx := context.Background()
-	for _, ns := range benchNamespaces() {
+	for _, ns := range restoreNamespaces() {
 		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: rename(ns)}}, metav1.CreateOptions{}); err != nil {
 			b.Fatal(err)
 		}
