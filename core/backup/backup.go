@@ -53,12 +53,21 @@ func Run(ctx context.Context, client *kube.Client, storage Storage, opts Options
 	opts = opts.withDefaults()
 	started := opts.Now().UTC()
 
-	identity, err := kube.DetectIdentity(ctx, client, kube.DetectOptions{Name: opts.ClusterName, NameSource: opts.ClusterNameSource})
-	if err != nil {
-		return nil, err
-	}
-	found, err := client.Discover(ctx)
-	if err != nil {
+	// Who the cluster is and what it serves are independent questions.
+	var (
+		identity *kube.Identity
+		found    *kube.Resources
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		identity, err = kube.DetectIdentity(gctx, client, kube.DetectOptions{Name: opts.ClusterName, NameSource: opts.ClusterNameSource})
+		return err
+	})
+	g.Go(func() (err error) {
+		found, err = client.Discover(gctx)
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	sel, err := selectResources(found, opts)
@@ -112,8 +121,13 @@ type run struct {
 	started         time.Time
 	discoveryFailed map[schema.GroupVersion]error
 
-	known   *repo.PackSet
 	breaker *gobreaker.CircuitBreaker[any]
+
+	// prepared is closed once prepare has run; prepareErr and known are
+	// its results, read only after it is closed.
+	prepared   chan struct{}
+	prepareErr error
+	known      *repo.PackSet
 
 	mu       sync.Mutex
 	packs    []repo.PackEntry
@@ -137,29 +151,30 @@ func (b *run) clusterIdentity() repo.ClusterIdentity {
 }
 
 func (b *run) execute(ctx context.Context) (*repo.Manifest, error) {
-	cluster := b.identity.Name
-	if _, err := b.repo.ClaimCluster(ctx, b.clusterIdentity(), repo.ClaimOptions{Override: b.opts.ForceClusterName}); err != nil {
-		return nil, err
-	}
-	if _, err := b.repo.ReadManifest(ctx, cluster, b.id); err == nil {
-		return nil, fmt.Errorf("%w: cluster %s already has a backup %s in %s; choose another name", ErrBackupExists, cluster, b.id, b.repo.Location())
-	} else if !errors.Is(err, repo.ErrNotFound) {
-		return nil, err
-	}
-	release, err := b.repo.BeginBackup(ctx, cluster, b.id)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		// The marker only holds off garbage collection; a failure to
-		// remove it expires with its TTL.
-		releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_ = release(releaseCtx)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The repository is prepared while the types are already being read: its
+	// round trips (the name claim, the ID check, the in-progress marker, the
+	// known packs) would otherwise delay every LIST. Packs wait for it.
+	b.prepared = make(chan struct{})
+	var release func(context.Context) error
+	go func() {
+		defer close(b.prepared)
+		release, b.prepareErr = b.prepare(ctx)
+		if b.prepareErr != nil {
+			cancel()
+		}
 	}()
-	if b.known, err = b.repo.KnownPacks(ctx, cluster); err != nil {
-		return nil, err
-	}
+	defer func() {
+		<-b.prepared
+		if release != nil {
+			// The marker only holds off garbage collection; a failure to
+			// remove it expires with its TTL.
+			releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			_ = release(releaseCtx)
+		}
+	}()
 
 	total := len(b.sel.resources)
 	b.opts.Progress(Event{Kind: EventStarted, TypesTotal: total})
@@ -169,14 +184,19 @@ func (b *run) execute(ctx context.Context) (*repo.Manifest, error) {
 		g.Go(func() error {
 			tb := newTypeBackup(b, res)
 			err := tb.run(gctx)
-			if err != nil && isStorageError(err) {
+			if err != nil && (isStorageError(err) || errors.Is(err, errNotPrepared)) {
 				return err // the repository failed: the attempt fails
 			}
 			b.finishType(tb, err)
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err := g.Wait()
+	<-b.prepared
+	if b.prepareErr != nil {
+		return nil, b.prepareErr
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -189,6 +209,44 @@ func (b *run) execute(ctx context.Context) (*repo.Manifest, error) {
 	}
 	b.opts.Progress(Event{Kind: EventCommitted, TypesDone: total, TypesTotal: total, ObjectsDone: manifest.Stats.Objects, BytesUploaded: manifest.Stats.BytesUploaded})
 	return manifest, nil
+}
+
+// prepare claims the cluster's name, makes sure the backup's ID is free,
+// marks the backup in progress and reads which packs are stored already.
+func (b *run) prepare(ctx context.Context) (release func(context.Context) error, err error) {
+	cluster := b.identity.Name
+	if _, err := b.repo.ClaimCluster(ctx, b.clusterIdentity(), repo.ClaimOptions{Override: b.opts.ForceClusterName}); err != nil {
+		return nil, err
+	}
+	if _, err := b.repo.ReadManifest(ctx, cluster, b.id); err == nil {
+		return nil, fmt.Errorf("%w: cluster %s already has a backup %s in %s; choose another name", ErrBackupExists, cluster, b.id, b.repo.Location())
+	} else if !errors.Is(err, repo.ErrNotFound) {
+		return nil, err
+	}
+	if release, err = b.repo.BeginBackup(ctx, cluster, b.id); err != nil {
+		return nil, err
+	}
+	if b.known, err = b.repo.KnownPacks(ctx, cluster); err != nil {
+		return release, err
+	}
+	return release, nil
+}
+
+// errNotPrepared stops a type whose packs cannot be written because the
+// repository could not be prepared; execute returns why.
+var errNotPrepared = errors.New("repository not prepared")
+
+// waitPrepared blocks until the repository is prepared for packs.
+func (b *run) waitPrepared(ctx context.Context) error {
+	select {
+	case <-b.prepared:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if b.prepareErr != nil {
+		return errNotPrepared
+	}
+	return nil
 }
 
 // isStorageError tells a failure of the repository, which fails the whole

@@ -188,6 +188,9 @@ func (t *typeBackup) writePack(ctx context.Context, namespace string, docs []pac
 		return fmt.Errorf("namespace %q: %w", namespace, err)
 	}
 	b := t.backup
+	if err := b.waitPrepared(ctx); err != nil {
+		return err
+	}
 	spec := repo.PackSpec{Cluster: b.identity.Name, Namespace: namespace, Resource: t.res.String()}
 	ref, uploaded, err := b.repo.WritePack(ctx, spec, content, b.known)
 	if err != nil {
