@@ -115,7 +115,7 @@ type run struct {
 	client          *kube.Client
 	repo            *repo.Repository
 	opts            Options
-	sel             *selection
+	sel             *resourceSelection
 	identity        *kube.Identity
 	id              string
 	started         time.Time

@@ -11,10 +11,9 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/labels"
-
 	"github.com/kbackup/kbackup/core/config"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/selection"
 )
 
 // Defaults of Options.
@@ -128,13 +127,11 @@ func (o Options) Validate() error {
 			errs = append(errs, fmt.Errorf("backup name: %w", err))
 		}
 	}
-	if _, err := newNamespaceFilter(o.IncludeNamespaces, o.ExcludeNamespaces); err != nil {
+	if _, err := selection.NewNamespaces(o.IncludeNamespaces, o.ExcludeNamespaces); err != nil {
 		errs = append(errs, err)
 	}
-	if o.LabelSelector != "" {
-		if _, err := labels.Parse(o.LabelSelector); err != nil {
-			errs = append(errs, fmt.Errorf("label selector %q: %w; use key=value, key!=value, key in (a,b) or key, joined by commas", o.LabelSelector, err))
-		}
+	if _, err := selection.ParseLabelSelector(o.LabelSelector); err != nil {
+		errs = append(errs, err)
 	}
 	switch o.ClusterResources {
 	case "", ClusterResourcesAuto, ClusterResourcesOn, ClusterResourcesOff:

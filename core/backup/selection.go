@@ -2,13 +2,12 @@ package backup
 
 import (
 	"fmt"
-	"path"
 	"slices"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kbackup/kbackup/core/kube"
+	"github.com/kbackup/kbackup/core/selection"
 )
 
 // DefaultExclusions are the resource types a backup leaves out unless they
@@ -43,65 +42,10 @@ const (
 	ClusterResourcesOff  ClusterResources = "off"
 )
 
-// namespaceFilter selects namespaces by name with shell patterns (path.Match):
-// included when an include pattern matches (or none is given) and no
-// exclude pattern does.
-type namespaceFilter struct {
-	include, exclude []string
-}
-
-func newNamespaceFilter(include, exclude []string) (namespaceFilter, error) {
-	for _, p := range slices.Concat(include, exclude) {
-		if _, err := path.Match(p, ""); err != nil {
-			return namespaceFilter{}, fmt.Errorf("namespace pattern %q: %w; use a name or a shell pattern like team-*", p, err)
-		}
-	}
-	return namespaceFilter{include: include, exclude: exclude}, nil
-}
-
-func (f namespaceFilter) matches(namespace string) bool {
-	match := func(patterns []string) bool {
-		return slices.ContainsFunc(patterns, func(p string) bool {
-			ok, _ := path.Match(p, namespace)
-			return ok
-		})
-	}
-	if len(f.include) > 0 && !match(f.include) {
-		return false
-	}
-	return !match(f.exclude)
-}
-
-// allNamespaces reports whether the filter includes every namespace (it may
-// still exclude some).
-func (f namespaceFilter) allNamespaces() bool {
-	return len(f.include) == 0 || slices.Contains(f.include, "*")
-}
-
-// exactNamespaces returns the included namespaces when they are plain names
-// (no patterns) and no more than max of them: listing those namespaces one
-// by one is cheaper than listing the whole cluster.
-func (f namespaceFilter) exactNamespaces(max int) ([]string, bool) {
-	if f.allNamespaces() || len(f.include) > max {
-		return nil, false
-	}
-	var names []string
-	for _, p := range f.include {
-		if strings.ContainsAny(p, `*?[\`) {
-			return nil, false
-		}
-		if f.matches(p) {
-			names = append(names, p)
-		}
-	}
-	slices.Sort(names)
-	return slices.Compact(names), true
-}
-
-// selection is what a backup reads.
-type selection struct {
+// resourceSelection is what a backup reads.
+type resourceSelection struct {
 	resources  []kube.Resource
-	namespaces namespaceFilter
+	namespaces selection.Namespaces
 	// excluded lists the types left out by default, for the manifest.
 	excluded []string
 	// clusterScoped says whether cluster-scoped types (other than
@@ -112,8 +56,8 @@ type selection struct {
 var namespacesResource = schema.GroupResource{Resource: "namespaces"}
 
 // selectResources picks the types to back up from what discovery found.
-func selectResources(found *kube.Resources, opts Options) (*selection, error) {
-	nsFilter, err := newNamespaceFilter(opts.IncludeNamespaces, opts.ExcludeNamespaces)
+func selectResources(found *kube.Resources, opts Options) (*resourceSelection, error) {
+	nsFilter, err := selection.NewNamespaces(opts.IncludeNamespaces, opts.ExcludeNamespaces)
 	if err != nil {
 		return nil, err
 	}
@@ -155,10 +99,10 @@ func selectResources(found *kube.Resources, opts Options) (*selection, error) {
 		case ClusterResourcesOff:
 			return false
 		}
-		return nsFilter.allNamespaces() || included[gr]
+		return nsFilter.All() || included[gr]
 	}
 
-	sel := &selection{namespaces: nsFilter, clusterScoped: mode == ClusterResourcesOn || (mode == ClusterResourcesAuto && nsFilter.allNamespaces())}
+	sel := &resourceSelection{namespaces: nsFilter, clusterScoped: mode == ClusterResourcesOn || (mode == ClusterResourcesAuto && nsFilter.All())}
 	for _, r := range found.Items {
 		gr := r.GroupResource()
 		switch {

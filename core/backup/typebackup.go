@@ -140,7 +140,7 @@ func (t *typeBackup) once(ctx context.Context, streaming bool) error {
 // (""), or one per namespace when a few namespaces are named exactly.
 func (t *typeBackup) listNamespaces() []string {
 	if t.res.Namespaced {
-		if names, ok := t.backup.sel.namespaces.exactNamespaces(exactNamespaceLimit); ok {
+		if names, ok := t.backup.sel.namespaces.Exact(exactNamespaceLimit); ok {
 			return names
 		}
 	}
@@ -153,9 +153,9 @@ func (t *typeBackup) selected(o listedObject) bool {
 	filter := t.backup.sel.namespaces
 	switch {
 	case t.res.Namespaced:
-		return filter.matches(o.namespace)
+		return filter.Match(o.namespace)
 	case t.res.GroupResource() == namespacesResource:
-		return filter.matches(o.doc.Name)
+		return filter.Match(o.doc.Name)
 	}
 	return true
 }

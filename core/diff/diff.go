@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/selection"
 	"github.com/kbackup/kbackup/core/snapshot"
 )
 
@@ -154,14 +154,18 @@ type filter struct {
 	resources map[string]bool
 	excluded  map[string]bool
 	selector  labels.Selector
+	// namespaces applies the options' namespace patterns.
+	namespaces selection.Namespaces
 }
 
 func newFilter(opts Options, resolve func(string) (string, error)) (*filter, error) {
-	f := &filter{opts: opts, resources: map[string]bool{}, excluded: map[string]bool{}, selector: labels.Everything()}
-	for _, p := range slices.Concat(opts.IncludeNamespaces, opts.ExcludeNamespaces) {
-		if _, err := path.Match(p, ""); err != nil {
-			return nil, fmt.Errorf("namespace pattern %q: %w", p, err)
-		}
+	f := &filter{opts: opts, resources: map[string]bool{}, excluded: map[string]bool{}}
+	var err error
+	if f.namespaces, err = selection.NewNamespaces(opts.IncludeNamespaces, opts.ExcludeNamespaces); err != nil {
+		return nil, err
+	}
+	if f.selector, err = selection.ParseLabelSelector(opts.LabelSelector); err != nil {
+		return nil, err
 	}
 	if err := opts.NamespaceMapping.Validate(); err != nil {
 		return nil, fmt.Errorf("namespace mapping: %w", err)
@@ -186,21 +190,7 @@ func newFilter(opts Options, resolve func(string) (string, error)) (*filter, err
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if opts.LabelSelector != "" {
-		sel, err := labels.Parse(opts.LabelSelector)
-		if err != nil {
-			return nil, fmt.Errorf("label selector %q: %w", opts.LabelSelector, err)
-		}
-		f.selector = sel
-	}
 	return f, nil
-}
-
-func matchNamespace(include, exclude []string, ns string) bool {
-	match := func(patterns []string) bool {
-		return slices.ContainsFunc(patterns, func(p string) bool { ok, _ := path.Match(p, ns); return ok })
-	}
-	return (len(include) == 0 || match(include)) && !match(exclude)
 }
 
 // takesPack says whether the pack's objects can be selected.
@@ -210,7 +200,7 @@ func (f *filter) takesPack(p repo.PackEntry) bool {
 	}
 	switch {
 	case p.Namespaced:
-		return matchNamespace(f.opts.IncludeNamespaces, f.opts.ExcludeNamespaces, p.Namespace)
+		return f.namespaces.Match(p.Namespace)
 	case p.Resource == "namespaces":
 		return true
 	}
@@ -221,9 +211,9 @@ func (f *filter) takesPack(p repo.PackEntry) bool {
 // backup) is selected.
 func (f *filter) takes(resource string, obj *unstructured.Unstructured, namespace string) bool {
 	if resource == "namespaces" {
-		return matchNamespace(f.opts.IncludeNamespaces, f.opts.ExcludeNamespaces, obj.GetName()) && f.selector.Matches(labels.Set(obj.GetLabels()))
+		return f.namespaces.Match(obj.GetName()) && f.selector.Matches(labels.Set(obj.GetLabels()))
 	}
-	if namespace != "" && !matchNamespace(f.opts.IncludeNamespaces, f.opts.ExcludeNamespaces, namespace) {
+	if namespace != "" && !f.namespaces.Match(namespace) {
 		return false
 	}
 	return f.selector.Matches(labels.Set(obj.GetLabels()))
@@ -323,11 +313,16 @@ func readLive(ctx context.Context, c *kube.Client, found *kube.Resources, m *rep
 	for src, dst := range f.opts.NamespaceMapping {
 		reverse[dst] = src
 	}
-	backupSel := labels.Everything()
-	if m.Options.LabelSelector != "" {
-		if sel, err := labels.Parse(m.Options.LabelSelector); err == nil {
-			backupSel = sel
-		}
+	// What the backup selected, so that the live side is compared with
+	// the same selection. The manifest's options were checked when the
+	// backup was taken.
+	backupSel, err := selection.ParseLabelSelector(m.Options.LabelSelector)
+	if err != nil {
+		backupSel = labels.Everything()
+	}
+	backupNamespaces, err := selection.NewNamespaces(m.Options.IncludeNamespaces, m.Options.ExcludeNamespaces)
+	if err != nil {
+		return nil, nil, fmt.Errorf("backup %s: %w", m.ID, err)
 	}
 	out := sideObjects{}
 	var warnings []string
@@ -357,14 +352,14 @@ func readLive(ctx context.Context, c *kube.Client, found *kube.Resources, m *rep
 							ns = src
 						}
 					}
-					if ns != "" && !matchNamespace(m.Options.IncludeNamespaces, m.Options.ExcludeNamespaces, ns) {
+					if ns != "" && !backupNamespaces.Match(ns) {
 						continue
 					}
 					if resource != "namespaces" && !backupSel.Matches(labels.Set(o.GetLabels())) {
 						continue
 					}
 					if resource == "namespaces" {
-						if !matchNamespace(f.opts.IncludeNamespaces, f.opts.ExcludeNamespaces, ns) || !f.selector.Matches(labels.Set(o.GetLabels())) {
+						if !f.namespaces.Match(ns) || !f.selector.Matches(labels.Set(o.GetLabels())) {
 							continue
 						}
 					} else if !f.takes(resource, o, ns) {

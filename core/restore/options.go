@@ -13,15 +13,12 @@ package restore
 import (
 	"errors"
 	"fmt"
-	"path"
-	"slices"
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/labels"
-
 	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/selection"
 )
 
 // Defaults of Options.
@@ -166,15 +163,11 @@ func (o Options) withDefaults() Options {
 // Validate checks the options that do not need a cluster or a backup.
 func (o Options) Validate() error {
 	var errs []error
-	for _, p := range slices.Concat(o.IncludeNamespaces, o.ExcludeNamespaces) {
-		if _, err := path.Match(p, ""); err != nil {
-			errs = append(errs, fmt.Errorf("namespace pattern %q: %w; use a name or a shell pattern like team-*", p, err))
-		}
+	if _, err := selection.NewNamespaces(o.IncludeNamespaces, o.ExcludeNamespaces); err != nil {
+		errs = append(errs, err)
 	}
-	if o.LabelSelector != "" {
-		if _, err := labels.Parse(o.LabelSelector); err != nil {
-			errs = append(errs, fmt.Errorf("label selector %q: %w; use key=value, key!=value, key in (a,b) or key, joined by commas", o.LabelSelector, err))
-		}
+	if _, err := selection.ParseLabelSelector(o.LabelSelector); err != nil {
+		errs = append(errs, err)
 	}
 	if o.Object != nil && (o.Object.Resource == "" || o.Object.Name == "") {
 		errs = append(errs, errors.New("a single object to restore needs a resource type and a name"))
@@ -201,25 +194,4 @@ func (o Options) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// namespaceFilter selects source namespaces by name or shell pattern.
-type namespaceFilter struct{ include, exclude []string }
-
-func (f namespaceFilter) matches(ns string) bool {
-	match := func(patterns []string) bool {
-		return slices.ContainsFunc(patterns, func(p string) bool {
-			ok, _ := path.Match(p, ns)
-			return ok
-		})
-	}
-	if len(f.include) > 0 && !match(f.include) {
-		return false
-	}
-	return !match(f.exclude)
-}
-
-// all says whether every namespace is included (some may be excluded).
-func (f namespaceFilter) all() bool {
-	return len(f.include) == 0 || slices.Contains(f.include, "*")
 }

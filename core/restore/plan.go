@@ -17,6 +17,7 @@ import (
 	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/selection"
 )
 
 // Action is what Apply will do with an object.
@@ -202,7 +203,7 @@ type planner struct {
 	manifest  *repo.Manifest
 	client    *kube.Client
 	opts      Options
-	nsFilter  namespaceFilter
+	nsFilter  selection.Namespaces
 	resources *kube.Resources
 	// versions are the served versions of each API group of the target.
 	versions map[string][]string
@@ -236,10 +237,13 @@ func NewPlan(ctx context.Context, in PlanInput) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	nsFilter, err := selection.NewNamespaces(opts.IncludeNamespaces, opts.ExcludeNamespaces)
+	if err != nil {
+		return nil, err
+	}
 	pl := &planner{
 		repo: in.Repository, manifest: in.Manifest, client: in.Target, opts: opts,
-		nsFilter:  namespaceFilter{include: opts.IncludeNamespaces, exclude: opts.ExcludeNamespaces},
-		resources: resources,
+		nsFilter: nsFilter, resources: resources,
 	}
 	if pl.versions, err = servedVersions(in.Target); err != nil {
 		return nil, err

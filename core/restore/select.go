@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/selection"
 	"github.com/kbackup/kbackup/core/snapshot"
 )
 
@@ -146,13 +147,13 @@ func (pl *planner) selectPacks() ([]repo.PackEntry, error) {
 		}
 		switch {
 		case p.Namespaced:
-			if !pl.nsFilter.matches(p.Namespace) {
+			if !pl.nsFilter.Match(p.Namespace) {
 				continue
 			}
 		case gr == grNamespaces:
 		case o.ClusterResources == ClusterResourcesOff:
 			continue
-		case o.ClusterResources == ClusterResourcesAuto && !pl.nsFilter.all() && !slices.Contains(relatedClusterTypes, gr):
+		case o.ClusterResources == ClusterResourcesAuto && !pl.nsFilter.All() && !slices.Contains(relatedClusterTypes, gr):
 			continue
 		}
 		packs = append(packs, p)
@@ -171,12 +172,9 @@ func (pl *planner) selectPacks() ([]repo.PackEntry, error) {
 // selection takes.
 func (pl *planner) readCandidates(ctx context.Context, packs []repo.PackEntry) ([]candidate, error) {
 	o := pl.opts
-	var selector labels.Selector = labels.Everything()
-	if o.LabelSelector != "" {
-		var err error
-		if selector, err = labels.Parse(o.LabelSelector); err != nil {
-			return nil, err
-		}
+	selector, err := selection.ParseLabelSelector(o.LabelSelector)
+	if err != nil {
+		return nil, err
 	}
 	var (
 		mu         sync.Mutex
@@ -184,7 +182,7 @@ func (pl *planner) readCandidates(ctx context.Context, packs []repo.PackEntry) (
 		namespaces []candidate
 		cluster    []candidate
 	)
-	err := snapshot.Read(ctx, pl.repo, packs, o.Concurrency, func(p repo.PackEntry, objs []*unstructured.Unstructured) error {
+	err = snapshot.Read(ctx, pl.repo, packs, o.Concurrency, func(p repo.PackEntry, objs []*unstructured.Unstructured) error {
 		gr := schema.ParseGroupResource(p.Resource)
 		mu.Lock()
 		defer mu.Unlock()
@@ -204,7 +202,7 @@ func (pl *planner) readCandidates(ctx context.Context, packs []repo.PackEntry) (
 					}
 				}
 			case gr == grNamespaces:
-				if pl.nsFilter.matches(obj.GetName()) {
+				if pl.nsFilter.Match(obj.GetName()) {
 					namespaces = append(namespaces, c)
 				}
 			case !selector.Matches(labels.Set(obj.GetLabels())):
@@ -236,7 +234,7 @@ func (pl *planner) readCandidates(ctx context.Context, packs []repo.PackEntry) (
 			used[c.obj.GetName()] = true
 		}
 	}
-	if o.Object == nil && o.ClusterResources == ClusterResourcesAuto && !pl.nsFilter.all() {
+	if o.Object == nil && o.ClusterResources == ClusterResourcesAuto && !pl.nsFilter.All() {
 		cluster = related(cluster, namespaced, used)
 	}
 	return append(out, cluster...), nil

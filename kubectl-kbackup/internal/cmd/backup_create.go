@@ -85,15 +85,7 @@ failed or could not be stored.`,
   # Namespaces by pattern, without secrets, as JSON for a script
   kubectl kbackup backup create --include-namespaces 'shop-*' --exclude-resources secrets -o json`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(c.Flags(), args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE: runOptions(o),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

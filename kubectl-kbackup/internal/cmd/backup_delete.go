@@ -55,15 +55,7 @@ what would be deleted.`,
 		Example: `  kubectl kbackup backup delete 20260301T020000Z-1a2b3c --dry-run
   kubectl kbackup backup delete 20260301T020000Z-1a2b3c --yes`,
 		Args: exactArgs("ID|latest"),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(c.Flags(), args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE: runOptions(o),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

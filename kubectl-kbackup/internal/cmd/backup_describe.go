@@ -56,15 +56,7 @@ or corrupt is named, and the command fails.
   kubectl kbackup backup describe 20260301T020000Z-1a2b3c --details
   kubectl kbackup backup describe latest --cluster prod-eu -o json`,
 		Args: exactArgs("ID|latest"),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(c.Flags(), args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE: runOptions(o),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

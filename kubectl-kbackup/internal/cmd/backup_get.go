@@ -59,15 +59,7 @@ types need no namespace.`,
   kubectl kbackup backup get 20260301T020000Z-1a2b3c configmap app-config -n shop -o json
   kubectl kbackup backup get latest clusterroles.rbac.authorization.k8s.io/shop-reader`,
 		Args: cobra.RangeArgs(2, 3),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(c.Flags(), args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE: runOptions(o),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

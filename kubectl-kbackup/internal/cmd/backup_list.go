@@ -18,10 +18,8 @@ import (
 type BackupListOptions struct {
 	Global *GlobalOptions
 
-	// Cluster is --cluster; empty means the current context's cluster.
-	Cluster     string
-	AllClusters bool
-	Output      string
+	clusterSelection
+	Output string
 
 	config *LoadedConfig
 	now    func() time.Time
@@ -50,15 +48,7 @@ kubeconfig context. --all-clusters lists every cluster of the repository.`,
   kubectl kbackup backup list --cluster prod-eu -o json
   kubectl kbackup backup list --all-clusters`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(c.Flags(), args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE: runOptions(o),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
@@ -66,8 +56,7 @@ kubeconfig context. --all-clusters lists every cluster of the repository.`,
 
 // AddFlags registers the command's flags.
 func (o *BackupListOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Cluster, "cluster", "", "Cluster whose backups to list (default: the current context's).")
-	fs.BoolVar(&o.AllClusters, "all-clusters", false, "List the backups of every cluster in the repository.")
+	o.addFlags(fs, "Cluster whose backups to list (default: the current context's).", "List the backups of every cluster in the repository.")
 	ui.AddOutputFlag(fs, &o.Output)
 }
 
@@ -80,13 +69,8 @@ func (o *BackupListOptions) Complete(_ *pflag.FlagSet, _ []string) error {
 
 // Validate checks the flags.
 func (o *BackupListOptions) Validate() error {
-	if o.AllClusters && o.Cluster != "" {
-		return errors.New("--cluster and --all-clusters exclude each other: name one cluster, or ask for all")
-	}
-	if o.Cluster != "" {
-		if err := repo.ValidateClusterName(o.Cluster); err != nil {
-			return fmt.Errorf("--cluster: %w", err)
-		}
+	if err := o.clusterSelection.validate(); err != nil {
+		return err
 	}
 	return ui.ValidateOutput(o.Output, false)
 }
@@ -98,17 +82,9 @@ func (o *BackupListOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var clusters []string
-	if o.AllClusters {
-		if clusters, err = r.Clusters(ctx); err != nil {
-			return err
-		}
-	} else {
-		cluster, err := o.Global.clusterName(ctx, o.config, o.Cluster)
-		if err != nil {
-			return err
-		}
-		clusters = []string{cluster}
+	clusters, err := o.clusters(ctx, o.Global, o.config, r)
+	if err != nil {
+		return err
 	}
 	var manifests []*repo.Manifest
 	var unreadable []error
@@ -131,7 +107,7 @@ func (o *BackupListOptions) Run(ctx context.Context) error {
 		}
 		err = ui.PrintObject(o.Out, o.Output, list)
 	} else if len(manifests) == 0 {
-		_, err = fmt.Fprintf(o.ErrOut, "No backups of %s in %s.\n", clustersText(clusters, o.AllClusters), r)
+		_, err = fmt.Fprintf(o.ErrOut, "No backups of %s in %s.\n", o.describe(clusters), r)
 	} else {
 		err = ui.RenderBackupList(o.Out, ui.NewStyles(o.Out), manifests, o.now())
 	}
@@ -142,14 +118,4 @@ func (o *BackupListOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("some backups could not be read and are not listed:\n%w", errors.Join(unreadable...))
 	}
 	return nil
-}
-
-func clustersText(clusters []string, all bool) string {
-	switch {
-	case all && len(clusters) == 0:
-		return "any cluster (the repository is empty)"
-	case all:
-		return "any cluster"
-	}
-	return "cluster " + clusters[0]
 }

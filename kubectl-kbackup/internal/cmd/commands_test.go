@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -124,7 +125,7 @@ func TestConfigValidateCommand(t *testing.T) {
 	if err := o.Complete(nil, []string{writeConfig(t, "environments:\n  - name: dev\n  - name: prod\n")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.Run(); err != nil || !strings.Contains(out.String(), "valid (the base configuration, environment dev, environment prod checked)") {
+	if err := o.Run(context.Background()); err != nil || !strings.Contains(out.String(), "valid (the base configuration, environment dev, environment prod checked)") {
 		t.Errorf("%v: %s", err, out)
 	}
 }

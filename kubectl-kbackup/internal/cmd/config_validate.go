@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -48,15 +49,7 @@ environment only.`,
 		Example: `  kubectl kbackup config validate
   kubectl kbackup config validate examples/kbackup.yaml --environment prod`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(c.Flags(), args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE: runOptions(o),
 	}
 	return cmd
 }
@@ -74,7 +67,7 @@ func (o *ConfigValidateOptions) Validate() error { return nil }
 
 // Run checks the configuration, as selected and per environment, and
 // reports every problem found.
-func (o *ConfigValidateOptions) Run() error {
+func (o *ConfigValidateOptions) Run(context.Context) error {
 	g := *o.Global
 	if o.File != "" {
 		g.ConfigFile, g.configSource = o.File, "argument FILE"

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -39,15 +40,7 @@ characters).
 -o yaml or -o json prints the file read, the environment, the configuration
 and the sources as one object.`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(c.Flags(), args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE: runOptions(o),
 	}
 	ui.AddOutputFlag(cmd.Flags(), &o.Output)
 	return cmd
@@ -64,7 +57,7 @@ func (o *ConfigViewOptions) Complete(_ *pflag.FlagSet, _ []string) error {
 func (o *ConfigViewOptions) Validate() error { return ui.ValidateOutput(o.Output, false) }
 
 // Run shows the configuration.
-func (o *ConfigViewOptions) Run() error {
+func (o *ConfigViewOptions) Run(context.Context) error {
 	view, err := ui.NewConfigView(o.config.File.Path, o.config.Config)
 	if err != nil {
 		return err

@@ -40,15 +40,7 @@ configuration; OpenShift's Infrastructure; a cluster-name label on kube-system
 or a node; the API server's host name (EKS, AKS, GKE, …); the kubeconfig
 context; cluster-<first 8 characters of the UID>.`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(c.Flags(), args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE: runOptions(o),
 	}
 	ui.AddOutputFlag(cmd.Flags(), &o.Output)
 	return cmd

@@ -88,15 +88,7 @@ command does: 0 no differences, 3 differences found, 1 an error.`,
   # What changed between two backups, as a table
   kubectl kbackup diff 20260301T020000Z-1a2b3c 20260302T020000Z-7f8e9d --summary`,
 		Args: cobra.MaximumNArgs(2),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(c.Flags(), args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE: runOptions(o),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

@@ -123,15 +123,7 @@ when the restore was not confirmed, or when every object sent failed.`,
   # Pick a recent backup of this cluster on the terminal
   kubectl kbackup restore`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(c.Flags(), args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE: runOptions(o),
 	}
 	o.AddFlags(cmd.Flags())
 	cmd.AddCommand(

@@ -23,11 +23,9 @@ import (
 type RestoreListOptions struct {
 	Global *GlobalOptions
 
-	// Cluster is --cluster, the target whose restores to list; empty means
-	// the current context's cluster.
-	Cluster     string
-	AllClusters bool
-	Output      string
+	// clusterSelection names the targets whose restores to list.
+	clusterSelection
+	Output string
 
 	config *LoadedConfig
 	now    func() time.Time
@@ -54,15 +52,7 @@ outcome of its objects. A dry run records nothing and is not listed.`,
   kubectl kbackup restore list --cluster dr-us -o json
   kubectl kbackup restore list --all-clusters`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(c.Flags(), args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE: runOptions(o),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
@@ -70,8 +60,7 @@ outcome of its objects. A dry run records nothing and is not listed.`,
 
 // AddFlags registers the command's flags.
 func (o *RestoreListOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Cluster, "cluster", "", "Cluster whose restores to list (default: the current context's).")
-	fs.BoolVar(&o.AllClusters, "all-clusters", false, "List the restores of every cluster in the repository.")
+	o.addFlags(fs, "Cluster whose restores to list (default: the current context's).", "List the restores of every cluster in the repository.")
 	ui.AddOutputFlag(fs, &o.Output)
 }
 
@@ -84,13 +73,8 @@ func (o *RestoreListOptions) Complete(_ *pflag.FlagSet, _ []string) error {
 
 // Validate checks the flags.
 func (o *RestoreListOptions) Validate() error {
-	if o.AllClusters && o.Cluster != "" {
-		return errors.New("--cluster and --all-clusters exclude each other: name one cluster, or ask for all")
-	}
-	if o.Cluster != "" {
-		if err := repo.ValidateClusterName(o.Cluster); err != nil {
-			return fmt.Errorf("--cluster: %w", err)
-		}
+	if err := o.clusterSelection.validate(); err != nil {
+		return err
 	}
 	return ui.ValidateOutput(o.Output, false)
 }
@@ -101,17 +85,9 @@ func (o *RestoreListOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var clusters []string
-	if o.AllClusters {
-		if clusters, err = r.Clusters(ctx); err != nil {
-			return err
-		}
-	} else {
-		cluster, err := o.Global.clusterName(ctx, o.config, o.Cluster)
-		if err != nil {
-			return err
-		}
-		clusters = []string{cluster}
+	clusters, err := o.clusters(ctx, o.Global, o.config, r)
+	if err != nil {
+		return err
 	}
 	list := ui.RestoreList{Items: []ui.RestoreSummary{}}
 	var unreadable []error
@@ -127,7 +103,7 @@ func (o *RestoreListOptions) Run(ctx context.Context) error {
 	case o.Output != "":
 		err = ui.PrintObject(o.Out, o.Output, list)
 	case len(list.Items) == 0:
-		_, err = fmt.Fprintf(o.ErrOut, "No restores into %s in %s.\n", clustersText(clusters, o.AllClusters), r)
+		_, err = fmt.Fprintf(o.ErrOut, "No restores into %s in %s.\n", o.describe(clusters), r)
 	default:
 		err = ui.RenderRestoreList(o.Out, ui.NewStyles(o.Out), list.Items, o.now())
 	}

@@ -21,11 +21,10 @@ type VerifyOptions struct {
 
 	// Backup is the ID or latest (the default when neither --all nor
 	// --all-clusters is given).
-	Backup      string
-	All         bool
-	Cluster     string
-	AllClusters bool
-	Output      string
+	Backup string
+	All    bool
+	clusterSelection
+	Output string
 
 	config *LoadedConfig
 
@@ -59,15 +58,7 @@ missing, corrupt or unreadable, or on errors.`,
   kubectl kbackup verify --all --cluster prod-eu
   kubectl kbackup verify --all-clusters -o json`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(c.Flags(), args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE: runOptions(o),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
@@ -76,8 +67,7 @@ missing, corrupt or unreadable, or on errors.`,
 // AddFlags registers the command's flags.
 func (o *VerifyOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.All, "all", false, "Verify every backup of the cluster.")
-	fs.StringVar(&o.Cluster, "cluster", "", "Cluster of the backups (default: found from the ID; for latest and --all, the current context's).")
-	fs.BoolVar(&o.AllClusters, "all-clusters", false, "Verify every backup of every cluster in the repository.")
+	o.addFlags(fs, "Cluster of the backups (default: found from the ID; for latest and --all, the current context's).", "Verify every backup of every cluster in the repository.")
 	ui.AddOutputFlag(fs, &o.Output)
 }
 
@@ -96,8 +86,6 @@ func (o *VerifyOptions) Validate() error {
 	switch {
 	case o.Backup != "" && (o.All || o.AllClusters):
 		return fmt.Errorf("verify one backup (%s) or many (--all, --all-clusters), not both", o.Backup)
-	case o.AllClusters && o.Cluster != "":
-		return errors.New("--cluster and --all-clusters exclude each other: name one cluster, or ask for all")
 	case o.AllClusters && o.All:
 		return errors.New("--all and --all-clusters exclude each other: --all is every backup of one cluster, --all-clusters of every cluster")
 	}
@@ -106,10 +94,8 @@ func (o *VerifyOptions) Validate() error {
 			return err
 		}
 	}
-	if o.Cluster != "" {
-		if err := repo.ValidateClusterName(o.Cluster); err != nil {
-			return fmt.Errorf("--cluster: %w", err)
-		}
+	if err := o.clusterSelection.validate(); err != nil {
+		return err
 	}
 	return ui.ValidateOutput(o.Output, false)
 }

@@ -1,0 +1,83 @@
+// Package selection parses what users select objects by, for backup,
+// restore and diff alike: namespaces by name or shell pattern
+// (--include-namespaces, --exclude-namespaces) and label selectors (-l), with
+// errors that say what is accepted.
+package selection
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// Namespaces selects namespaces by name or shell pattern (path.Match): a
+// namespace is selected when an include pattern matches it (or none is
+// given) and no exclude pattern does.
+type Namespaces struct {
+	include, exclude []string
+}
+
+// NewNamespaces checks the patterns and returns the selection.
+func NewNamespaces(include, exclude []string) (Namespaces, error) {
+	for _, p := range slices.Concat(include, exclude) {
+		if _, err := path.Match(p, ""); err != nil {
+			return Namespaces{}, fmt.Errorf("namespace pattern %q: %w; use a name or a shell pattern like team-*", p, err)
+		}
+	}
+	return Namespaces{include: include, exclude: exclude}, nil
+}
+
+// Match reports whether namespace is selected.
+func (n Namespaces) Match(namespace string) bool {
+	match := func(patterns []string) bool {
+		return slices.ContainsFunc(patterns, func(p string) bool {
+			ok, _ := path.Match(p, namespace)
+			return ok
+		})
+	}
+	if len(n.include) > 0 && !match(n.include) {
+		return false
+	}
+	return !match(n.exclude)
+}
+
+// All reports whether every namespace is included (some may still be
+// excluded): a whole-cluster selection.
+func (n Namespaces) All() bool {
+	return len(n.include) == 0 || slices.Contains(n.include, "*")
+}
+
+// Exact returns the included namespaces when they are plain names (no
+// patterns), at most max of them, less the excluded ones: reading those
+// namespaces one by one can be cheaper than reading the whole cluster.
+func (n Namespaces) Exact(max int) ([]string, bool) {
+	if n.All() || len(n.include) > max {
+		return nil, false
+	}
+	var names []string
+	for _, p := range n.include {
+		if strings.ContainsAny(p, `*?[\`) {
+			return nil, false
+		}
+		if n.Match(p) {
+			names = append(names, p)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names), true
+}
+
+// ParseLabelSelector parses a label selector ("" selects everything).
+func ParseLabelSelector(s string) (labels.Selector, error) {
+	if s == "" {
+		return labels.Everything(), nil
+	}
+	sel, err := labels.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("label selector %q: %w; use key=value, key!=value, key in (a,b) or key, joined by commas", s, err)
+	}
+	return sel, nil
+}

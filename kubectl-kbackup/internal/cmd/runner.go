@@ -1,0 +1,85 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/kbackup/kbackup/core/repo"
+)
+
+// commandOptions is what the options of every command implement, as in
+// k8s.io/sample-cli-plugin: fill in from flags, arguments and configuration;
+// reject bad input; do it.
+type commandOptions interface {
+	Complete(fs *pflag.FlagSet, args []string) error
+	Validate() error
+	Run(ctx context.Context) error
+}
+
+// runOptions is the RunE of a command: Complete, Validate, then Run.
+func runOptions(o commandOptions) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, args []string) error {
+		if err := o.Complete(c.Flags(), args); err != nil {
+			return err
+		}
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		return o.Run(c.Context())
+	}
+}
+
+// clusterSelection is --cluster NAME or --all-clusters, which the listing
+// and checking commands share.
+type clusterSelection struct {
+	// Cluster is --cluster; empty means the current context's cluster.
+	Cluster     string
+	AllClusters bool
+}
+
+// addFlags registers --cluster and --all-clusters; what says what the
+// command does with them ("List the backups").
+func (s *clusterSelection) addFlags(fs *pflag.FlagSet, clusterHelp, allHelp string) {
+	fs.StringVar(&s.Cluster, "cluster", "", clusterHelp)
+	fs.BoolVar(&s.AllClusters, "all-clusters", false, allHelp)
+}
+
+func (s *clusterSelection) validate() error {
+	if s.AllClusters && s.Cluster != "" {
+		return errors.New("--cluster and --all-clusters exclude each other: name one cluster, or ask for all")
+	}
+	if s.Cluster != "" {
+		if err := repo.ValidateClusterName(s.Cluster); err != nil {
+			return fmt.Errorf("--cluster: %w", err)
+		}
+	}
+	return nil
+}
+
+// clusters returns the clusters selected: every cluster of the repository,
+// or the one --cluster, the configuration or the current context names.
+func (s *clusterSelection) clusters(ctx context.Context, g *GlobalOptions, cfg *LoadedConfig, r *repo.Repository) ([]string, error) {
+	if s.AllClusters {
+		return r.Clusters(ctx)
+	}
+	cluster, err := g.clusterName(ctx, cfg, s.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	return []string{cluster}, nil
+}
+
+// describe names the selection in messages.
+func (s *clusterSelection) describe(clusters []string) string {
+	switch {
+	case s.AllClusters && len(clusters) == 0:
+		return "any cluster (the repository is empty)"
+	case s.AllClusters:
+		return "any cluster"
+	}
+	return "cluster " + clusters[0]
+}
