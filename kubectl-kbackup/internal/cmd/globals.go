@@ -23,6 +23,10 @@ type GlobalOptions struct {
 
 	// Storage is --storage, the repository URL.
 	Storage string
+	// StorageAccessKeyID and StorageSecretAccessKey are S3 credentials
+	// given as flags; AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the
+	// configuration, are better places for them.
+	StorageAccessKeyID, StorageSecretAccessKey string
 	// ConfigFile is --config, the path of kbackup.yaml.
 	ConfigFile string
 	// Environment is --environment, the configuration's environment.
@@ -51,6 +55,8 @@ func NewGlobalOptions() *GlobalOptions {
 func (g *GlobalOptions) AddFlags(fs *pflag.FlagSet) {
 	g.ConfigFlags.AddFlags(fs)
 	fs.StringVar(&g.Storage, "storage", "", "Repository URL: s3://bucket[/prefix]?endpoint=https://host:port, file:///path or a directory (default: $KBACKUP_STORAGE, then the configuration, then "+defaultLocationText()+").")
+	fs.StringVar(&g.StorageAccessKeyID, "storage-access-key-id", "", "S3 access key ID (default: storage.access_key_id, then $AWS_ACCESS_KEY_ID).")
+	fs.StringVar(&g.StorageSecretAccessKey, "storage-secret-access-key", "", "S3 secret access key (default: storage.secret_access_key, then $AWS_SECRET_ACCESS_KEY). A flag's value shows in the process list and the shell's history: prefer the variable.")
 	fs.StringVar(&g.ConfigFile, "config", "", "Path of kbackup.yaml (default: $KBACKUP_CONFIG, then ~/.kube/kbackup.yaml if it exists).")
 	fs.StringVar(&g.Environment, "environment", "", "Environment of the configuration whose overrides apply, such as prod (default: $KBACKUP_ENVIRONMENT).")
 	fs.StringVar(&g.LogFormat, "log-format", "", "Format of the logs on stderr: text or json (default: the configuration's, json).")
@@ -97,6 +103,8 @@ func (g *GlobalOptions) loadConfig(overrides ...configOverride) (*LoadedConfig, 
 	}
 	global := []configOverride{
 		{"storage.url", g.Storage, "storage"},
+		{"storage.access_key_id", g.StorageAccessKeyID, "storage-access-key-id"},
+		{"storage.secret_access_key", g.StorageSecretAccessKey, "storage-secret-access-key"},
 		{"observability.logging.format", g.LogFormat, "log-format"},
 		{"observability.logging.level", g.LogLevel, "log-level"},
 	}

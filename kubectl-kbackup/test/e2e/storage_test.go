@@ -174,3 +174,31 @@ func storedKeys(t *testing.T, own *testenv.Env, bucket string) []string {
 	}
 	return keys
 }
+
+// S3 credentials may come from flags instead of AWS_* variables; a wrong
+// one is refused with an error that does not print it.
+func TestStorageCredentialsFromFlags(t *testing.T) {
+	bucket := env.S3.NewBucket(t)
+	storage := env.S3.RepositoryURL(bucket)
+	noAWS := invocation{env: []string{"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY="}}
+	args := []string{"backup", "create", "--context", "prod-eu", "-n", "default", "--include-resources", "serviceaccounts", "--storage", storage}
+
+	withoutCredentials := kbackup(t, noAWS, args...)
+	if withoutCredentials.code == 0 {
+		t.Fatalf("a backup without credentials succeeded:\n%s", withoutCredentials)
+	}
+	if !strings.Contains(withoutCredentials.stderr, "AccessDenied") || !strings.Contains(withoutCredentials.stderr, "credentials") {
+		t.Errorf("without credentials, the error should say access was denied and point at the credentials:\n%s", withoutCredentials)
+	}
+
+	mustRun(t, 0, noAWS, append(args, "--storage-access-key-id", env.S3.AccessKey, "--storage-secret-access-key", env.S3.SecretKey)...)
+
+	const wrong = "not-the-secret-key-0123456789abcdef"
+	res := kbackup(t, noAWS, append(args, "--storage-access-key-id", env.S3.AccessKey, "--storage-secret-access-key", wrong)...)
+	if res.code == 0 {
+		t.Fatalf("a backup with a wrong secret key succeeded:\n%s", res)
+	}
+	if strings.Contains(res.stdout+res.stderr, wrong) {
+		t.Errorf("the wrong secret key was printed:\n%s", res)
+	}
+}
