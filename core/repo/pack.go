@@ -25,7 +25,7 @@ var (
 	packEncoder = sync.OnceValue(func() *zstd.Encoder {
 		// WithZeroFrames: even empty content gets a frame that zstd -d
 		// reads, rather than a zero-byte object.
-		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithZeroFrames(true))
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithZeroFrames(true))
 		if err != nil {
 			panic(fmt.Sprintf("repo: zstd encoder: %v", err))
 		}
