@@ -49,12 +49,12 @@ func benchNamespaces() []string {
 // harness is one cluster and one S3 server, shared by the sizes so that a
 // run grows the cluster from 10k to 50k objects.
 type harness struct {
-	env        *testenv.Env
-	cluster    *testenv.Cluster
-	cs         *kubernetes.Clientset
+	env     *testenv.Env
+	cluster *testenv.Cluster
+	cs      *kubernetes.Clientset
 	// protobuf is a clientset that reads protobuf, as kbackup reads
 	// built-in types; client-go's default is JSON.
-	protobuf *kubernetes.Clientset
+	protobuf   *kubernetes.Clientset
 	kubeconfig string
 	binary     string
 	kubectl    string
