@@ -479,6 +479,9 @@ func TestOptionsValidate(t *testing.T) {
 		{backup.Options{LabelSelector: "a in (b"}, "label selector"},
 		{backup.Options{ClusterResources: "maybe"}, "use auto, on or off"},
 		{backup.Options{PageSize: 20000}, "page size"},
+		{backup.Options{ForceClusterName: true}, "needs the name to claim"},
+		{backup.Options{Labels: map[string]string{"bad key": "x"}}, `backup label key "bad key"`},
+		{backup.Options{Labels: map[string]string{"team": "not ok!"}}, `backup label team: value "not ok!"`},
 	} {
 		err := tc.opts.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

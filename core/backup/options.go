@@ -9,7 +9,12 @@ package backup
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/kbackup/kbackup/core/config"
 	"github.com/kbackup/kbackup/core/repo"
@@ -132,6 +137,17 @@ func (o Options) Validate() error {
 	}
 	if _, err := selection.ParseLabelSelector(o.LabelSelector); err != nil {
 		errs = append(errs, err)
+	}
+	if o.ForceClusterName && o.ClusterName == "" {
+		errs = append(errs, errors.New("forcing the cluster name needs the name to claim: give it with --cluster-name (or CLUSTER_NAME, or cluster.name in the configuration)"))
+	}
+	for _, k := range slices.Sorted(maps.Keys(o.Labels)) {
+		if problems := validation.IsQualifiedName(k); len(problems) > 0 {
+			errs = append(errs, fmt.Errorf("backup label key %q: %s; want a label key like team or example.com/team", k, strings.Join(problems, "; ")))
+		}
+		if problems := validation.IsValidLabelValue(o.Labels[k]); len(problems) > 0 {
+			errs = append(errs, fmt.Errorf("backup label %s: value %q: %s", k, o.Labels[k], strings.Join(problems, "; ")))
+		}
 	}
 	switch o.ClusterResources {
 	case "", ClusterResourcesAuto, ClusterResourcesOn, ClusterResourcesOff:

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kbackup/kbackup/core/backup"
@@ -200,17 +199,6 @@ func (o *BackupCreateOptions) Validate() error {
 	}
 	if o.AllNamespaces && changed("include-namespaces") {
 		return errors.New("-A/--all-namespaces and --include-namespaces exclude each other: -A takes every namespace; leave it out to take only those of --include-namespaces")
-	}
-	if o.ForceClusterName && o.options.ClusterName == "" {
-		return errors.New("--force-cluster-name needs the name to claim: give it with --cluster-name (or CLUSTER_NAME or cluster.name in the configuration)")
-	}
-	for k, v := range o.Labels {
-		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			return fmt.Errorf("--labels: key %q: %s; want a label key like team or example.com/team", k, strings.Join(errs, "; "))
-		}
-		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
-			return fmt.Errorf("--labels: value %q of %s: %s", v, k, strings.Join(errs, "; "))
-		}
 	}
 	if err := ui.ValidateOutput(o.Output, false); err != nil {
 		return err
