@@ -13,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -101,33 +100,14 @@ func TestNamespaceMapping(t *testing.T) {
 	}
 }
 
-// snapshotCluster lists every object of the cluster that something other
-// than the API server's own heartbeats could change, with its
-// resourceVersion.
+// snapshotCluster lists every object of a cluster with its resourceVersion.
 func snapshotCluster(t *testing.T, name string) map[string]string {
 	t.Helper()
-	ctx := context.Background()
-	c := cluster(t, name)
-	found, err := c.Discover(ctx)
+	versions, err := env.Cluster(name).ObjectVersions(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]string{}
-	for _, res := range found.Items {
-		if res.Resource == "leases" || res.Resource == "events" {
-			continue
-		}
-		err := c.ListObjects(ctx, res.GroupVersionResource(), "", "", func(page []unstructured.Unstructured) error {
-			for _, o := range page {
-				out[res.String()+" "+o.GetNamespace()+"/"+o.GetName()] = o.GetResourceVersion()
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
+	return versions
 }
 
 // A dry run sends everything with dryRun=All and changes nothing: the

@@ -210,8 +210,10 @@ func (c *Cluster) startEtcd(ctx context.Context, bin string) (string, error) {
 	return url, err
 }
 
-// checkReady passes once /readyz answers ok and the namespaces the API server
-// creates itself exist: kbackup identifies a cluster by kube-system's UID.
+// checkReady passes once /readyz answers ok and the objects the API server
+// creates itself exist: the system namespaces (kbackup identifies a cluster
+// by kube-system's UID) and, last of them, the kubernetes Service, so that
+// a test finds a cluster that no longer changes on its own.
 func (c *Cluster) checkReady(ctx context.Context) error {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(c.CAData) {
@@ -222,7 +224,7 @@ func (c *Cluster) checkReady(ctx context.Context) error {
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
 	}
 	defer client.CloseIdleConnections()
-	for _, path := range []string{"/readyz", "/api/v1/namespaces/kube-system", "/api/v1/namespaces/default"} {
+	for _, path := range []string{"/readyz", "/api/v1/namespaces/kube-system", "/api/v1/namespaces/default", "/api/v1/namespaces/default/services/kubernetes"} {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Server+path, nil)
 		if err != nil {
 			return err

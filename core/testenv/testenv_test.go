@@ -204,3 +204,43 @@ func TestOpenTofu(t *testing.T) {
 		t.Errorf("CLI config file: %v", err)
 	}
 }
+
+// ObjectVersions sees an object appear and its version change.
+func TestObjectVersions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := testenv.Start(t, testenv.Options{Clusters: 1})
+	c := env.Clusters[0]
+	before, err := c.ObjectVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := before["namespaces /kube-system"]; !ok {
+		t.Errorf("kube-system is not listed: %d objects", len(before))
+	}
+	cs, _ := c.Clientset()
+	cm, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "probe"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := c.ObjectVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A started cluster has settled: the API server's own objects exist
+	// already, so only the probe is new.
+	if created["configmaps default/probe"] != cm.ResourceVersion || len(created) != len(before)+1 {
+		t.Errorf("after a create: %d objects (was %d), probe at %q", len(created), len(before), created["configmaps default/probe"])
+	}
+	cm.Data = map[string]string{"k": "v"}
+	if cm, err = cs.CoreV1().ConfigMaps("default").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	updated, err := c.ObjectVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if updated["configmaps default/probe"] != cm.ResourceVersion || updated["configmaps default/probe"] == created["configmaps default/probe"] {
+		t.Errorf("after an update the version should change: %q then %q", created["configmaps default/probe"], updated["configmaps default/probe"])
+	}
+}
