@@ -53,22 +53,30 @@ func Run(ctx context.Context, client *kube.Client, storage Storage, opts Options
 	opts = opts.withDefaults()
 	started := opts.Now().UTC()
 
-	// Who the cluster is and what it serves are independent questions.
+	// Who the cluster is and what it serves are independent questions,
+	// asked at once. Identity's error is the one to report when both fail:
+	// it says plainly that the cluster is unreachable or refuses us.
 	var (
-		identity *kube.Identity
-		found    *kube.Resources
+		identity          *kube.Identity
+		found             *kube.Resources
+		idErr, discErr    error
+		wg                sync.WaitGroup
+		discCtx, stopDisc = context.WithCancel(ctx)
 	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		identity, err = kube.DetectIdentity(gctx, client, kube.DetectOptions{Name: opts.ClusterName, NameSource: opts.ClusterNameSource})
-		return err
+	defer stopDisc()
+	wg.Go(func() {
+		identity, idErr = kube.DetectIdentity(ctx, client, kube.DetectOptions{Name: opts.ClusterName, NameSource: opts.ClusterNameSource})
+		if idErr != nil {
+			stopDisc()
+		}
 	})
-	g.Go(func() (err error) {
-		found, err = client.Discover(gctx)
-		return err
-	})
-	if err := g.Wait(); err != nil {
-		return nil, err
+	wg.Go(func() { found, discErr = client.Discover(discCtx) })
+	wg.Wait()
+	if idErr != nil {
+		return nil, idErr
+	}
+	if discErr != nil {
+		return nil, discErr
 	}
 	sel, err := selectResources(found, opts)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 )
 
 // ObjectVersions lists every object of the cluster, of every type that can
@@ -19,6 +20,7 @@ import (
 // nothing.
 func (c *Cluster) ObjectVersions(ctx context.Context) (map[string]string, error) {
 	cfg := c.Config()
+	cfg.WarningHandlerWithContext = rest.NoWarnings{} // deprecated types are listed on purpose
 	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, err
