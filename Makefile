@@ -35,8 +35,9 @@ LDFLAGS := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$
 	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 
 MODULES := core kubectl-kbackup terraform-provider
-# The race detector slows the end-to-end suites (which drive API servers and
-# an S3 server) several-fold, so it runs on the unit tests only by default.
+# Every test runs under the race detector: the whole suite takes about 2.5
+# minutes with warm caches on 2 cores (the end-to-end tests' binaries are
+# built without it). RACE= turns it off.
 RACE ?= -race
 TEST_TIMEOUT ?= 40m
 GOTESTFLAGS ?=
