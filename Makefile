@@ -27,7 +27,10 @@ OPENTOFU_DIR := $(KBACKUP_TESTENV_CACHE)/opentofu-$(OPENTOFU_VERSION)-r$(TESTENV
 TESTENV_BINARIES := $(KUBE_DIR)/kube-apiserver $(KUBE_DIR)/kubectl $(ETCD_DIR)/etcd \
 	$(VERSITYGW_DIR)/versitygw $(OPENTOFU_DIR)/tofu
 
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+# A release is a tag vX.Y.Z; any other build is v0.0.0-<commit>, a semantic
+# version as krew and Terraform registries require.
+GIT_DESCRIBE := $(shell git describe --tags --always --dirty --match 'v[0-9]*' 2>/dev/null)
+VERSION ?= $(if $(filter v%,$(GIT_DESCRIBE)),$(GIT_DESCRIBE),v0.0.0-$(or $(GIT_DESCRIBE),dev))
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 VERSION_PKG := github.com/kbackup/kbackup/core/version
@@ -74,6 +77,17 @@ dist: ## Cross-compile release archives and their SHA-256 sums into ./dist.
 	done
 	@rm -rf $(DIST)/stage
 	cd $(DIST) && sha256sum *.tar.gz *.zip > SHA256SUMS && cat SHA256SUMS
+	hack/krew-manifest.sh $(VERSION) $(DIST)
+
+KREW_VERSION := v0.4.3
+VALIDATE_KREW_MANIFEST := $(KBACKUP_CACHE)/tools/krew-$(KREW_VERSION)/validate-krew-manifest
+
+$(VALIDATE_KREW_MANIFEST):
+	GOWORK=off GOBIN=$(dir $@) $(GO) install sigs.k8s.io/krew/cmd/validate-krew-manifest@$(KREW_VERSION)
+
+.PHONY: krew-validate
+krew-validate: $(VALIDATE_KREW_MANIFEST) ## Check dist/kbackup.yaml (made by make dist) with krew's validator.
+	$(VALIDATE_KREW_MANIFEST) -manifest $(DIST)/kbackup.yaml -skip-install
 
 ##@ Test
 
