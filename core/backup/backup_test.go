@@ -24,6 +24,7 @@ import (
 	"github.com/kbackup/kbackup/core/pack"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/testenv"
+	"github.com/kbackup/kbackup/core/testenv/repotest"
 	"github.com/kbackup/kbackup/core/testenv/workload"
 )
 
@@ -59,16 +60,7 @@ func s3Storage(t *testing.T) (backup.Storage, string) {
 }
 
 func s3Options(t *testing.T, bucket string) repo.Options {
-	t.Helper()
-	loc, err := repo.ParseURL(env.S3.RepositoryURL(bucket))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return repo.Options{
-		Location:    loc,
-		Credentials: repo.Credentials{AccessKeyID: env.S3.AccessKey, SecretAccessKey: env.S3.SecretKey},
-		Create:      true,
-	}
+	return repotest.S3Options(env.S3, bucket)
 }
 
 func openRepo(t *testing.T, opts repo.Options) *repo.Repository {
@@ -396,8 +388,7 @@ func TestStorageFailureMidBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc, _ := repo.ParseURL(own.S3.RepositoryURL(bucket))
-	primary := repo.Options{Location: loc, Credentials: repo.Credentials{AccessKeyID: own.S3.AccessKey, SecretAccessKey: own.S3.SecretKey}, Create: true}
+	primary := repotest.S3Options(own.S3, bucket)
 	fallbackDir := t.TempDir()
 	fallbackLoc, _ := repo.ParseURL(fallbackDir)
 	fallback := repo.Options{Location: fallbackLoc, Create: true}

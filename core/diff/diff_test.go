@@ -18,6 +18,7 @@ import (
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/testenv"
+	"github.com/kbackup/kbackup/core/testenv/repotest"
 	"github.com/kbackup/kbackup/core/testenv/workload"
 )
 
@@ -83,11 +84,7 @@ func TestDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 	bucket := env.S3.NewBucket(t)
-	loc, err := repo.ParseURL(env.S3.RepositoryURL(bucket))
-	if err != nil {
-		t.Fatal(err)
-	}
-	storage := repo.Options{Location: loc, Credentials: repo.Credentials{AccessKeyID: env.S3.AccessKey, SecretAccessKey: env.S3.SecretKey}, Create: true}
+	storage := repotest.S3Options(env.S3, bucket)
 	run := func() *repo.Manifest {
 		res, err := backup.Run(ctx, kc, backup.Storage{Primary: storage}, backup.Options{ClusterName: "live", IncludeNamespaces: []string{"shop"}})
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/kbackup/kbackup/core/restore"
 	"github.com/kbackup/kbackup/core/snapshot"
 	"github.com/kbackup/kbackup/core/testenv"
+	"github.com/kbackup/kbackup/core/testenv/repotest"
 )
 
 // env is shared by the tests of this package: a source cluster, target
@@ -54,16 +55,7 @@ func cluster(t testing.TB, name string) *kube.Client {
 // newRepo creates a repository in a new bucket.
 func newRepo(t testing.TB) repo.Options {
 	t.Helper()
-	bucket := env.S3.NewBucket(t)
-	loc, err := repo.ParseURL(env.S3.RepositoryURL(bucket))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return repo.Options{
-		Location:    loc,
-		Credentials: repo.Credentials{AccessKeyID: env.S3.AccessKey, SecretAccessKey: env.S3.SecretKey},
-		Create:      true,
-	}
+	return repotest.S3Options(env.S3, env.S3.NewBucket(t))
 }
 
 func open(t testing.TB, opts repo.Options) *repo.Repository {

@@ -11,6 +11,7 @@ import (
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/testenv"
+	"github.com/kbackup/kbackup/core/testenv/repotest"
 	"github.com/kbackup/kbackup/core/testenv/workload"
 	"github.com/kbackup/kbackup/core/verify"
 )
@@ -29,11 +30,7 @@ func TestVerifyFindsMissingAndCorruptPacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc, err := repo.ParseURL(env.S3.RepositoryURL(env.S3.NewBucket(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	storage := repo.Options{Location: loc, Credentials: repo.Credentials{AccessKeyID: env.S3.AccessKey, SecretAccessKey: env.S3.SecretKey}, Create: true}
+	storage := repotest.S3Options(env.S3, env.S3.NewBucket(t))
 	run := func() *repo.Manifest {
 		res, err := backup.Run(ctx, kc, backup.Storage{Primary: storage}, backup.Options{ClusterName: "v", IncludeNamespaces: []string{"shop"}})
 		if err != nil {

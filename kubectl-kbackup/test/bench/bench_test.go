@@ -25,6 +25,7 @@ import (
 
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/testenv"
+	"github.com/kbackup/kbackup/core/testenv/repotest"
 	"github.com/kbackup/kbackup/core/testenv/workload"
 )
 
@@ -253,12 +254,11 @@ func (h *harness) backup(b *testing.B, bucket string) backupRun {
 	return run
 }
 
+// repoOptions opens, without creating, the repository the binary wrote.
 func (h *harness) repoOptions(bucket string) repo.Options {
-	loc, err := repo.ParseURL(h.env.S3.RepositoryURL(bucket))
-	if err != nil {
-		panic(err)
-	}
-	return repo.Options{Location: loc, Credentials: repo.Credentials{AccessKeyID: h.env.S3.AccessKey, SecretAccessKey: h.env.S3.SecretKey}}
+	opts := repotest.S3Options(h.env.S3, bucket)
+	opts.Create = false
+	return opts
 }
 
 // manifestBytes is the stored size of a backup's manifest, which a backup

@@ -23,6 +23,7 @@ import (
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/restore"
 	"github.com/kbackup/kbackup/core/snapshot"
+	"github.com/kbackup/kbackup/core/testenv/repotest"
 	"github.com/kbackup/kbackup/core/testenv/workload"
 )
 
@@ -58,11 +59,9 @@ func install(t *testing.T, cluster, namespace string) {
 // openBucket opens the repository in bucket as the binary does.
 func openBucket(t *testing.T, bucket string) *repo.Repository {
 	t.Helper()
-	loc, err := repo.ParseURL(env.S3.RepositoryURL(bucket))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(context.Background(), repo.Options{Location: loc, Credentials: repo.Credentials{AccessKeyID: env.S3.AccessKey, SecretAccessKey: env.S3.SecretKey}})
+	opts := repotest.S3Options(env.S3, bucket)
+	opts.Create = false // read what the binary wrote
+	r, err := repo.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
