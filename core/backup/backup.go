@@ -334,12 +334,7 @@ func (b *run) manifest() *repo.Manifest {
 		Cluster:       b.clusterIdentity(),
 		Phase:         phase,
 		Options: repo.BackupOptions{
-			IncludeNamespaces:        o.IncludeNamespaces,
-			ExcludeNamespaces:        o.ExcludeNamespaces,
-			IncludeResources:         o.IncludeResources,
-			ExcludeResources:         o.ExcludeResources,
-			LabelSelector:            o.LabelSelector,
-			ClusterResources:         string(o.ClusterResources),
+			Selection:                o.selection(),
 			IncludedClusterResources: b.sel.clusterScoped,
 			MaxResourceSize:          max(o.MaxResourceSize, 0),
 			SkipInvalid:              o.SkipInvalid,

@@ -1,11 +1,11 @@
 package backup
 
 import (
-	"fmt"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/selection"
 )
@@ -30,16 +30,14 @@ func defaultExcluded(gr schema.GroupResource) bool {
 	return slices.ContainsFunc(DefaultExclusions, func(e ExcludedResource) bool { return e.GroupResource == gr })
 }
 
-// ClusterResources says whether cluster-scoped resources are backed up.
-type ClusterResources string
+// ClusterResources says whether cluster-scoped resources are backed up
+// (selection.ClusterResources).
+type ClusterResources = selection.ClusterResources
 
 const (
-	// ClusterResourcesAuto backs up cluster-scoped resources when every
-	// namespace is selected (IncludeNamespaces empty or "*"), as a whole
-	// cluster backup should, and leaves them out of a namespace backup.
-	ClusterResourcesAuto ClusterResources = "auto"
-	ClusterResourcesOn   ClusterResources = "on"
-	ClusterResourcesOff  ClusterResources = "off"
+	ClusterResourcesAuto = selection.ClusterResourcesAuto
+	ClusterResourcesOn   = selection.ClusterResourcesOn
+	ClusterResourcesOff  = selection.ClusterResourcesOff
 )
 
 // resourceSelection is what a backup reads.
@@ -53,70 +51,43 @@ type resourceSelection struct {
 	clusterScoped bool
 }
 
-var namespacesResource = schema.GroupResource{Resource: "namespaces"}
+// selection returns what the options select, as every operation states
+// a selection.
+func (o Options) selection() selection.Selection {
+	return selection.Selection{
+		IncludeNamespaces: o.IncludeNamespaces, ExcludeNamespaces: o.ExcludeNamespaces,
+		IncludeResources: o.IncludeResources, ExcludeResources: o.ExcludeResources,
+		LabelSelector: o.LabelSelector, ClusterResources: selection.ClusterResources(o.ClusterResources),
+	}
+}
 
 // selectResources picks the types to back up from what discovery found.
+// Under ClusterResourcesAuto a namespace backup takes the cluster-scoped
+// types named in IncludeResources only: what the namespaces need is known
+// only once they are read, so it is restore that narrows cluster-scoped
+// objects down to them.
 func selectResources(found *kube.Resources, opts Options) (*resourceSelection, error) {
-	nsFilter, err := selection.NewNamespaces(opts.IncludeNamespaces, opts.ExcludeNamespaces)
+	m, err := opts.selection().Compile(nil, catalog.TypeNames{Discovery: found}.Resolver())
 	if err != nil {
 		return nil, err
 	}
-	included := map[schema.GroupResource]bool{}
-	if len(opts.IncludeResources) > 0 {
-		rs, err := found.ResolveAll(opts.IncludeResources)
-		if err != nil {
-			return nil, fmt.Errorf("--include-resources: %w", err)
-		}
-		for _, r := range rs {
-			included[r.GroupResource()] = true
-		}
+	mode := m.Spec().ClusterResources
+	sel := &resourceSelection{
+		namespaces:    m.Namespaces(),
+		clusterScoped: mode == ClusterResourcesOn || (mode == ClusterResourcesAuto && m.WholeCluster()),
 	}
-	excluded := map[schema.GroupResource]bool{}
-	if len(opts.ExcludeResources) > 0 {
-		rs, err := found.ResolveAll(opts.ExcludeResources)
-		if err != nil {
-			return nil, fmt.Errorf("--exclude-resources: %w", err)
-		}
-		for _, r := range rs {
-			excluded[r.GroupResource()] = true
-		}
-	}
-
-	mode := opts.ClusterResources
-	if mode == "" {
-		mode = ClusterResourcesAuto
-	}
-	if mode != ClusterResourcesAuto && mode != ClusterResourcesOn && mode != ClusterResourcesOff {
-		return nil, fmt.Errorf("cluster resources %q: use auto, on or off", mode)
-	}
-	// wantClusterScoped decides for a cluster-scoped type other than
-	// namespaces. Auto takes them all for a whole-cluster backup, and for a
-	// namespace backup only those named in IncludeResources.
-	wantClusterScoped := func(gr schema.GroupResource) bool {
-		switch mode {
-		case ClusterResourcesOn:
-			return true
-		case ClusterResourcesOff:
-			return false
-		}
-		return nsFilter.All() || included[gr]
-	}
-
-	sel := &resourceSelection{namespaces: nsFilter, clusterScoped: mode == ClusterResourcesOn || (mode == ClusterResourcesAuto && nsFilter.All())}
 	for _, r := range found.Items {
-		gr := r.GroupResource()
+		name := r.String()
 		switch {
-		case excluded[gr]:
+		case !m.TypeSelected(name):
 			continue
-		case len(included) > 0 && !included[gr]:
+		case !m.HasIncludedTypes() && defaultExcluded(r.GroupResource()):
+			sel.excluded = append(sel.excluded, name)
 			continue
-		case len(included) == 0 && defaultExcluded(gr):
-			sel.excluded = append(sel.excluded, r.String())
-			continue
-		}
-		// Namespace objects go with the namespaces they describe, whatever
-		// ClusterResources says: a restore into a new cluster needs them.
-		if !r.Namespaced && gr != namespacesResource && !wantClusterScoped(gr) {
+		case !m.TakesType(name, r.Namespaced, false):
+			// Namespace objects go with the namespaces they describe,
+			// whatever ClusterResources says: a restore into a new
+			// cluster needs them.
 			continue
 		}
 		sel.resources = append(sel.resources, r)

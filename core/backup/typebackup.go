@@ -14,6 +14,7 @@ import (
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/pack"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/selection"
 )
 
 // typeBackup stores every selected object of one resource type.
@@ -154,7 +155,7 @@ func (t *typeBackup) selected(o listedObject) bool {
 	switch {
 	case t.res.Namespaced:
 		return filter.Match(o.namespace)
-	case t.res.GroupResource() == namespacesResource:
+	case t.res.GroupResource() == selection.NamespacesResource:
 		return filter.Match(o.doc.Name)
 	}
 	return true

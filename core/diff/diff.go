@@ -3,7 +3,6 @@ package diff
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -14,12 +13,13 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/selection"
-	"github.com/kbackup/kbackup/core/snapshot"
 )
 
 // Change is how an object differs between the two sides of a diff, read
@@ -41,17 +41,12 @@ const (
 // Options select what a diff compares. Empty fields select everything the
 // backup holds.
 type Options struct {
-	// IncludeNamespaces and ExcludeNamespaces are namespace names or shell
-	// patterns, as named in the backup. With IncludeNamespaces,
-	// cluster-scoped objects other than those namespaces are left out.
-	IncludeNamespaces []string `json:"includeNamespaces,omitempty"`
-	ExcludeNamespaces []string `json:"excludeNamespaces,omitempty"`
-	// Resources are types as users write them, resolved against the
-	// backups (and for a live diff, the cluster).
-	Resources []string `json:"resources,omitempty"`
-	// ExcludeResources are types left out, in the same forms.
-	ExcludeResources []string `json:"excludeResources,omitempty"`
-	LabelSelector    string   `json:"labelSelector,omitempty"`
+	// Selection selects the objects compared: namespaces as named in the
+	// backup, types resolved against the live cluster's discovery and the
+	// backups (catalog.TypeNames). A selection of some namespaces leaves
+	// out cluster-scoped objects but those of types it names and the
+	// Namespace objects.
+	selection.Selection
 	// NamespaceMapping compares a backup's namespace with a live namespace
 	// of another name (after a restore with a mapping): source:target.
 	NamespaceMapping clean.NamespaceMapping `json:"namespaceMapping,omitempty"`
@@ -150,91 +145,35 @@ func objectKey(resource, namespace, name string) string {
 
 // filter is the selection of Options, resolved.
 type filter struct {
-	opts      Options
-	resources map[string]bool
-	excluded  map[string]bool
-	selector  labels.Selector
-	// namespaces applies the options' namespace patterns.
-	namespaces selection.Namespaces
+	opts Options
+	sel  *selection.Matcher
 }
 
-func newFilter(opts Options, resolve func(string) (string, error)) (*filter, error) {
-	f := &filter{opts: opts, resources: map[string]bool{}, excluded: map[string]bool{}}
-	var err error
-	if f.namespaces, err = selection.NewNamespaces(opts.IncludeNamespaces, opts.ExcludeNamespaces); err != nil {
-		return nil, err
-	}
-	if f.selector, err = selection.ParseLabelSelector(opts.LabelSelector); err != nil {
-		return nil, err
-	}
+func newFilter(opts Options, types catalog.TypeNames) (*filter, error) {
 	if err := opts.NamespaceMapping.Validate(); err != nil {
-		return nil, fmt.Errorf("namespace mapping: %w", err)
+		return nil, field.Invalid(field.NewPath(FieldNamespaceMapping), opts.NamespaceMapping.String(), err.Error())
 	}
-	var errs []error
-	for _, in := range opts.Resources {
-		r, err := resolve(in)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		f.resources[r] = true
-	}
-	for _, in := range opts.ExcludeResources {
-		r, err := resolve(in)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		f.excluded[r] = true
-	}
-	if err := errors.Join(errs...); err != nil {
+	sel, err := opts.Selection.Compile(nil, types.Resolver())
+	if err != nil {
 		return nil, err
 	}
-	return f, nil
+	return &filter{opts: opts, sel: sel}, nil
 }
 
-// takesPack says whether the pack's objects can be selected.
-func (f *filter) takesPack(p repo.PackEntry) bool {
-	if len(f.resources) > 0 && !f.resources[p.Resource] || f.excluded[p.Resource] {
-		return false
-	}
-	switch {
-	case p.Namespaced:
-		return f.namespaces.Match(p.Namespace)
-	case p.Resource == "namespaces":
-		return true
-	}
-	return len(f.opts.IncludeNamespaces) == 0
-}
-
-// takes says whether an object (with its namespace as named in the
-// backup) is selected.
-func (f *filter) takes(resource string, obj *unstructured.Unstructured, namespace string) bool {
-	if resource == "namespaces" {
-		return f.namespaces.Match(obj.GetName()) && f.selector.Matches(labels.Set(obj.GetLabels()))
-	}
-	if namespace != "" && !f.namespaces.Match(namespace) {
-		return false
-	}
-	return f.selector.Matches(labels.Set(obj.GetLabels()))
-}
+// FieldNamespaceMapping names Options.NamespaceMapping in error paths.
+const FieldNamespaceMapping = "namespace_mapping"
 
 // readBackup reads the selected objects of a backup, cleaned, and mapped
 // when mapped is set.
 func readBackup(ctx context.Context, r *repo.Repository, m *repo.Manifest, f *filter, mapped bool) (sideObjects, error) {
-	var packs []repo.PackEntry
-	for _, p := range m.Packs {
-		if f.takesPack(p) {
-			packs = append(packs, p)
-		}
-	}
+	packs := catalog.Select(m, f.sel, false)
 	out := sideObjects{}
 	var mu sync.Mutex
-	err := snapshot.Read(ctx, r, packs, concurrency(f.opts), func(p repo.PackEntry, objs []*unstructured.Unstructured) error {
+	err := catalog.Read(ctx, r, packs, concurrency(f.opts), func(p repo.PackEntry, objs []*unstructured.Unstructured) error {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, o := range objs {
-			if !f.takes(p.Resource, o, o.GetNamespace()) {
+			if !f.sel.TakesObject(p.Resource, o.GetNamespace(), o) {
 				continue
 			}
 			c := clean.Object(o, f.opts.Clean)
@@ -268,13 +207,7 @@ func BackupToLive(ctx context.Context, r *repo.Repository, m *repo.Manifest, liv
 	if err != nil {
 		return nil, err
 	}
-	f, err := newFilter(opts, func(in string) (string, error) {
-		if res, err := snapshot.ResolveResource(m, in); err == nil {
-			return res, nil
-		}
-		res, err := found.ResolveUserInput(in)
-		return res.String(), err
-	})
+	f, err := newFilter(opts, catalog.TypeNames{Discovery: found, Backups: []*repo.Manifest{m}})
 	if err != nil {
 		return nil, err
 	}
@@ -297,18 +230,9 @@ func BackupToLive(ctx context.Context, r *repo.Repository, m *repo.Manifest, liv
 
 // readLive lists the live objects of the types the backup holds.
 func readLive(ctx context.Context, c *kube.Client, found *kube.Resources, m *repo.Manifest, f *filter) (sideObjects, []string, error) {
-	types := map[string]repo.PackEntry{}
 	// Every type the backup holds, in any namespace: a namespace the
 	// backup does not have may hold objects added since.
-	for _, p := range m.Packs {
-		if len(f.resources) > 0 && !f.resources[p.Resource] || f.excluded[p.Resource] {
-			continue
-		}
-		if !p.Namespaced && p.Resource != "namespaces" && len(f.opts.IncludeNamespaces) > 0 {
-			continue
-		}
-		types[p.Resource] = p
-	}
+	types := catalog.Types(m, f.sel)
 	reverse := map[string]string{}
 	for src, dst := range f.opts.NamespaceMapping {
 		reverse[dst] = src
@@ -359,10 +283,10 @@ func readLive(ctx context.Context, c *kube.Client, found *kube.Resources, m *rep
 						continue
 					}
 					if resource == "namespaces" {
-						if !f.namespaces.Match(ns) || !f.selector.Matches(labels.Set(o.GetLabels())) {
+						if !f.sel.TakesNamespace(ns) || !f.sel.MatchesLabels(o) {
 							continue
 						}
-					} else if !f.takes(resource, o, ns) {
+					} else if !f.sel.TakesObject(resource, ns, o) {
 						continue
 					}
 					cleaned := clean.Copy(o, f.opts.Clean)
@@ -381,15 +305,7 @@ func readLive(ctx context.Context, c *kube.Client, found *kube.Resources, m *rep
 // BackupToBackup compares two backups: from (usually the earlier) and to.
 // They may be of different clusters.
 func BackupToBackup(ctx context.Context, r *repo.Repository, from, to *repo.Manifest, opts Options) (*Report, error) {
-	f, err := newFilter(opts, func(in string) (string, error) {
-		res, err := snapshot.ResolveResource(from, in)
-		if err != nil {
-			if res2, err2 := snapshot.ResolveResource(to, in); err2 == nil {
-				return res2, nil
-			}
-		}
-		return res, err
-	})
+	f, err := newFilter(opts, catalog.TypeNames{Backups: []*repo.Manifest{from, to}})
 	if err != nil {
 		return nil, err
 	}

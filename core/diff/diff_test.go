@@ -3,6 +3,7 @@ package diff_test
 import (
 	"context"
 	"fmt"
+	"github.com/kbackup/kbackup/core/selection"
 	"os"
 	"slices"
 	"strings"
@@ -168,7 +169,7 @@ func TestDiff(t *testing.T) {
 
 	// Selections: one type; one namespace with a mapping (the live
 	// namespace "shop" is compared as if restored from "old").
-	rep, err = diff.BackupToBackup(ctx, r, before, after, diff.Options{Resources: []string{"secret"}})
+	rep, err = diff.BackupToBackup(ctx, r, before, after, diff.Options{Selection: selection.Selection{IncludeResources: []string{"secret"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,8 +177,8 @@ func TestDiff(t *testing.T) {
 		t.Errorf("secrets only: %v", got)
 	}
 	for name, opts := range map[string]diff.Options{
-		"secrets left out": {ExcludeResources: []string{"secret"}},
-		"configmaps only":  {Resources: []string{"configmaps"}, ExcludeResources: []string{"secrets"}},
+		"secrets left out": {Selection: selection.Selection{ExcludeResources: []string{"secret"}}},
+		"configmaps only":  {Selection: selection.Selection{IncludeResources: []string{"configmaps"}, ExcludeResources: []string{"secrets"}}},
 	} {
 		for side, diffOf := range map[string]func() (*diff.Report, error){
 			"backup to backup": func() (*diff.Report, error) { return diff.BackupToBackup(ctx, r, before, after, opts) },
@@ -192,7 +193,7 @@ func TestDiff(t *testing.T) {
 			}
 		}
 	}
-	rep, err = diff.BackupToLive(ctx, r, after, kc, diff.Options{IncludeNamespaces: []string{"shop"}, NamespaceMapping: clean.NamespaceMapping{"shop": "shop"}})
+	rep, err = diff.BackupToLive(ctx, r, after, kc, diff.Options{Selection: selection.Selection{IncludeNamespaces: []string{"shop"}}, NamespaceMapping: clean.NamespaceMapping{"shop": "shop"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,9 @@
 package repo
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kbackup/kbackup/core/config"
 )
@@ -82,37 +80,5 @@ func TestOptionsFromConfigRefusesABadURL(t *testing.T) {
 	_, _, err := OptionsFromConfig(cfg)
 	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "minio:9000") {
 		t.Errorf("want an invalid-URL error naming the endpoint, got %v", err)
-	}
-}
-
-// A backup named by its ID alone is found in whichever cluster has it.
-func TestFindBackup(t *testing.T) {
-	ctx := context.Background()
-	s := localStore(t)
-	s.opts.Create = true
-	r := openRepo(t, s.opts)
-	started := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
-	for _, m := range []*Manifest{
-		testManifest("prod-eu", "20260301T020000Z-aaaaaa", started, PhaseCompleted),
-		testManifest("dr-us", "20260301T020000Z-bbbbbb", started, PhaseCompleted),
-		testManifest("prod-eu", "nightly", started, PhaseCompleted),
-		testManifest("dr-us", "nightly", started, PhaseCompleted),
-	} {
-		m.Cluster.UID = "uid-" + m.Cluster.Name
-		if err := r.CommitBackup(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	m, err := r.FindBackup(ctx, "20260301T020000Z-bbbbbb")
-	if err != nil || m.Cluster.Name != "dr-us" {
-		t.Fatalf("found %v, %v; want dr-us's backup", m, err)
-	}
-	_, err = r.FindBackup(ctx, "nightly")
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "dr-us, prod-eu") {
-		t.Errorf("a name two clusters use: want an error listing both, got %v", err)
-	}
-	_, err = r.FindBackup(ctx, "missing")
-	if !errors.Is(err, ErrNotFound) {
-		t.Errorf("want ErrNotFound, got %v", err)
 	}
 }

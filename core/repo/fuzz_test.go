@@ -3,6 +3,7 @@ package repo
 import (
 	"bytes"
 	"errors"
+	"github.com/kbackup/kbackup/core/selection"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ func FuzzReadManifest(f *testing.F) {
 	m.Warnings = []string{"cluster resources skipped"}
 	m.Skipped = []SkippedObject{{Resource: "configmaps", Namespace: "shop", Name: "huge", Reason: "larger than 1Mi"}}
 	m.Labels = map[string]string{"schedule": "nightly"}
-	m.Options = BackupOptions{IncludeNamespaces: []string{"payments"}, LabelSelector: "app=web", MaxResourceSize: 1 << 20}
+	m.Options = BackupOptions{Selection: selection.Selection{IncludeNamespaces: []string{"payments"}, LabelSelector: "app=web"}, MaxResourceSize: 1 << 20}
 	valid, err := MarshalManifest(m)
 	if err != nil {
 		f.Fatal(err)

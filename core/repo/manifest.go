@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kbackup/kbackup/core/selection"
 )
 
 // Phase is how a backup ended.
@@ -78,13 +80,9 @@ type ClusterIdentity struct {
 
 // BackupOptions is the selection a backup used.
 type BackupOptions struct {
-	IncludeNamespaces []string `json:"includeNamespaces,omitempty"`
-	ExcludeNamespaces []string `json:"excludeNamespaces,omitempty"`
-	IncludeResources  []string `json:"includeResources,omitempty"`
-	ExcludeResources  []string `json:"excludeResources,omitempty"`
-	LabelSelector     string   `json:"labelSelector,omitempty"`
-	// ClusterResources is "auto", "on" or "off" as configured, or "".
-	ClusterResources string `json:"clusterResources,omitempty"`
+	// Selection is what the backup was asked to take; ClusterResources is
+	// "auto", "on" or "off" as configured, or "".
+	selection.Selection
 	// IncludedClusterResources says whether cluster-scoped objects were
 	// taken, after "auto" was resolved.
 	IncludedClusterResources bool `json:"includedClusterResources"`
@@ -352,10 +350,11 @@ func (r *Repository) readManifestKey(ctx context.Context, key, cluster, id strin
 	return m, nil
 }
 
-// manifestKeys lists a cluster's manifests as (key, backup ID).
-func (r *Repository) manifestKeys(ctx context.Context, cluster string) ([]KeyInfo, []string, error) {
+// manifestKeys lists a cluster's manifests: the parsed key and the stored
+// object of each.
+func (r *Repository) manifestKeys(ctx context.Context, cluster string) ([]KeyInfo, []ObjectInfo, error) {
 	var infos []KeyInfo
-	var keys []string
+	var objects []ObjectInfo
 	for obj, err := range r.backend.List(ctx, r.layout.Backups(cluster)) {
 		if err != nil {
 			return nil, nil, err
@@ -365,29 +364,62 @@ func (r *Repository) manifestKeys(ctx context.Context, cluster string) ([]KeyInf
 			continue // not ours; the format keeps nothing else there
 		}
 		infos = append(infos, info)
-		keys = append(keys, obj.Key)
+		objects = append(objects, obj)
 	}
-	return infos, keys, nil
+	return infos, objects, nil
+}
+
+// UnreadableManifest is a listed manifest that could not be parsed: it is
+// corrupt, or of a newer format.
+type UnreadableManifest struct {
+	// ID is the backup ID its key names.
+	ID  string
+	Key string
+	// ModTime is when the storage says it was written.
+	ModTime time.Time
+	Err     error
+}
+
+// UnreadableManifestsError reports the manifests of a listing that could
+// not be parsed; errors.Is finds ErrCorrupt or ErrUnsupportedFormat in it.
+type UnreadableManifestsError struct {
+	Manifests []UnreadableManifest
+}
+
+func (e *UnreadableManifestsError) Error() string {
+	msgs := make([]string, len(e.Manifests))
+	for i, m := range e.Manifests {
+		msgs[i] = m.Err.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+func (e *UnreadableManifestsError) Unwrap() []error {
+	errs := make([]error, len(e.Manifests))
+	for i, m := range e.Manifests {
+		errs[i] = m.Err
+	}
+	return errs
 }
 
 // readManifests reads a cluster's manifests concurrently. Storage errors
 // stop it; manifests that fail to parse are returned as one error wrapping
 // ErrCorrupt that names each, alongside the good ones.
 func (r *Repository) readManifests(ctx context.Context, cluster string) ([]*Manifest, error) {
-	infos, keys, err := r.manifestKeys(ctx, cluster)
+	infos, objects, err := r.manifestKeys(ctx, cluster)
 	if err != nil {
 		return nil, err
 	}
-	manifests := make([]*Manifest, len(keys))
+	manifests := make([]*Manifest, len(objects))
 	var (
 		mu      sync.Mutex
-		corrupt []error
+		corrupt []UnreadableManifest
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opts.Concurrency)
-	for i, key := range keys {
+	for i, obj := range objects {
 		g.Go(func() error {
-			m, err := r.readManifestKey(gctx, key, cluster, infos[i].Name)
+			m, err := r.readManifestKey(gctx, obj.Key, cluster, infos[i].Name)
 			switch {
 			case err == nil:
 				manifests[i] = m
@@ -395,7 +427,7 @@ func (r *Repository) readManifests(ctx context.Context, cluster string) ([]*Mani
 				// Deleted since the listing.
 			case errors.Is(err, ErrCorrupt), errors.Is(err, ErrUnsupportedFormat):
 				mu.Lock()
-				corrupt = append(corrupt, err)
+				corrupt = append(corrupt, UnreadableManifest{ID: infos[i].Name, Key: obj.Key, ModTime: obj.ModTime, Err: err})
 				mu.Unlock()
 			default:
 				return err
@@ -407,7 +439,11 @@ func (r *Repository) readManifests(ctx context.Context, cluster string) ([]*Mani
 		return nil, err
 	}
 	manifests = slices.DeleteFunc(manifests, func(m *Manifest) bool { return m == nil })
-	return manifests, errors.Join(corrupt...)
+	if len(corrupt) == 0 {
+		return manifests, nil
+	}
+	slices.SortFunc(corrupt, func(a, b UnreadableManifest) int { return strings.Compare(a.Key, b.Key) })
+	return manifests, &UnreadableManifestsError{Manifests: corrupt}
 }
 
 // unreadableManifests says whether err, from readManifests, only reports
@@ -429,44 +465,6 @@ func (r *Repository) ListBackups(ctx context.Context, cluster string) ([]*Manife
 		return cmp.Or(a.StartedAt.Compare(b.StartedAt), strings.Compare(a.ID, b.ID))
 	})
 	return manifests, err
-}
-
-// Latest is the backup ID that ResolveBackup takes as the newest backup
-// that did not fail.
-const Latest = "latest"
-
-// ResolveBackup returns the manifest of backup idOrLatest of a cluster, or,
-// for "latest", of its newest backup whose phase is not Failed.
-func (r *Repository) ResolveBackup(ctx context.Context, cluster, idOrLatest string) (*Manifest, error) {
-	if err := ValidateClusterName(cluster); err != nil {
-		return nil, err
-	}
-	howToFind := fmt.Sprintf("`kubectl kbackup backup list --cluster %s` lists its backups", cluster)
-	if idOrLatest == Latest {
-		manifests, err := r.ListBackups(ctx, cluster)
-		if err != nil && !unreadableManifests(err) {
-			return nil, err
-		}
-		for _, m := range slices.Backward(manifests) {
-			if m.Phase != PhaseFailed {
-				return m, nil
-			}
-		}
-		what := "no backup"
-		if len(manifests) > 0 {
-			what = fmt.Sprintf("no backup that did not fail (all %d failed)", len(manifests))
-		}
-		return nil, fmt.Errorf("cluster %s has %s in %s: %w", cluster, what, r.backend, ErrNotFound)
-	}
-	if err := ValidateBackupID(idOrLatest); err != nil {
-		return nil, fmt.Errorf("%w; %s", err, howToFind)
-	}
-	m, err := r.ReadManifest(ctx, cluster, idOrLatest)
-	if errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("cluster %s has no backup %q in %s; %s, or use %q for the newest: %w",
-			cluster, idOrLatest, r.backend, howToFind, Latest, ErrNotFound)
-	}
-	return m, err
 }
 
 // Clusters returns the names of the clusters in the repository's registry,

@@ -140,45 +140,6 @@ func TestCommitBackupRace(t *testing.T) {
 	})
 }
 
-func TestResolveBackup(t *testing.T) {
-	s := localStore(t)
-	ctx := context.Background()
-	r := openRepo(t, s.opts)
-	base := mustTime(t, "2026-03-01T02:00:00Z")
-
-	_, err := r.ResolveBackup(ctx, "prod-eu", Latest)
-	mustIs(t, err, ErrNotFound)
-
-	for _, m := range []*Manifest{
-		testManifest("prod-eu", "old", base, PhaseCompleted),
-		testManifest("prod-eu", "partial", base.Add(time.Hour), PhasePartiallyFailed),
-		testManifest("prod-eu", "failed", base.Add(2*time.Hour), PhaseFailed),
-	} {
-		if err := r.CommitBackup(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	m, err := r.ResolveBackup(ctx, "prod-eu", Latest)
-	if err != nil || m.ID != "partial" {
-		t.Errorf("latest = %v, %v; want partial (the newest that did not fail)", m, err)
-	}
-	m, err = r.ResolveBackup(ctx, "prod-eu", "failed")
-	if err != nil || m.ID != "failed" {
-		t.Errorf("by ID = %v, %v", m, err)
-	}
-	_, err = r.ResolveBackup(ctx, "prod-eu", "20260101T000000Z-abcdef")
-	mustIs(t, err, ErrNotFound)
-	for _, want := range []string{`no backup "20260101T000000Z-abcdef"`, "kubectl kbackup backup list --cluster prod-eu", `"latest"`} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not say %q", err, want)
-		}
-	}
-	_, err = r.ResolveBackup(ctx, "prod-eu", "../x")
-	mustIs(t, err, ErrInvalid)
-	_, err = r.ResolveBackup(ctx, "Prod", Latest)
-	mustIs(t, err, ErrInvalid)
-}
-
 // A damaged manifest does not hide the others from a listing, and is
 // named in the error.
 func TestListBackupsWithDamagedManifest(t *testing.T) {

@@ -82,7 +82,7 @@ func (r *Repository) ListRestores(ctx context.Context, cluster string) ([]Restor
 
 // FindRestoreRecord decodes the record of restore id into record, whichever
 // cluster it was recorded under, and returns that cluster, so that a
-// restore can be named by its ID alone (as FindBackup does for backups).
+// restore can be named by its ID alone (as catalog.Resolve does for backups).
 // ErrNotFound when no cluster of the registry has it.
 func (r *Repository) FindRestoreRecord(ctx context.Context, id string, record any) (string, error) {
 	if err := validateID("restore ID", id); err != nil {
@@ -102,8 +102,11 @@ func (r *Repository) FindRestoreRecord(ctx context.Context, id string, record an
 	}
 	switch len(found) {
 	case 0:
-		return "", fmt.Errorf("no cluster has a restore %q in %s (clusters: %s); `kubectl kbackup restore list --cluster NAME` lists a cluster's restores: %w",
-			id, r.backend, orNone(clusters), ErrNotFound)
+		listed := "none"
+		if len(clusters) > 0 {
+			listed = strings.Join(clusters, ", ")
+		}
+		return "", fmt.Errorf("no cluster has a restore %q in %s (clusters: %s): %w", id, r.backend, listed, ErrNotFound)
 	case 1:
 		return found[0], r.ReadRestoreRecord(ctx, found[0], id, record)
 	}

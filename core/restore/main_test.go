@@ -10,10 +10,10 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kbackup/kbackup/core/backup"
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/restore"
-	"github.com/kbackup/kbackup/core/snapshot"
 	"github.com/kbackup/kbackup/core/testenv"
 	"github.com/kbackup/kbackup/core/testenv/repotest"
 )
@@ -103,7 +103,7 @@ func apply(t testing.TB, p *restore.Plan) *restore.Result {
 // backupObjects reads every object of a backup, by "resource ns/name".
 func backupObjects(t testing.TB, r *repo.Repository, m *repo.Manifest) map[string]*unstructured.Unstructured {
 	t.Helper()
-	objs, err := snapshot.ReadAll(context.Background(), r, m.Packs, 4)
+	objs, err := catalog.ReadAll(context.Background(), r, catalog.Packs(m), 4)
 	if err != nil {
 		t.Fatal(err)
 	}

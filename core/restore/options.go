@@ -11,10 +11,10 @@
 package restore
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/repo"
@@ -48,26 +48,6 @@ const (
 	PolicyFail ExistingResourcePolicy = "fail"
 )
 
-// ClusterResources says which cluster-scoped objects a restore takes.
-type ClusterResources string
-
-const (
-	// ClusterResourcesAuto takes every cluster-scoped object when no
-	// namespace is selected, and otherwise those the selected namespaces
-	// need: their Namespace objects, the CustomResourceDefinitions of
-	// their custom resources, the PersistentVolumes their claims are bound
-	// to, the ClusterRoleBindings with a subject in them, the ClusterRoles
-	// those and their RoleBindings bind, and the PriorityClasses,
-	// RuntimeClasses, StorageClasses and IngressClasses their objects name.
-	ClusterResourcesAuto ClusterResources = "auto"
-	// ClusterResourcesOn takes every cluster-scoped object the other
-	// filters select.
-	ClusterResourcesOn ClusterResources = "on"
-	// ClusterResourcesOff takes none but the Namespace objects of the
-	// selected namespaces.
-	ClusterResourcesOff ClusterResources = "off"
-)
-
 // ObjectRef names one object of a backup.
 type ObjectRef struct {
 	// Resource is a type as users write it: "deployments.apps", "deploy",
@@ -82,22 +62,15 @@ type ObjectRef struct {
 // Options say what a restore takes from a backup and how it applies it.
 // The zero value restores everything with the skip policy.
 type Options struct {
-	// IncludeNamespaces and ExcludeNamespaces select namespaces of the
-	// backup (source names) by name or shell pattern (team-*).
-	IncludeNamespaces []string `json:"includeNamespaces,omitempty"`
-	ExcludeNamespaces []string `json:"excludeNamespaces,omitempty"`
-	// IncludeResources and ExcludeResources select resource types as users
-	// write them, resolved against the target's discovery and, for types
-	// the target does not serve, against the backup.
-	IncludeResources []string `json:"includeResources,omitempty"`
-	ExcludeResources []string `json:"excludeResources,omitempty"`
-	// LabelSelector selects objects by their labels in the backup.
-	// Namespace objects of namespaces with selected objects come along.
-	LabelSelector string `json:"labelSelector,omitempty"`
+	// Selection selects what the backup holds: namespaces by their names
+	// in the backup (source names), resource types resolved against the
+	// target's discovery and, for types the target does not serve, against
+	// the backup (catalog.TypeNames). Under ClusterResourcesAuto a
+	// namespace restore takes the cluster-scoped objects its namespaces
+	// need (selection.Related).
+	selection.Selection
 	// Object restores a single object (and its Namespace when needed).
 	Object *ObjectRef `json:"object,omitempty"`
-	// ClusterResources is auto (default), on or off.
-	ClusterResources ClusterResources `json:"clusterResources,omitempty"`
 	// NamespaceMapping renames namespaces, and the references to them
 	// (clean.MappedReferences).
 	NamespaceMapping clean.NamespaceMapping `json:"namespaceMapping,omitempty"`
@@ -140,7 +113,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.ClusterResources == "" {
-		o.ClusterResources = ClusterResourcesAuto
+		o.ClusterResources = selection.ClusterResourcesAuto
 	}
 	if o.ExistingResourcePolicy == "" {
 		o.ExistingResourcePolicy = PolicySkip
@@ -160,38 +133,44 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Validate checks the options that do not need a cluster or a backup.
+// Field names of Options in error paths (with those of selection.Selection).
+const (
+	FieldObject                 = "object"
+	FieldExistingResourcePolicy = "existing_resource_policy"
+	FieldNamespaceMapping       = "namespace_mapping"
+	FieldConcurrency            = "concurrency"
+	FieldRestoreID              = "restore_id"
+)
+
+// Validate checks the options that do not need a cluster or a backup. Its
+// errors are field errors (k8s.io/apimachinery/pkg/util/validation/field)
+// naming the field, which front ends map to a flag or an attribute.
 func (o Options) Validate() error {
-	var errs []error
-	if _, err := selection.NewNamespaces(o.IncludeNamespaces, o.ExcludeNamespaces); err != nil {
-		errs = append(errs, err)
-	}
-	if _, err := selection.ParseLabelSelector(o.LabelSelector); err != nil {
-		errs = append(errs, err)
-	}
-	if o.Object != nil && (o.Object.Resource == "" || o.Object.Name == "") {
-		errs = append(errs, errors.New("a single object to restore needs a resource type and a name"))
-	}
-	switch o.ClusterResources {
-	case "", ClusterResourcesAuto, ClusterResourcesOn, ClusterResourcesOff:
-	default:
-		errs = append(errs, fmt.Errorf("cluster resources %q: use auto, on or off", o.ClusterResources))
+	errs := o.Selection.Validate(nil)
+	if o.Object != nil {
+		if o.Object.Resource == "" {
+			errs = append(errs, field.Required(field.NewPath(FieldObject, "resource"), "the type of the single object to restore"))
+		}
+		if o.Object.Name == "" {
+			errs = append(errs, field.Required(field.NewPath(FieldObject, "name"), "the name of the single object to restore"))
+		}
 	}
 	switch o.ExistingResourcePolicy {
 	case "", PolicySkip, PolicyUpdate, PolicyFail:
 	default:
-		errs = append(errs, fmt.Errorf("existing resource policy %q: use skip, update or fail", o.ExistingResourcePolicy))
+		errs = append(errs, field.NotSupported(field.NewPath(FieldExistingResourcePolicy), o.ExistingResourcePolicy,
+			[]ExistingResourcePolicy{PolicySkip, PolicyUpdate, PolicyFail}))
 	}
 	if err := o.NamespaceMapping.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("namespace mapping: %w", err))
+		errs = append(errs, field.Invalid(field.NewPath(FieldNamespaceMapping), o.NamespaceMapping.String(), err.Error()))
 	}
 	if o.Concurrency < 0 || o.Concurrency > 256 {
-		errs = append(errs, fmt.Errorf("concurrency %d: use 1 to 256", o.Concurrency))
+		errs = append(errs, field.Invalid(field.NewPath(FieldConcurrency), o.Concurrency, "use 1 to 256"))
 	}
 	if o.RestoreID != "" {
 		if err := repo.ValidateBackupID(o.RestoreID); err != nil {
-			errs = append(errs, fmt.Errorf("restore ID: %s", strings.Replace(err.Error(), "backup ID", "restore ID", 1)))
+			errs = append(errs, field.Invalid(field.NewPath(FieldRestoreID), o.RestoreID, strings.Replace(err.Error(), "backup ID", "restore ID", 1)))
 		}
 	}
-	return errors.Join(errs...)
+	return errs.ToAggregate()
 }

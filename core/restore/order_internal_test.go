@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"errors"
 	"os"
 	"slices"
 	"strings"
@@ -9,6 +10,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/kbackup/kbackup/core/selection"
 )
 
 func TestStageOf(t *testing.T) {
@@ -104,27 +109,40 @@ func TestOrder(t *testing.T) {
 }
 
 func TestOptionsValidate(t *testing.T) {
-	good := Options{IncludeNamespaces: []string{"team-*"}, LabelSelector: "app in (a,b)", ExistingResourcePolicy: PolicyUpdate,
-		ClusterResources: ClusterResourcesOff, Concurrency: 32, RestoreID: "nightly-1"}
+	good := Options{Selection: selection.Selection{IncludeNamespaces: []string{"team-*"}, LabelSelector: "app in (a,b)",
+		ClusterResources: selection.ClusterResourcesOff}, ExistingResourcePolicy: PolicyUpdate, Concurrency: 32, RestoreID: "nightly-1"}
 	if err := good.Validate(); err != nil {
 		t.Errorf("valid options refused: %v", err)
 	}
-	for _, bad := range []Options{
-		{IncludeNamespaces: []string{"[x"}},
-		{LabelSelector: "a=(b"},
-		{ExistingResourcePolicy: "overwrite"},
-		{ClusterResources: "some"},
-		{Concurrency: 1000},
-		{RestoreID: "no/slash"},
-		{Object: &ObjectRef{Resource: "cm"}},
-		{NamespaceMapping: map[string]string{"a": "c", "b": "c"}},
+	// Each error names the field, so that front ends can name their flag
+	// or attribute, and says what is accepted.
+	for _, tc := range []struct {
+		bad        Options
+		field, say string
+	}{
+		{Options{Selection: selection.Selection{IncludeNamespaces: []string{"ok", "[x"}}}, "include_namespaces[1]", "team-*"},
+		{Options{Selection: selection.Selection{LabelSelector: "a=(b"}}, "label_selector", "key=value"},
+		{Options{ExistingResourcePolicy: "overwrite"}, "existing_resource_policy", `"skip", "update", "fail"`},
+		{Options{Selection: selection.Selection{ClusterResources: "some"}}, "cluster_resources", `"auto", "on", "off"`},
+		{Options{Concurrency: 1000}, "concurrency", "1 to 256"},
+		{Options{RestoreID: "no/slash"}, "restore_id", "restore ID"},
+		{Options{Object: &ObjectRef{Resource: "cm"}}, "object.name", "name of the single object"},
+		{Options{NamespaceMapping: map[string]string{"a": "c", "b": "c"}}, "namespace_mapping", "c"},
 	} {
-		if err := bad.Validate(); err == nil {
-			t.Errorf("Validate accepted %+v", bad)
+		err := tc.bad.Validate()
+		if err == nil {
+			t.Errorf("Validate accepted %+v", tc.bad)
+			continue
 		}
-	}
-	if err := (Options{ExistingResourcePolicy: "overwrite"}).Validate(); !strings.Contains(err.Error(), "skip, update or fail") {
-		t.Errorf("the error does not say what is accepted: %v", err)
+		var agg utilerrors.Aggregate
+		if !errors.As(err, &agg) || len(agg.Errors()) != 1 {
+			t.Errorf("%+v: want one field error, got %v", tc.bad, err)
+			continue
+		}
+		fe, ok := agg.Errors()[0].(*field.Error)
+		if !ok || fe.Field != tc.field || !strings.Contains(fe.Error(), tc.say) {
+			t.Errorf("%+v: got %v; want an error on field %s saying %q", tc.bad, err, tc.field, tc.say)
+		}
 	}
 }
 

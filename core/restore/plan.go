@@ -203,7 +203,7 @@ type planner struct {
 	manifest  *repo.Manifest
 	client    *kube.Client
 	opts      Options
-	nsFilter  selection.Namespaces
+	sel       *selection.Matcher
 	resources *kube.Resources
 	// versions are the served versions of each API group of the target.
 	versions map[string][]string
@@ -237,13 +237,12 @@ func NewPlan(ctx context.Context, in PlanInput) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	nsFilter, err := selection.NewNamespaces(opts.IncludeNamespaces, opts.ExcludeNamespaces)
-	if err != nil {
-		return nil, err
-	}
 	pl := &planner{
 		repo: in.Repository, manifest: in.Manifest, client: in.Target, opts: opts,
-		nsFilter: nsFilter, resources: resources,
+		resources: resources,
+	}
+	if err := pl.compileSelection(); err != nil {
+		return nil, err
 	}
 	if pl.versions, err = servedVersions(in.Target); err != nil {
 		return nil, err

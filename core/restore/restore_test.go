@@ -3,6 +3,7 @@ package restore_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/kbackup/kbackup/core/selection"
 	"strings"
 	"testing"
 
@@ -26,7 +27,7 @@ func TestRestoreIntoAnotherCluster(t *testing.T) {
 	}
 	storage := newRepo(t)
 	r, m := backupOf(t, "src", storage)
-	opts := restore.Options{IncludeNamespaces: []string{"shop"}, ClusterResources: restore.ClusterResourcesOn}
+	opts := restore.Options{Selection: selection.Selection{IncludeNamespaces: []string{"shop"}, ClusterResources: selection.ClusterResourcesOn}}
 
 	p := plan(t, r, m, "dst", opts)
 	if p.Target.Name != "dst" || p.Backup.Cluster != "src" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kbackup/kbackup/core/selection"
 	"slices"
 	"strings"
 	"testing"
@@ -42,7 +43,7 @@ func TestNamespaceMapping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := plan(t, r, m, "mapped", restore.Options{IncludeNamespaces: []string{"shop-m"}, NamespaceMapping: mapping})
+	p := plan(t, r, m, "mapped", restore.Options{Selection: selection.Selection{IncludeNamespaces: []string{"shop-m"}}, NamespaceMapping: mapping})
 	res := apply(t, p)
 	if res.Totals.Failed > 0 || res.Totals.Created == 0 {
 		t.Fatalf("restore:\n%s", outcomes(res))
@@ -124,8 +125,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 	before := snapshotCluster(t, "dst")
 	p := plan(t, r, m, "dst", restore.Options{
-		IncludeNamespaces: []string{"shop-d"}, DryRun: true,
-		NamespaceMapping: clean.NamespaceMapping{"shop-d": "shop-d-existing"},
+		Selection: selection.Selection{IncludeNamespaces: []string{"shop-d"}}, DryRun: true, NamespaceMapping: clean.NamespaceMapping{"shop-d": "shop-d-existing"},
 	})
 	res := apply(t, p)
 	after := snapshotCluster(t, "dst")
@@ -151,8 +151,9 @@ func TestDryRunChangesNothing(t *testing.T) {
 
 	// Into a namespace that does not exist, objects in it are reported as
 	// unchecked, not as created.
-	p = plan(t, r, m, "dst", restore.Options{IncludeNamespaces: []string{"shop-d"}, DryRun: true,
-		NamespaceMapping: clean.NamespaceMapping{"shop-d": "shop-d-missing"}})
+	p = plan(t, r, m, "dst", restore.Options{
+		Selection: selection.Selection{IncludeNamespaces: []string{"shop-d"}}, DryRun: true, NamespaceMapping: clean.NamespaceMapping{"shop-d": "shop-d-missing"},
+	})
 	res = apply(t, p)
 	for _, o := range res.Objects {
 		if o.Namespace == "shop-d-missing" && o.Outcome != restore.Skipped {
@@ -173,7 +174,7 @@ func TestRefusedObjectsAreReported(t *testing.T) {
 	denyConfigMap(t, "refused", "shop-db-init")
 
 	// Without their CustomResourceDefinition, Widgets cannot be created.
-	p := plan(t, r, m, "refused", restore.Options{IncludeNamespaces: []string{"shop-r"}, ExcludeResources: []string{"customresourcedefinitions"}})
+	p := plan(t, r, m, "refused", restore.Options{Selection: selection.Selection{IncludeNamespaces: []string{"shop-r"}, ExcludeResources: []string{"customresourcedefinitions"}}})
 	for _, it := range p.Items {
 		if it.Resource == "widgets.example.kbackup.io" && it.Action != restore.ActionFail {
 			t.Errorf("the plan does not say %s will fail: %s %s", it.Display(), it.Action, it.Reason)
@@ -253,7 +254,7 @@ func TestExistingResourcePolicies(t *testing.T) {
 	ctx := context.Background()
 	install(t, "src", "shop-p")
 	r, m := backupOf(t, "src", newRepo(t))
-	opts := restore.Options{IncludeNamespaces: []string{"shop-p"}}
+	opts := restore.Options{Selection: selection.Selection{IncludeNamespaces: []string{"shop-p"}}}
 	if res := apply(t, plan(t, r, m, "dst", opts)); res.Totals.Failed > 0 {
 		t.Fatalf("first restore:\n%s", outcomes(res))
 	}
@@ -374,7 +375,7 @@ func TestOwnerReferencesFollowTheOwners(t *testing.T) {
 	install(t, "src", "shop-o")
 	r, m := backupOf(t, "src", newRepo(t))
 	mapping := clean.NamespaceMapping{"shop-o": "shop-owned"}
-	res := apply(t, plan(t, r, m, "mapped", restore.Options{IncludeNamespaces: []string{"shop-o"}, IncludeOwned: true, NamespaceMapping: mapping}))
+	res := apply(t, plan(t, r, m, "mapped", restore.Options{Selection: selection.Selection{IncludeNamespaces: []string{"shop-o"}}, IncludeOwned: true, NamespaceMapping: mapping}))
 	if res.Totals.Failed > 0 {
 		t.Fatalf("restore:\n%s", outcomes(res))
 	}
@@ -412,7 +413,7 @@ func TestOwnerReferencesFollowTheOwners(t *testing.T) {
 	if err := cs.AppsV1().ReplicaSets("shop-owned").Delete(ctx, rs.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	p := plan(t, r, m, "mapped", restore.Options{IncludeNamespaces: []string{"shop-o"}, IncludeResources: []string{"rs"}, NamespaceMapping: mapping})
+	p := plan(t, r, m, "mapped", restore.Options{Selection: selection.Selection{IncludeNamespaces: []string{"shop-o"}, IncludeResources: []string{"rs"}}, NamespaceMapping: mapping})
 	res = apply(t, p)
 	if got := res.With(restore.Created); len(got) != 1 || got[0].Resource != "replicasets.apps" || len(got[0].Notes) != 1 {
 		t.Fatalf("restore of the ReplicaSet alone:\n%s", outcomes(res))

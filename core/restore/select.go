@@ -2,18 +2,17 @@ package restore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/selection"
-	"github.com/kbackup/kbackup/core/snapshot"
 )
 
 // candidate is an object of the backup that the selection took.
@@ -23,147 +22,51 @@ type candidate struct {
 }
 
 var (
-	grNamespaces          = schema.GroupResource{Resource: "namespaces"}
-	grCRDs                = schema.GroupResource{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"}
-	grPVs                 = schema.GroupResource{Resource: "persistentvolumes"}
-	grPVCs                = schema.GroupResource{Resource: "persistentvolumeclaims"}
-	grClusterRoles        = schema.GroupResource{Group: "rbac.authorization.k8s.io", Resource: "clusterroles"}
-	grClusterRoleBindings = schema.GroupResource{Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"}
-	grRoleBindings        = schema.GroupResource{Group: "rbac.authorization.k8s.io", Resource: "rolebindings"}
-	grPriorityClasses     = schema.GroupResource{Group: "scheduling.k8s.io", Resource: "priorityclasses"}
-	grStorageClasses      = schema.GroupResource{Group: "storage.k8s.io", Resource: "storageclasses"}
-	grIngressClasses      = schema.GroupResource{Group: "networking.k8s.io", Resource: "ingressclasses"}
-	grRuntimeClasses      = schema.GroupResource{Group: "node.k8s.io", Resource: "runtimeclasses"}
+	grNamespaces = selection.NamespacesResource
+	grCRDs       = schema.GroupResource{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"}
+	grPVCs       = schema.GroupResource{Resource: "persistentvolumeclaims"}
 )
 
-// relatedClusterTypes are the cluster-scoped types that ClusterResourcesAuto
-// takes, for a namespace restore, when selected namespaces need them.
-var relatedClusterTypes = []schema.GroupResource{grCRDs, grPVs, grClusterRoles, grClusterRoleBindings,
-	grPriorityClasses, grStorageClasses, grIngressClasses, grRuntimeClasses}
-
-// podSpecPaths are where pod specs sit in the workload kinds.
-var podSpecPaths = map[string][]string{
-	"Pod":                   {"spec"},
-	"Deployment":            {"spec", "template", "spec"},
-	"ReplicaSet":            {"spec", "template", "spec"},
-	"StatefulSet":           {"spec", "template", "spec"},
-	"DaemonSet":             {"spec", "template", "spec"},
-	"Job":                   {"spec", "template", "spec"},
-	"ReplicationController": {"spec", "template", "spec"},
-	"CronJob":               {"spec", "jobTemplate", "spec", "template", "spec"},
-}
-
-// classNames collects the cluster-scoped classes an object names: the
-// priority and runtime classes of its pods, the storage classes of its
-// claims, the ingress class of an Ingress.
-func classNames(obj *unstructured.Unstructured, names map[schema.GroupResource]map[string]bool) {
-	add := func(gr schema.GroupResource, fields ...string) {
-		if name, _, _ := unstructured.NestedString(obj.Object, fields...); name != "" {
-			if names[gr] == nil {
-				names[gr] = map[string]bool{}
-			}
-			names[gr][name] = true
-		}
+// compileSelection resolves the selection's types: through the target's
+// discovery, then through the backup (for a custom resource whose
+// definition the target does not have yet).
+func (pl *planner) compileSelection() error {
+	types := catalog.TypeNames{Discovery: pl.resources, Backups: []*repo.Manifest{pl.manifest}}
+	m, err := pl.opts.Selection.Compile(nil, types.Resolver())
+	if err != nil {
+		return err
 	}
-	if spec, ok := podSpecPaths[obj.GetKind()]; ok {
-		add(grPriorityClasses, append(slices.Clone(spec), "priorityClassName")...)
-		add(grRuntimeClasses, append(slices.Clone(spec), "runtimeClassName")...)
-	}
-	switch obj.GetKind() {
-	case "PersistentVolumeClaim":
-		add(grStorageClasses, "spec", "storageClassName")
-	case "StatefulSet":
-		templates, _, _ := unstructured.NestedSlice(obj.Object, "spec", "volumeClaimTemplates")
-		for _, t := range templates {
-			tmpl, _ := t.(map[string]any)
-			if name, _, _ := unstructured.NestedString(tmpl, "spec", "storageClassName"); name != "" {
-				if names[grStorageClasses] == nil {
-					names[grStorageClasses] = map[string]bool{}
-				}
-				names[grStorageClasses][name] = true
-			}
-		}
-	case "Ingress":
-		add(grIngressClasses, "spec", "ingressClassName")
-	}
-}
-
-// resolveTypes turns user input into resource.group names: first against
-// the target's discovery, then against the types the backup holds (for a
-// custom resource whose definition the target does not have yet).
-func (pl *planner) resolveTypes(flag string, inputs []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	var errs []error
-	for _, in := range inputs {
-		if r, err := pl.resources.ResolveUserInput(in); err == nil {
-			out[r.String()] = true
-			continue
-		}
-		r, err := snapshot.ResolveResource(pl.manifest, in)
+	pl.sel = m
+	if o := pl.opts.Object; o != nil {
+		r, err := types.Resolve(o.Resource)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: the target cluster serves no resource type %q, and %w", flag, in, err))
-			continue
+			return field.Invalid(field.NewPath(FieldObject, "resource"), o.Resource, err.Error())
 		}
-		out[r] = true
+		o.Resource = r
 	}
-	return out, errors.Join(errs...)
+	return nil
 }
 
 // selectPacks picks the packs to read.
 func (pl *planner) selectPacks() ([]repo.PackEntry, error) {
 	o := pl.opts
-	include, err := pl.resolveTypes("include resources", o.IncludeResources)
-	if err != nil {
-		return nil, err
+	if o.Object == nil {
+		return catalog.Select(pl.manifest, pl.sel, true), nil
 	}
-	exclude, err := pl.resolveTypes("exclude resources", o.ExcludeResources)
-	if err != nil {
-		return nil, err
-	}
-	var single string
-	if o.Object != nil {
-		resolved, err := pl.resolveTypes("object", []string{o.Object.Resource})
-		if err != nil {
-			return nil, err
-		}
-		for r := range resolved {
-			single = r
-		}
-		o.Object.Resource = single
-	}
+	// The object, and the Namespace object of its namespace.
 	var packs []repo.PackEntry
-	for _, p := range pl.manifest.Packs {
-		gr := schema.ParseGroupResource(p.Resource)
-		if o.Object != nil {
-			// The object, and the Namespace object of its namespace.
-			if (p.Resource == single && p.Namespace == o.Object.Namespace) ||
-				(gr == grNamespaces && o.Object.Namespace != "") {
-				packs = append(packs, p)
-			}
-			continue
+	for _, p := range catalog.Packs(pl.manifest) {
+		if (p.Resource == o.Object.Resource && p.Namespace == o.Object.Namespace) ||
+			(schema.ParseGroupResource(p.Resource) == grNamespaces && o.Object.Namespace != "") {
+			packs = append(packs, p)
 		}
-		if len(include) > 0 && !include[p.Resource] || exclude[p.Resource] {
-			continue
-		}
-		switch {
-		case p.Namespaced:
-			if !pl.nsFilter.Match(p.Namespace) {
-				continue
-			}
-		case gr == grNamespaces:
-		case o.ClusterResources == ClusterResourcesOff:
-			continue
-		case o.ClusterResources == ClusterResourcesAuto && !pl.nsFilter.All() && !slices.Contains(relatedClusterTypes, gr):
-			continue
-		}
-		packs = append(packs, p)
 	}
-	if o.Object != nil && !slices.ContainsFunc(packs, func(p repo.PackEntry) bool { return p.Resource == single }) {
+	if !slices.ContainsFunc(packs, func(p repo.PackEntry) bool { return p.Resource == o.Object.Resource }) {
 		where := "in namespace " + o.Object.Namespace
 		if o.Object.Namespace == "" {
 			where = "among its cluster-scoped objects"
 		}
-		return nil, fmt.Errorf("backup %s holds no %s %s: %w", pl.manifest.ID, single, where, repo.ErrNotFound)
+		return nil, fmt.Errorf("backup %s holds no %s %s: %w", pl.manifest.ID, o.Object.Resource, where, repo.ErrNotFound)
 	}
 	return packs, nil
 }
@@ -172,17 +75,13 @@ func (pl *planner) selectPacks() ([]repo.PackEntry, error) {
 // selection takes.
 func (pl *planner) readCandidates(ctx context.Context, packs []repo.PackEntry) ([]candidate, error) {
 	o := pl.opts
-	selector, err := selection.ParseLabelSelector(o.LabelSelector)
-	if err != nil {
-		return nil, err
-	}
 	var (
 		mu         sync.Mutex
 		namespaced []candidate
 		namespaces []candidate
 		cluster    []candidate
 	)
-	err = snapshot.Read(ctx, pl.repo, packs, o.Concurrency, func(p repo.PackEntry, objs []*unstructured.Unstructured) error {
+	err := catalog.Read(ctx, pl.repo, packs, o.Concurrency, func(p repo.PackEntry, objs []*unstructured.Unstructured) error {
 		gr := schema.ParseGroupResource(p.Resource)
 		mu.Lock()
 		defer mu.Unlock()
@@ -202,10 +101,10 @@ func (pl *planner) readCandidates(ctx context.Context, packs []repo.PackEntry) (
 					}
 				}
 			case gr == grNamespaces:
-				if pl.nsFilter.Match(obj.GetName()) {
+				if pl.sel.TakesNamespace(obj.GetName()) {
 					namespaces = append(namespaces, c)
 				}
-			case !selector.Matches(labels.Set(obj.GetLabels())):
+			case !pl.sel.MatchesLabels(obj):
 			case p.Namespaced:
 				namespaced = append(namespaced, c)
 			default:
@@ -229,81 +128,40 @@ func (pl *planner) readCandidates(ctx context.Context, packs []repo.PackEntry) (
 	}
 	out := namespaced
 	for _, c := range namespaces {
-		if used[c.obj.GetName()] || o.Object == nil && selector.Matches(labels.Set(c.obj.GetLabels())) {
+		if used[c.obj.GetName()] || o.Object == nil && pl.sel.MatchesLabels(c.obj) {
 			out = append(out, c)
 			used[c.obj.GetName()] = true
 		}
 	}
-	if o.Object == nil && o.ClusterResources == ClusterResourcesAuto && !pl.nsFilter.All() {
-		cluster = related(cluster, namespaced, used)
+	if o.Object == nil {
+		cluster = pl.related(cluster, namespaced, used)
 	}
 	return append(out, cluster...), nil
 }
 
-// related keeps the cluster-scoped objects that the selected namespaces
-// need (see ClusterResourcesAuto).
-func related(cluster, namespaced []candidate, namespaces map[string]bool) []candidate {
-	types := map[string]bool{}
-	claims := map[string]bool{}
-	clusterRoles := map[string]bool{}
-	classes := map[schema.GroupResource]map[string]bool{}
-	for _, c := range namespaced {
-		types[c.pack.Resource] = true
-		classNames(c.obj, classes)
-		gr := schema.ParseGroupResource(c.pack.Resource)
-		switch gr {
-		case grPVCs:
-			claims[c.obj.GetNamespace()+"/"+c.obj.GetName()] = true
-		case grRoleBindings:
-			if kind, _, _ := unstructured.NestedString(c.obj.Object, "roleRef", "kind"); kind == "ClusterRole" {
-				name, _, _ := unstructured.NestedString(c.obj.Object, "roleRef", "name")
-				clusterRoles[name] = true
-			}
-		}
-	}
-	var out []candidate
-	// Bindings first: they decide which ClusterRoles come.
+// related keeps, of the cluster-scoped types the selection takes only where
+// the selected namespaces need them, the objects they need.
+func (pl *planner) related(cluster, namespaced []candidate, namespaces map[string]bool) []candidate {
+	var kept, narrowed []candidate
 	for _, c := range cluster {
-		if schema.ParseGroupResource(c.pack.Resource) != grClusterRoleBindings {
-			continue
-		}
-		subjects, _, _ := unstructured.NestedSlice(c.obj.Object, "subjects")
-		for _, s := range subjects {
-			subject, _ := s.(map[string]any)
-			if ns, _ := subject["namespace"].(string); ns != "" && namespaces[ns] {
-				out = append(out, c)
-				if kind, _, _ := unstructured.NestedString(c.obj.Object, "roleRef", "kind"); kind == "ClusterRole" {
-					name, _, _ := unstructured.NestedString(c.obj.Object, "roleRef", "name")
-					clusterRoles[name] = true
-				}
-				break
-			}
+		if pl.sel.NeedsRelated(c.pack.Resource) {
+			narrowed = append(narrowed, c)
+		} else {
+			kept = append(kept, c)
 		}
 	}
-	for _, c := range cluster {
-		gr := schema.ParseGroupResource(c.pack.Resource)
-		switch gr {
-		case grPriorityClasses, grStorageClasses, grIngressClasses, grRuntimeClasses:
-			if classes[gr][c.obj.GetName()] {
-				out = append(out, c)
-			}
-		case grCRDs:
-			group, _, _ := unstructured.NestedString(c.obj.Object, "spec", "group")
-			plural, _, _ := unstructured.NestedString(c.obj.Object, "spec", "names", "plural")
-			if types[plural+"."+group] {
-				out = append(out, c)
-			}
-		case grPVs:
-			ns, _, _ := unstructured.NestedString(c.obj.Object, "spec", "claimRef", "namespace")
-			name, _, _ := unstructured.NestedString(c.obj.Object, "spec", "claimRef", "name")
-			if claims[ns+"/"+name] {
-				out = append(out, c)
-			}
-		case grClusterRoles:
-			if clusterRoles[c.obj.GetName()] {
-				out = append(out, c)
-			}
-		}
+	if len(narrowed) == 0 {
+		return kept
 	}
-	return out
+	objects := func(cs []candidate) []selection.Object {
+		out := make([]selection.Object, len(cs))
+		for i, c := range cs {
+			out[i] = selection.Object{Resource: c.pack.Resource, Object: c.obj}
+		}
+		return out
+	}
+	for _, i := range selection.Related(objects(narrowed), objects(namespaced), namespaces) {
+		kept = append(kept, narrowed[i])
+	}
+	return kept
 }

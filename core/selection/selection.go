@@ -1,7 +1,13 @@
-// Package selection parses what users select objects by, for backup,
-// restore and diff alike: namespaces by name or shell pattern
-// (--include-namespaces, --exclude-namespaces) and label selectors (-l), with
-// errors that say what is accepted.
+// Package selection is what users select objects by, for backup, restore,
+// diff and export alike: one Selection type (namespaces by name or shell
+// pattern, resource types in any form, a label selector, which
+// cluster-scoped objects come along) with its validation, compiled into a
+// Matcher that every operation applies the same way, and the rules that
+// find the cluster-scoped objects a namespace needs (Related).
+//
+// It reads no cluster and no repository: type names are resolved by a
+// TypeResolver that the caller gives (core/catalog resolves them against a
+// cluster's discovery and a backup's manifest, in one order).
 package selection
 
 import (
@@ -70,6 +76,8 @@ func (n Namespaces) Exact(max int) ([]string, bool) {
 	return slices.Compact(names), true
 }
 
+const labelSelectorHint = "use key=value, key!=value, key in (a,b) or key, joined by commas"
+
 // ParseLabelSelector parses a label selector ("" selects everything).
 func ParseLabelSelector(s string) (labels.Selector, error) {
 	if s == "" {
@@ -77,7 +85,7 @@ func ParseLabelSelector(s string) (labels.Selector, error) {
 	}
 	sel, err := labels.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("label selector %q: %w; use key=value, key!=value, key in (a,b) or key, joined by commas", s, err)
+		return nil, fmt.Errorf("label selector %q: %w; %s", s, err, labelSelectorHint)
 	}
 	return sel, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/repo"
 )
 
@@ -121,7 +122,7 @@ func Backups(ctx context.Context, r *repo.Repository, manifests []*repo.Manifest
 	byKey := map[string]*pack{}
 	var order []*pack
 	for _, m := range manifests {
-		for _, p := range m.Packs {
+		for _, p := range catalog.Packs(m) {
 			pk, ok := byKey[p.Key]
 			if !ok {
 				pk = &pack{ref: p.PackRef, key: p.Key}

@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/repo"
-	"github.com/kbackup/kbackup/core/snapshot"
 	"github.com/kbackup/kbackup/kubectl-kbackup/internal/ui"
 )
 
@@ -114,21 +114,14 @@ func (o *BackupDescribeOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// readPacks reads every pack of m, which checks its hash, and returns the
-// names of their objects, or the error of each pack that failed.
+// readPacks reads every pack of m, which checks its hash, and returns
+// what each holds, and the error of each pack that failed.
 func readPacks(ctx context.Context, r *repo.Repository, m *repo.Manifest) ([]ui.PackDetail, []error) {
-	details := make([]ui.PackDetail, len(m.Packs))
+	details := catalog.ReadEveryPack(ctx, r, m)
 	var bad []error
-	for i, p := range m.Packs {
-		details[i].Pack = p
-		objs, err := snapshot.ReadPack(ctx, r, p)
-		if err != nil {
-			details[i].Err = err
-			bad = append(bad, err)
-			continue
-		}
-		for _, o := range objs {
-			details[i].Objects = append(details[i].Objects, o.GetName())
+	for _, d := range details {
+		if d.Err != nil {
+			bad = append(bad, d.Err)
 		}
 	}
 	return details, bad
@@ -149,7 +142,7 @@ func exactArgs(what string) cobra.PositionalArgs {
 
 // validateBackupArg checks an ID or "latest" before anything is read.
 func validateBackupArg(s string) error {
-	if s == repo.Latest {
+	if s == catalog.Latest {
 		return nil
 	}
 	if err := repo.ValidateBackupID(s); err != nil {

@@ -10,9 +10,9 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
-	"github.com/kbackup/kbackup/core/snapshot"
 	"github.com/kbackup/kbackup/kubectl-kbackup/internal/ui"
 )
 
@@ -129,10 +129,10 @@ func (o *BackupGetOptions) Run(ctx context.Context) error {
 		return err
 	}
 	namespace := o.namespace
-	if !namespaced(m, resource) {
+	if !catalog.Namespaced(m, resource) {
 		namespace = ""
 	}
-	obj, err := snapshot.Find(ctx, r, m, resource, namespace, o.Name)
+	obj, err := catalog.Find(ctx, r, m, resource, namespace, o.Name)
 	if err != nil {
 		return err
 	}
@@ -140,15 +140,16 @@ func (o *BackupGetOptions) Run(ctx context.Context) error {
 }
 
 // resolveBackupType finds the type a user means among those a backup
-// holds. A resource.group the backup holds needs nothing more; anything
-// else is read through the discovery of the current context's cluster when
-// it answers (for short names such as cm or deploy), else through the
-// manifest alone, so that reading a backup needs no cluster.
+// holds (catalog.TypeNames). A resource.group the backup holds needs
+// nothing more; anything else is read through the discovery of the current
+// context's cluster when it answers (for short names such as cm or
+// deploy), else through the manifest alone, so that reading a backup needs
+// no cluster.
 func resolveBackupType(ctx context.Context, g *GlobalOptions, m *repo.Manifest, input string) (string, error) {
-	if snapshot.Holds(m, input) {
+	if catalog.Holds(m, input) {
 		return input, nil
 	}
-	return snapshot.ResolveUserResource(m, discoverIfReachable(ctx, g), input)
+	return catalog.TypeNames{Discovery: discoverIfReachable(ctx, g), Backups: []*repo.Manifest{m}}.Resolve(input)
 }
 
 // discoverIfReachable returns the discovery of the current context's
@@ -170,14 +171,3 @@ func discoverIfReachable(ctx context.Context, g *GlobalOptions) *kube.Resources 
 
 // discoveryTimeout bounds the discovery that only helps read a type name.
 const discoveryTimeout = 5 * time.Second
-
-// namespaced says whether a backup's objects of resource live in
-// namespaces; the manifest knows, so no cluster is asked.
-func namespaced(m *repo.Manifest, resource string) bool {
-	for _, p := range m.Packs {
-		if p.Resource == resource {
-			return p.Namespaced
-		}
-	}
-	return true
-}

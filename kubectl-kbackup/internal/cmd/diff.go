@@ -9,9 +9,11 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/diff"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/selection"
 	"github.com/kbackup/kbackup/kubectl-kbackup/internal/ui"
 )
 
@@ -50,7 +52,7 @@ type DiffOptions struct {
 
 // NewDiffOptions returns the options with their defaults.
 func NewDiffOptions(global *GlobalOptions, streams genericiooptions.IOStreams) *DiffOptions {
-	return &DiffOptions{Global: global, IOStreams: streams, From: repo.Latest}
+	return &DiffOptions{Global: global, IOStreams: streams, From: catalog.Latest}
 }
 
 // NewCmdDiff returns `kubectl kbackup diff`.
@@ -131,13 +133,15 @@ func (o *DiffOptions) Complete(fs *pflag.FlagSet, args []string) error {
 		mapping = nil
 	}
 	o.options = diff.Options{
-		IncludeNamespaces: o.IncludeNamespaces,
-		ExcludeNamespaces: o.ExcludeNamespaces,
-		Resources:         o.IncludeResources,
-		ExcludeResources:  o.ExcludeResources,
-		LabelSelector:     o.Selector,
-		NamespaceMapping:  mapping,
-		Clean:             clean.Options{KeepStatus: o.KeepStatus},
+		Selection: selection.Selection{
+			IncludeNamespaces: o.IncludeNamespaces,
+			ExcludeNamespaces: o.ExcludeNamespaces,
+			IncludeResources:  o.IncludeResources,
+			ExcludeResources:  o.ExcludeResources,
+			LabelSelector:     o.Selector,
+		},
+		NamespaceMapping: mapping,
+		Clean:            clean.Options{KeepStatus: o.KeepStatus},
 	}
 	if o.namespace != "" {
 		o.options.IncludeNamespaces = []string{o.namespace}
@@ -218,11 +222,7 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 // resolve finds a backup: in --from-cluster when given; else an ID in
 // whichever cluster has it, and latest in the current context's cluster.
 func (o *DiffOptions) resolve(ctx context.Context, r *repo.Repository, idOrLatest string) (*repo.Manifest, error) {
-	if o.FromCluster != "" {
-		return r.ResolveBackup(ctx, o.FromCluster, idOrLatest)
-	}
-	if idOrLatest != repo.Latest {
-		return r.FindBackup(ctx, idOrLatest)
-	}
-	return o.Global.resolveBackup(ctx, r, o.config, "", idOrLatest)
+	return resolveBackup(ctx, r, o.FromCluster, idOrLatest, "--from-cluster", func(ctx context.Context) (string, error) {
+		return o.Global.clusterName(ctx, o.config, "")
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/config"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
@@ -244,20 +245,36 @@ func (g *GlobalOptions) clusterName(ctx context.Context, cfg *LoadedConfig, flag
 	return id.Name, nil
 }
 
-// resolveBackup finds the backup named by idOrLatest: "latest" is the
-// newest backup of the cluster (clusterName decides which); an ID is looked
-// up in the cluster given by --cluster or the configuration, or else in
-// every cluster of the repository, so that naming a backup by its ID needs
-// no connection to a cluster.
+// resolveBackup finds the backup named by idOrLatest for the commands that
+// read backups (describe, get, delete, verify): in the cluster of --cluster
+// or of the configuration when one is given, else an ID in whichever
+// cluster has it, and latest in the current context's cluster.
 func (g *GlobalOptions) resolveBackup(ctx context.Context, r *repo.Repository, cfg *LoadedConfig, clusterFlag, idOrLatest string) (*repo.Manifest, error) {
-	if idOrLatest != repo.Latest && clusterFlag == "" && cfg.Cluster.Name == "" {
-		return r.FindBackup(ctx, idOrLatest)
+	cluster := clusterFlag
+	if cluster == "" {
+		cluster = cfg.Cluster.Name
 	}
-	cluster, err := g.clusterName(ctx, cfg, clusterFlag)
-	if err != nil {
-		return nil, err
+	return resolveBackup(ctx, r, cluster, idOrLatest, "--cluster", func(ctx context.Context) (string, error) {
+		return g.clusterName(ctx, cfg, "")
+	})
+}
+
+// resolveBackup is how every command finds the backup a user names
+// (catalog.Resolve): in cluster when it is given; else an ID in whichever
+// cluster has it, and latest in the cluster that latestCluster says, which
+// is asked only then (it may have to reach a cluster). clusterFlag is the
+// flag that names the cluster, for messages.
+func resolveBackup(ctx context.Context, r *repo.Repository, cluster, idOrLatest, clusterFlag string, latestCluster func(context.Context) (string, error)) (*repo.Manifest, error) {
+	ref := catalog.Ref{Cluster: cluster, ID: idOrLatest}
+	if ref.Cluster == "" && ref.ID == catalog.Latest {
+		name, err := latestCluster(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ref.Cluster = name
 	}
-	return r.ResolveBackup(ctx, cluster, idOrLatest)
+	m, err := catalog.Resolve(ctx, r, ref)
+	return m, flagErrors(err, map[string]string{catalog.FieldCluster: clusterFlag, catalog.FieldBackup: "the backup argument"})
 }
 
 func deref(s *string) string {

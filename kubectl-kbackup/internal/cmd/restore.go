@@ -13,11 +13,12 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/restore"
-	"github.com/kbackup/kbackup/core/snapshot"
+	"github.com/kbackup/kbackup/core/selection"
 	"github.com/kbackup/kbackup/kubectl-kbackup/internal/ui"
 )
 
@@ -183,12 +184,14 @@ func (o *RestoreOptions) Complete(fs *pflag.FlagSet, args []string) error {
 		return fmt.Errorf("--namespace-mapping: %w", err)
 	}
 	o.options = restore.Options{
-		IncludeNamespaces:      o.IncludeNamespaces,
-		ExcludeNamespaces:      o.ExcludeNamespaces,
-		IncludeResources:       o.IncludeResources,
-		ExcludeResources:       o.ExcludeResources,
-		LabelSelector:          o.Selector,
-		ClusterResources:       restore.ClusterResources(o.ClusterResources),
+		Selection: selection.Selection{
+			IncludeNamespaces: o.IncludeNamespaces,
+			ExcludeNamespaces: o.ExcludeNamespaces,
+			IncludeResources:  o.IncludeResources,
+			ExcludeResources:  o.ExcludeResources,
+			LabelSelector:     o.Selector,
+			ClusterResources:  selection.ClusterResources(o.ClusterResources),
+		},
 		NamespaceMapping:       mapping,
 		IncludeOwned:           o.IncludeOwned,
 		PreserveNodePorts:      o.PreserveNodePorts,
@@ -269,7 +272,7 @@ func (o *RestoreOptions) Validate() error {
 		return err
 	}
 	if err := o.options.Validate(); err != nil {
-		return flagNames(err)
+		return flagErrors(err, o.flags())
 	}
 	if o.Backup == "" && !o.interactive {
 		return errors.New("restore needs the backup: give its ID or latest (see `kubectl kbackup backup list`); on a terminal, restore without one lets you pick")
@@ -280,20 +283,19 @@ func (o *RestoreOptions) Validate() error {
 	return nil
 }
 
-// flagNames says which flags core's option errors are about.
-func flagNames(err error) error {
-	text := err.Error()
-	for _, r := range []struct{ from, to string }{
-		{"namespace pattern", "--include-namespaces/--exclude-namespaces: namespace pattern"},
-		{"label selector", "-l/--selector: label selector"},
-		{"cluster resources", "--cluster-resources"},
-		{"existing resource policy", "--existing-resource-policy"},
-		{"namespace mapping", "--namespace-mapping"},
-		{"concurrency", "--concurrency"},
-	} {
-		text = strings.ReplaceAll(text, r.from, r.to)
+// flags maps the fields of restore.Options to the flags that set them.
+func (o *RestoreOptions) flags() map[string]string {
+	flags := withFlags(map[string]string{
+		restore.FieldObject + ".resource":   "--object",
+		restore.FieldObject + ".name":       "--object",
+		restore.FieldExistingResourcePolicy: "--existing-resource-policy",
+		restore.FieldNamespaceMapping:       "--namespace-mapping",
+		restore.FieldConcurrency:            "--concurrency",
+	})
+	if o.namespace != "" && o.Object == "" {
+		flags[selection.FieldIncludeNamespaces] = "-n/--namespace"
 	}
-	return errors.New(text)
+	return flags
 }
 
 // Run resolves the backup, plans the restore, shows the plan, asks, applies
@@ -397,36 +399,40 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 // in whichever cluster has it; latest, or the one picked on a terminal,
 // among the backups of --from-cluster or else of the target itself.
 func (o *RestoreOptions) resolveBackup(ctx context.Context, r *repo.Repository, target *kube.Client) (*repo.Manifest, error) {
-	if o.Backup != "" && o.Backup != repo.Latest && o.FromCluster == "" {
-		return r.FindBackup(ctx, o.Backup)
-	}
-	cluster := o.FromCluster
-	if cluster == "" {
-		cluster = o.options.TargetClusterName
-	}
-	if cluster == "" {
+	targetsOwn := func(ctx context.Context) (string, error) {
+		if o.options.TargetClusterName != "" {
+			return o.options.TargetClusterName, nil
+		}
 		id, err := kube.DetectIdentity(ctx, target, kube.DetectOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("finding the target cluster's own backups (give --from-cluster NAME to restore another cluster's): %w", clusterError(err))
+			return "", fmt.Errorf("finding the target cluster's own backups (give --from-cluster NAME to restore another cluster's): %w", clusterError(err))
 		}
-		cluster = id.Name
+		return id.Name, nil
 	}
 	hint := ""
 	if o.FromCluster == "" {
 		hint = "; to restore another cluster's backup, name it with --from-cluster"
 	}
+	var (
+		m   *repo.Manifest
+		err error
+	)
 	if o.Backup == "" {
-		manifests, err := r.ListBackups(ctx, cluster)
-		if err != nil && !errors.Is(err, repo.ErrCorrupt) && !errors.Is(err, repo.ErrUnsupportedFormat) {
-			return nil, err
+		cluster := o.FromCluster
+		if cluster == "" {
+			if cluster, err = targetsOwn(ctx); err != nil {
+				return nil, err
+			}
 		}
-		m, err := ui.PickBackup(o.in, o.ErrOut, ui.NewStyles(o.ErrOut), cluster, manifests, o.now())
-		if errors.Is(err, repo.ErrNotFound) {
-			return nil, fmt.Errorf("%w%s", err, hint)
+		manifests, lerr := r.ListBackups(ctx, cluster)
+		var unreadable *repo.UnreadableManifestsError
+		if lerr != nil && !errors.As(lerr, &unreadable) {
+			return nil, lerr
 		}
-		return m, err
+		m, err = ui.PickBackup(o.in, o.ErrOut, ui.NewStyles(o.ErrOut), cluster, manifests, o.now())
+	} else {
+		m, err = resolveBackup(ctx, r, o.FromCluster, o.Backup, "--from-cluster", targetsOwn)
 	}
-	m, err := r.ResolveBackup(ctx, cluster, o.Backup)
 	if errors.Is(err, repo.ErrNotFound) {
 		return nil, fmt.Errorf("%w%s", err, hint)
 	}
@@ -438,20 +444,20 @@ func (o *RestoreOptions) resolveBackup(ctx context.Context, r *repo.Repository, 
 // kubeconfig context's namespace.
 func (o *RestoreOptions) completeObject(ctx context.Context, target *kube.Client, m *repo.Manifest) error {
 	ref := o.options.Object
-	var found *kube.Resources
-	if !snapshot.Holds(m, ref.Resource) {
+	names := catalog.TypeNames{Backups: []*repo.Manifest{m}}
+	if !catalog.Holds(m, ref.Resource) {
 		var err error
-		if found, err = target.Discover(ctx); err != nil {
+		if names.Discovery, err = target.Discover(ctx); err != nil {
 			return clusterError(err)
 		}
 	}
-	resource, err := snapshot.ResolveUserResource(m, found, ref.Resource)
+	resource, err := names.Resolve(ref.Resource)
 	if err != nil {
 		return fmt.Errorf("--object: %w", err)
 	}
 	ref.Resource = resource
 	switch {
-	case !namespaced(m, resource):
+	case !catalog.Namespaced(m, resource):
 		ref.Namespace = ""
 	case ref.Namespace == "":
 		ns, _, err := o.Global.ConfigFlags.ToRawKubeConfigLoader().Namespace()

@@ -8,6 +8,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kbackup/kbackup/core/restore"
+	"github.com/kbackup/kbackup/core/selection"
 )
 
 // completeRestore parses args as `restore` would and completes the
@@ -39,7 +40,7 @@ func TestRestoreFlagsBecomeOptions(t *testing.T) {
 	opts := o.options
 	if o.Backup != "latest" || o.FromCluster != "prod-eu" || strings.Join(opts.IncludeNamespaces, ",") != "shop" || opts.NamespaceMapping["shop"] != "shop-restored" ||
 		!opts.DryRun || opts.ExistingResourcePolicy != restore.PolicyUpdate || !opts.IncludeOwned || !opts.PreserveNodePorts || opts.Concurrency != 32 ||
-		strings.Join(opts.ExcludeResources, ",") != "secrets" || opts.LabelSelector != "app=web" || opts.ClusterResources != restore.ClusterResourcesOff ||
+		strings.Join(opts.ExcludeResources, ",") != "secrets" || opts.LabelSelector != "app=web" || opts.ClusterResources != selection.ClusterResourcesOff ||
 		opts.TargetClusterName != "dr-us" || opts.TargetClusterNameSource != "flag" || opts.Object != nil {
 		t.Errorf("options: %+v", opts)
 	}
@@ -67,15 +68,15 @@ func TestRestoreValidate(t *testing.T) {
 		{[]string{}, false, "give its ID or latest"},
 		{[]string{"latest", "--dry-run=client"}, false, "--dry-run=server"},
 		{[]string{"latest", "--dry-run=maybe"}, false, `--dry-run "maybe"`},
-		{[]string{"latest", "--yes", "--existing-resource-policy", "overwrite"}, false, "--existing-resource-policy \"overwrite\": use skip, update or fail"},
-		{[]string{"latest", "--yes", "--cluster-resources", "some"}, false, "--cluster-resources \"some\""},
+		{[]string{"latest", "--yes", "--existing-resource-policy", "overwrite"}, false, `--existing-resource-policy: Unsupported value: "overwrite": supported values: "skip", "update", "fail"`},
+		{[]string{"latest", "--yes", "--cluster-resources", "some"}, false, `--cluster-resources: Unsupported value: "some"`},
 		{[]string{"latest", "--yes", "--namespace-mapping", "a"}, false, "--namespace-mapping"},
 		{[]string{"latest", "--yes", "--object", "deploy"}, false, "names no object"},
 		{[]string{"latest", "--yes", "--object", "deploy/api", "--include-resources", "cm"}, false, "leave out --include-resources"},
 		{[]string{"latest", "--yes", "-n", "a", "--include-namespaces", "b"}, false, "exclude each other"},
 		{[]string{"latest", "--yes", "--force-cluster-name"}, false, "needs the name to claim"},
 		{[]string{"latest", "--yes", "--from-cluster", "_x"}, false, "--from-cluster"},
-		{[]string{"latest", "--yes", "--concurrency", "1000"}, false, "--concurrency 1000"},
+		{[]string{"latest", "--yes", "--concurrency", "1000"}, false, "--concurrency: Invalid value: 1000: use 1 to 256"},
 		{[]string{"../x", "--yes"}, false, "backup list"},
 		{[]string{"latest", "--yes", "-o", "table"}, false, `--output "table"`},
 	} {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/verify"
 	"github.com/kbackup/kbackup/kubectl-kbackup/internal/ui"
@@ -128,7 +129,7 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 	default:
 		backupArg := o.Backup
 		if backupArg == "" {
-			backupArg = repo.Latest
+			backupArg = catalog.Latest
 		}
 		m, merr := o.Global.resolveBackup(ctx, r, o.config, o.Cluster, backupArg)
 		if merr != nil {

@@ -7,17 +7,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/repo"
-	"github.com/kbackup/kbackup/core/snapshot"
 )
 
 // PackDetail is one pack of a backup as `describe --details` read it: the
 // names of its objects, or why it could not be read.
-type PackDetail struct {
-	Pack    repo.PackEntry
-	Objects []string
-	Err     error
-}
+type PackDetail = catalog.PackContent
 
 // RenderBackupDescription writes a backup as `kubectl describe` writes an
 // object: identity, phase, options, statistics, what it holds per namespace
@@ -56,7 +52,7 @@ func RenderBackupDescription(w io.Writer, s *Styles, m *repo.Manifest, details [
 	if o.IncludedClusterResources {
 		clusterScoped = "included"
 	}
-	opts.add("Cluster resources", fmt.Sprintf("%s (%s)", orDash(o.ClusterResources), clusterScoped))
+	opts.add("Cluster resources", fmt.Sprintf("%s (%s)", orDash(string(o.ClusterResources)), clusterScoped))
 	if o.MaxResourceSize > 0 {
 		opts.add("Max resource size", Bytes(o.MaxResourceSize))
 	}
@@ -79,7 +75,7 @@ func RenderBackupDescription(w io.Writer, s *Styles, m *repo.Manifest, details [
 		return p.err
 	}
 	t := &Table{Headers: []string{"NAMESPACE", "RESOURCE", "OBJECTS", "STORED"}}
-	for _, c := range snapshot.Counts(m) {
+	for _, c := range catalog.Counts(m) {
 		t.AddRow(namespaceText(c.Namespace), c.Resource, fmt.Sprint(c.Objects), Bytes(c.Bytes))
 	}
 	if err := t.Render(indented(w), s); err != nil {

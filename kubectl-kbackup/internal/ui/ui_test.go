@@ -10,6 +10,7 @@ import (
 	"github.com/kbackup/kbackup/core/backup"
 	"github.com/kbackup/kbackup/core/config"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/selection"
 )
 
 func TestBytes(t *testing.T) {
@@ -57,7 +58,7 @@ func sampleManifest() *repo.Manifest {
 		FormatVersion: 1, ID: "20260301T020000Z-1a2b3c",
 		Cluster:     repo.ClusterIdentity{Name: "prod-eu", UID: "uid-1", NameSource: "flag", KubernetesVersion: "v1.37.2"},
 		Phase:       repo.PhasePartiallyFailed,
-		Options:     repo.BackupOptions{IncludeNamespaces: []string{"shop"}, ClusterResources: "auto"},
+		Options:     repo.BackupOptions{Selection: selection.Selection{IncludeNamespaces: []string{"shop"}, ClusterResources: "auto"}},
 		StartedAt:   started,
 		CompletedAt: started.Add(4500 * time.Millisecond),
 		Stats:       repo.Stats{Objects: 3, Namespaces: 1, ResourceTypes: 2, Packs: 2, PacksUploaded: 1, PacksReused: 1, BytesStored: 2048, BytesUploaded: 1024, RawBytes: 8192},

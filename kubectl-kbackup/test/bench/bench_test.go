@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/testenv"
 	"github.com/kbackup/kbackup/core/testenv/repotest"
@@ -245,7 +246,7 @@ func (h *harness) backup(b *testing.B, bucket string) backupRun {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if run.manifest, err = r.ResolveBackup(context.Background(), "bench", "latest"); err != nil {
+	if run.manifest, err = catalog.Resolve(context.Background(), r, catalog.Ref{Cluster: "bench", ID: catalog.Latest}); err != nil {
 		b.Fatal(err)
 	}
 	if run.manifest.Phase != repo.PhaseCompleted || run.manifest.Stats.Objects < h.objects {

@@ -21,10 +21,11 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/restore"
-	"github.com/kbackup/kbackup/core/snapshot"
+	"github.com/kbackup/kbackup/core/selection"
 	"github.com/kbackup/kbackup/core/testenv"
 	"github.com/kbackup/kbackup/core/testenv/workload"
 )
@@ -92,11 +93,15 @@ func benchmarkRestore(b *testing.B, h *harness, targets *restoreTargets, total i
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := r.ResolveBackup(ctx, "bench", "latest")
+	m, err := catalog.Resolve(ctx, r, catalog.Ref{Cluster: "bench", ID: catalog.Latest})
 	if err != nil {
 		b.Fatal(err)
 	}
-	objs, err := snapshot.ReadAll(ctx, r, snapshot.Select(m, snapshot.Filter{Resources: []string{"configmaps"}}), 4)
+	onlyConfigMaps, err := selection.Selection{IncludeResources: []string{"configmaps"}}.Compile(nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	objs, err := catalog.ReadAll(ctx, r, catalog.Select(m, onlyConfigMaps, false), 4)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -180,7 +185,7 @@ func (h *harness) restore(b *testing.B, targets *restoreTargets, bucket string, 
 // bareCreates creates the backed-up ConfigMaps, cleaned as a restore cleans
 // them, into renamed namespaces of the baseline cluster, with the restore's
 // default concurrency, and times only the creates.
-func bareCreates(b *testing.B, cs kubernetes.Interface, objs []snapshot.Object, rename func(string) string,
+func bareCreates(b *testing.B, cs kubernetes.Interface, objs []catalog.Object, rename func(string) string,
 	create func(context.Context, *unstructured.Unstructured) error) time.Duration {
 	b.Helper()
 	ctx := context.Background()

@@ -17,12 +17,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/diff"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/restore"
-	"github.com/kbackup/kbackup/core/snapshot"
 	"github.com/kbackup/kbackup/core/testenv/repotest"
 	"github.com/kbackup/kbackup/core/testenv/workload"
 )
@@ -248,7 +248,7 @@ func TestRestoreIntoAnotherCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := snapshot.ReadAll(ctx, r, m.Packs, 4)
+	objs, err := catalog.ReadAll(ctx, r, catalog.Packs(m), 4)
 	if err != nil {
 		t.Fatal(err)
 	}

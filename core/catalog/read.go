@@ -1,8 +1,11 @@
-// Package snapshot reads what a committed backup holds: which packs hold
-// which objects (from the manifest alone), and the objects themselves, read
-// from the repository with their hashes checked. describe, get, restore,
-// diff and export all read backups through it.
-package snapshot
+// Package catalog is the one reader of committed backups: it resolves a
+// backup (a cluster and an ID, or latest), says which packs hold which
+// objects (from the manifest alone), selects them with a
+// selection.Matcher, resolves the resource types users name, and reads the
+// objects themselves with their hashes checked. describe, get, restore,
+// diff, verify, export and the fleet read backups through it, and no other
+// package walks a manifest's pack list.
+package catalog
 
 import (
 	"cmp"
@@ -15,40 +18,34 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/pack"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/selection"
 )
 
-// Filter selects packs of a backup. Empty fields select everything.
-type Filter struct {
-	// Namespaces are names; "" selects cluster-scoped packs.
-	Namespaces []string
-	// ClusterScoped selects cluster-scoped packs along with Namespaces.
-	ClusterScoped bool
-	// Resources are resource.group names as the manifest records them.
-	Resources []string
-}
-
-func (f Filter) matches(p repo.PackEntry) bool {
-	if len(f.Resources) > 0 && !slices.Contains(f.Resources, p.Resource) {
-		return false
-	}
-	if len(f.Namespaces) == 0 {
-		return true
-	}
-	if p.Namespace == "" {
-		return f.ClusterScoped
-	}
-	return slices.Contains(f.Namespaces, p.Namespace)
-}
-
-// Select returns the packs of m that f selects, in manifest order.
-func Select(m *repo.Manifest, f Filter) []repo.PackEntry {
+// Select returns the packs of m whose objects sel can take, in manifest
+// order. related says whether the caller narrows cluster-scoped objects
+// down to those the selected namespaces need (selection.Related), so that
+// the packs of selection.RelatedTypes are read for it. A nil sel selects
+// every pack.
+func Select(m *repo.Manifest, sel *selection.Matcher, related bool) []repo.PackEntry {
 	var out []repo.PackEntry
 	for _, p := range m.Packs {
-		if f.matches(p) {
+		if sel == nil || sel.TakesPart(p.Resource, p.Namespace, p.Namespaced, related) {
 			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Types returns the resource types (resource.group) of m that sel can take,
+// whatever the namespace, with whether they are namespaced. A live side
+// compared with the backup lists these.
+func Types(m *repo.Manifest, sel *selection.Matcher) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range m.Packs {
+		if sel == nil || sel.TakesType(p.Resource, p.Namespaced, false) {
+			out[p.Resource] = p.Namespaced
 		}
 	}
 	return out
@@ -146,30 +143,6 @@ func ResolveResource(m *repo.Manifest, input string) (string, error) {
 	return "", fmt.Errorf("resource type %q is ambiguous in backup %s: say which of %s", input, m.ID, strings.Join(matches, ", "))
 }
 
-// ResolveUserResource finds the resource type a user means among those the
-// backup holds, reading the input as kubectl does when a cluster's
-// discovery is at hand (found, which may be nil): first through discovery,
-// which knows short names ("cm", "deploy") and prefers the core group for a
-// name two groups share; then, when there is no discovery or what it names
-// is not in the backup, through the manifest alone (ResolveResource), which
-// also finds custom resources whose definition the cluster does not serve.
-func ResolveUserResource(m *repo.Manifest, found *kube.Resources, input string) (string, error) {
-	discovered := ""
-	if found != nil {
-		if res, err := found.ResolveUserInput(input); err == nil {
-			discovered = res.String()
-			if Holds(m, discovered) {
-				return discovered, nil
-			}
-		}
-	}
-	resource, err := ResolveResource(m, input)
-	if err != nil && discovered != "" && discovered != strings.ToLower(strings.TrimSpace(input)) {
-		return "", fmt.Errorf("%w (the cluster reads %q as %s)", err, input, discovered)
-	}
-	return resource, err
-}
-
 // Holds reports whether input is exactly the name of a resource type the
 // backup holds (resource.group), which no discovery could read otherwise.
 func Holds(m *repo.Manifest, input string) bool {
@@ -232,4 +205,47 @@ func Counts(m *repo.Manifest) []Count {
 		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Resource, b.Resource))
 	})
 	return counts
+}
+
+// Packs returns every pack of m, in manifest order.
+func Packs(m *repo.Manifest) []repo.PackEntry { return slices.Clone(m.Packs) }
+
+// Namespaced says whether a backup's objects of resource live in
+// namespaces, from the manifest; a type it does not hold counts as
+// namespaced.
+func Namespaced(m *repo.Manifest, resource string) bool {
+	for _, p := range m.Packs {
+		if p.Resource == resource {
+			return p.Namespaced
+		}
+	}
+	return true
+}
+
+// PackContent is what one pack of a backup holds, read and checked, or why
+// it could not be read.
+type PackContent struct {
+	Pack repo.PackEntry
+	// Objects are the names of the objects read.
+	Objects []string
+	Err     error
+}
+
+// ReadEveryPack reads every pack of m, which checks each against its hash,
+// and returns them in manifest order, with the error of each pack that
+// failed: one bad pack does not hide the others.
+func ReadEveryPack(ctx context.Context, r *repo.Repository, m *repo.Manifest) []PackContent {
+	out := make([]PackContent, len(m.Packs))
+	for i, p := range m.Packs {
+		out[i].Pack = p
+		objs, err := ReadPack(ctx, r, p)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		for _, o := range objs {
+			out[i].Objects = append(out[i].Objects, o.GetName())
+		}
+	}
+	return out
 }

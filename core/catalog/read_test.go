@@ -1,4 +1,4 @@
-package snapshot_test
+package catalog_test
 
 import (
 	"context"
@@ -9,9 +9,10 @@ import (
 	"testing"
 
 	"github.com/kbackup/kbackup/core/backup"
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
-	"github.com/kbackup/kbackup/core/snapshot"
+	"github.com/kbackup/kbackup/core/selection"
 	"github.com/kbackup/kbackup/core/testenv"
 	"github.com/kbackup/kbackup/core/testenv/workload"
 )
@@ -44,12 +45,12 @@ func TestReadFindResolveCount(t *testing.T) {
 		"deployment": "deployments.apps", "widgets.example.kbackup.io": "widgets.example.kbackup.io", "Widget": "widgets.example.kbackup.io",
 		"configmaps": "configmaps",
 	} {
-		got, err := snapshot.ResolveResource(m, input)
+		got, err := catalog.ResolveResource(m, input)
 		if err != nil || got != want {
 			t.Errorf("ResolveResource(%q) = %q, %v; want %q", input, got, err, want)
 		}
 	}
-	if _, err := snapshot.ResolveResource(m, "gadgets"); err == nil || !strings.Contains(err.Error(), "deployments.apps") {
+	if _, err := catalog.ResolveResource(m, "gadgets"); err == nil || !strings.Contains(err.Error(), "deployments.apps") {
 		t.Errorf("unknown type: want an error listing the types held, got %v", err)
 	}
 
@@ -59,54 +60,61 @@ func TestReadFindResolveCount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	names := catalog.TypeNames{Discovery: found, Backups: []*repo.Manifest{m}}
 	for input, want := range map[string]string{
 		"cm": "configmaps", "deploy": "deployments.apps", "wdg": "widgets.example.kbackup.io", "Deployment": "deployments.apps",
 		"deployments.v1.apps": "deployments.apps", "sts": "statefulsets.apps",
+		// Served by the cluster, held by no backup: it selects nothing.
+		"csr": "certificatesigningrequests.certificates.k8s.io",
 	} {
-		got, err := snapshot.ResolveUserResource(m, found, input)
+		got, err := names.Resolve(input)
 		if err != nil || got != want {
-			t.Errorf("ResolveUserResource(%q) = %q, %v; want %q", input, got, err, want)
-		}
-		if _, err := snapshot.ResolveUserResource(m, nil, "cm"); err == nil {
-			t.Error("without discovery, a short name is not known")
+			t.Errorf("Resolve(%q) = %q, %v; want %q", input, got, err, want)
 		}
 	}
-	if _, err := snapshot.ResolveUserResource(m, found, "csr"); err == nil || !strings.Contains(err.Error(), "certificatesigningrequests.certificates.k8s.io") {
-		t.Errorf("a type the backup does not hold: %v", err)
+	if _, err := (catalog.TypeNames{Backups: []*repo.Manifest{m}}).Resolve("cm"); err == nil {
+		t.Error("without discovery, a short name is not known")
 	}
-	if !snapshot.Holds(m, "deployments.apps") || snapshot.Holds(m, "deploy") {
+	if _, err := names.Resolve("gadgets"); err == nil || !strings.Contains(err.Error(), "the cluster serves no such type") || !strings.Contains(err.Error(), "deployments.apps") {
+		t.Errorf("a type neither side knows: want an error saying so and listing the backup's types, got %v", err)
+	}
+	if !catalog.Holds(m, "deployments.apps") || catalog.Holds(m, "deploy") {
 		t.Error("Holds")
 	}
 
-	obj, err := snapshot.Find(ctx, r, m, "widgets.example.kbackup.io", "shop", "checkout-widget")
+	obj, err := catalog.Find(ctx, r, m, "widgets.example.kbackup.io", "shop", "checkout-widget")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if obj.GetKind() != "Widget" || obj.Object["spec"].(map[string]any)["color"] != "blue" {
 		t.Errorf("found %v", obj.Object)
 	}
-	if _, err := snapshot.Find(ctx, r, m, "configmaps", "shop", "nope"); !errors.Is(err, repo.ErrNotFound) {
+	if _, err := catalog.Find(ctx, r, m, "configmaps", "shop", "nope"); !errors.Is(err, repo.ErrNotFound) {
 		t.Errorf("missing object: want ErrNotFound, got %v", err)
 	}
-	if _, err := snapshot.Find(ctx, r, m, "storageclasses.storage.k8s.io", "", "shop-fast"); err != nil {
+	if _, err := catalog.Find(ctx, r, m, "storageclasses.storage.k8s.io", "", "shop-fast"); err != nil {
 		t.Errorf("cluster-scoped object: %v", err)
 	}
 
-	selected := snapshot.Select(m, snapshot.Filter{Namespaces: []string{"shop"}, Resources: []string{"configmaps", "secrets"}})
-	objs, err := snapshot.ReadAll(ctx, r, selected, 4)
+	sel, err := selection.Selection{IncludeNamespaces: []string{"shop"}, IncludeResources: []string{"configmaps", "secret"}}.Compile(nil, names.Resolver())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, o := range objs {
-		names = append(names, o.Pack.Resource+"/"+o.Object.GetName())
+	selected := catalog.Select(m, sel, false)
+	objs, err := catalog.ReadAll(ctx, r, selected, 4)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := strings.Join(names, " "); got != "configmaps/shop-config configmaps/shop-db-init secrets/shop-db-credentials secrets/shop-registry" {
+	var read []string
+	for _, o := range objs {
+		read = append(read, o.Pack.Resource+"/"+o.Object.GetName())
+	}
+	if got := strings.Join(read, " "); got != "configmaps/shop-config configmaps/shop-db-init secrets/shop-db-credentials secrets/shop-registry" {
 		t.Errorf("ReadAll = %s", got)
 	}
 
 	total := 0
-	for _, c := range snapshot.Counts(m) {
+	for _, c := range catalog.Counts(m) {
 		total += c.Objects
 	}
 	if total != m.Stats.Objects {
@@ -124,7 +132,7 @@ func TestReadFindResolveCount(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := snapshot.ReadPack(ctx, r, p); !errors.Is(err, repo.ErrCorrupt) || !strings.Contains(err.Error(), p.Key) {
+	if _, err := catalog.ReadPack(ctx, r, p); !errors.Is(err, repo.ErrCorrupt) || !strings.Contains(err.Error(), p.Key) {
 		t.Errorf("corrupt pack: want ErrCorrupt naming %s, got %v", p.Key, err)
 	}
 }
