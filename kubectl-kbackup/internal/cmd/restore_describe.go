@@ -95,18 +95,12 @@ func (o *RestoreDescribeOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var res restore.Result
-	cluster := o.Cluster
-	if cluster == "" {
-		if cluster, err = r.FindRestoreRecord(ctx, o.Restore, &res); err != nil {
-			return err
-		}
-	} else if err := r.ReadRestoreRecord(ctx, cluster, o.Restore, &res); err != nil {
-		return fmt.Errorf("reading restore %s of cluster %s: %w", o.Restore, cluster, err)
+	rec, err := restore.ReadRecord(ctx, r, o.Cluster, o.Restore)
+	if err != nil {
+		return err
 	}
 	if o.Output != "" {
-		return ui.PrintObject(o.Out, o.Output, &res)
+		return ui.PrintObject(o.Out, o.Output, rec.Result)
 	}
-	key := r.Layout().RestoreRecord(cluster, res.ID)
-	return ui.RenderRestoreRecord(o.Out, ui.NewStyles(o.Out), &res, recordLocation(r, key), o.ShowDiff, o.now())
+	return ui.RenderRestoreRecord(o.Out, ui.NewStyles(o.Out), rec.Result, recordLocation(r, rec.Key), o.ShowDiff, o.now())
 }

@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/sync/errgroup"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kbackup/kbackup/core/repo"
@@ -116,45 +113,16 @@ func (o *RestoreListOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// readRestores reads a cluster's restore records, a few at a time, in ID
-// order. Records that cannot be decoded are returned apart.
+// readRestores reads a cluster's restore records (restore.ListRecords) as
+// list items. Records that cannot be decoded are returned apart.
 func readRestores(ctx context.Context, r *repo.Repository, cluster string) ([]ui.RestoreSummary, []error, error) {
-	infos, err := r.ListRestores(ctx, cluster)
+	records, bad, err := restore.ListRecords(ctx, r, cluster)
 	if err != nil {
 		return nil, nil, err
 	}
-	items := make([]*ui.RestoreSummary, len(infos))
-	var mu sync.Mutex
-	var bad []error
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for i, info := range infos {
-		g.Go(func() error {
-			var res restore.Result
-			if err := r.ReadRestoreRecord(gctx, cluster, info.ID, &res); err != nil {
-				if errors.Is(err, repo.ErrCorrupt) {
-					mu.Lock()
-					bad = append(bad, err)
-					mu.Unlock()
-					return nil
-				}
-				return err
-			}
-			summary := ui.NewRestoreSummary(&res, info.Key)
-			items[i] = &summary
-			return nil
-		})
+	out := make([]ui.RestoreSummary, len(records))
+	for i, rec := range records {
+		out[i] = ui.NewRestoreSummary(rec.Result, rec.Key)
 	}
-	if err := g.Wait(); err != nil {
-		return nil, nil, err
-	}
-	var out []ui.RestoreSummary
-	for _, it := range items {
-		if it != nil {
-			out = append(out, *it)
-		}
-	}
-	// Oldest first: IDs of one second differ by a random suffix.
-	slices.SortStableFunc(out, func(a, b ui.RestoreSummary) int { return a.StartedAt.Compare(b.StartedAt) })
 	return out, bad, nil
 }
