@@ -160,6 +160,9 @@ func newFilter(opts Options, types catalog.TypeNames) (*filter, error) {
 	return &filter{opts: opts, sel: sel}, nil
 }
 
+// namespaces is the Namespace type as packs name it.
+var namespaces = selection.NamespacesResource.String()
+
 // FieldNamespaceMapping names Options.NamespaceMapping in error paths.
 const FieldNamespaceMapping = "namespace_mapping"
 
@@ -270,7 +273,7 @@ func readLive(ctx context.Context, c *kube.Client, found *kube.Resources, m *rep
 					if src, ok := reverse[ns]; ok {
 						ns = src
 					}
-					if resource == "namespaces" {
+					if resource == namespaces {
 						ns = o.GetName()
 						if src, ok := reverse[ns]; ok {
 							ns = src
@@ -279,10 +282,10 @@ func readLive(ctx context.Context, c *kube.Client, found *kube.Resources, m *rep
 					if ns != "" && !backupNamespaces.Match(ns) {
 						continue
 					}
-					if resource != "namespaces" && !backupSel.Matches(labels.Set(o.GetLabels())) {
+					if resource != namespaces && !backupSel.Matches(labels.Set(o.GetLabels())) {
 						continue
 					}
-					if resource == "namespaces" {
+					if resource == namespaces {
 						if !f.sel.TakesNamespace(ns) || !f.sel.MatchesLabels(o) {
 							continue
 						}

@@ -11,13 +11,14 @@ import (
 
 	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/diff"
+	"github.com/kbackup/kbackup/core/selection"
 )
 
 // wideListThreshold is how many namespaces of one type are listed one by
 // one; above it the type is listed across the cluster once.
 const wideListThreshold = 10
 
-var gvrNamespaces = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+var gvrNamespaces = selection.NamespacesResource.WithVersion("v1")
 var gvrPVs = schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumes"}
 
 // compare lists the target and decides each item's action from what it
@@ -154,7 +155,7 @@ func (pl *planner) names(ctx context.Context, gvr schema.GroupVersionResource) (
 func missingNamespaces(plan *Plan) []*Item {
 	have := map[string]bool{}
 	for _, it := range plan.Items {
-		if it.Resource == "namespaces" && it.obj != nil {
+		if it.Resource == grNamespaces.String() && it.obj != nil {
 			have[it.Name] = true
 		}
 	}
@@ -169,7 +170,7 @@ func missingNamespaces(plan *Plan) []*Item {
 			"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns},
 		}}
 		out = append(out, &Item{
-			Stage: StageNamespaces, Resource: "namespaces", APIVersion: "v1", Kind: "Namespace", Name: ns,
+			Stage: StageNamespaces, Resource: grNamespaces.String(), APIVersion: "v1", Kind: "Namespace", Name: ns,
 			Action: ActionCreate, Live: LiveAbsent, builtin: true, gvr: gvrNamespaces, obj: obj,
 			Reason: "restored objects need it, and the backup holds no Namespace object for it",
 		})

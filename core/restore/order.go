@@ -79,10 +79,10 @@ func stageIndex(s Stage) int {
 
 var stageOfType = map[schema.GroupResource]Stage{
 	{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"}: StageCRDs,
-	{Resource: "namespaces"}:                                                               StageNamespaces,
-	{Resource: "serviceaccounts"}:                                                          StageServiceAccounts,
-	{Resource: "secrets"}:                                                                  StageConfig,
-	{Resource: "configmaps"}:                                                               StageConfig,
+	grNamespaces:                  StageNamespaces,
+	{Resource: "serviceaccounts"}: StageServiceAccounts,
+	{Resource: "secrets"}:         StageConfig,
+	{Resource: "configmaps"}:      StageConfig,
 	{Group: "rbac.authorization.k8s.io", Resource: "roles"}:                                StageRBAC,
 	{Group: "rbac.authorization.k8s.io", Resource: "rolebindings"}:                         StageRBAC,
 	{Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"}:                  StageRBAC,
