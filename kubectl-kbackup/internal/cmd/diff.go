@@ -193,7 +193,7 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 		}
 		rep, err = diff.BackupToBackup(ctx, r, from, to, o.options)
 		if err != nil {
-			return err
+			return flagErrors(err, o.flags())
 		}
 	} else {
 		live, err := o.Global.kubeClient()
@@ -201,7 +201,7 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 			return err
 		}
 		if rep, err = diff.BackupToLive(ctx, r, from, live, o.options); err != nil {
-			return clusterError(err)
+			return flagErrors(clusterError(err), o.flags())
 		}
 	}
 	if o.Output != "" {
@@ -217,6 +217,15 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 		return &ExitError{Code: ExitDifferences, Err: fmt.Errorf("differences found: %d added, %d removed, %d changed", t.Added, t.Removed, t.Changed)}
 	}
 	return nil
+}
+
+// flags maps the fields of diff.Options to the flags that set them.
+func (o *DiffOptions) flags() map[string]string {
+	flags := withFlags(map[string]string{diff.FieldNamespaceMapping: "--namespace-mapping"})
+	if o.namespace != "" {
+		flags[selection.FieldIncludeNamespaces] = "-n/--namespace"
+	}
+	return flags
 }
 
 // resolve finds a backup: in --from-cluster when given; else an ID in

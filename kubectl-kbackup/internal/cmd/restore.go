@@ -322,7 +322,7 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 	}
 	plan, err := restore.NewPlan(ctx, restore.PlanInput{Repository: r, Manifest: m, Target: target, Options: o.options})
 	if err != nil {
-		return clusterError(err)
+		return flagErrors(clusterError(err), o.flags())
 	}
 
 	// The plan goes to stdout for people; with -o it goes to stderr, and
