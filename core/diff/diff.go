@@ -149,9 +149,19 @@ type filter struct {
 	sel  *selection.Matcher
 }
 
+// Validate checks the options that need no cluster and no backup; errors
+// name the field.
+func (o Options) Validate() error {
+	errs := o.Selection.Validate(nil)
+	if err := o.NamespaceMapping.Validate(); err != nil {
+		errs = append(errs, field.Invalid(field.NewPath(FieldNamespaceMapping), o.NamespaceMapping.String(), err.Error()))
+	}
+	return errs.ToAggregate()
+}
+
 func newFilter(opts Options, types catalog.TypeNames) (*filter, error) {
-	if err := opts.NamespaceMapping.Validate(); err != nil {
-		return nil, field.Invalid(field.NewPath(FieldNamespaceMapping), opts.NamespaceMapping.String(), err.Error())
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
 	sel, err := opts.Selection.Compile(nil, types.Resolver())
 	if err != nil {

@@ -172,6 +172,9 @@ func (o *DiffOptions) Validate() error {
 	if o.Summary && o.Output != "" {
 		return errors.New("--summary and --output exclude each other: -o prints the whole report")
 	}
+	if err := o.options.Validate(); err != nil {
+		return flagErrors(err, o.flags())
+	}
 	return ui.ValidateOutput(o.Output, false)
 }
 
