@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kbackup/kbackup/core/pack"
 	"github.com/kbackup/kbackup/core/repo"
@@ -89,7 +90,40 @@ func ReadPack(ctx context.Context, r *repo.Repository, p repo.PackEntry) ([]*uns
 	if len(objs) != len(p.Objects) {
 		return nil, fmt.Errorf("pack %s holds %d objects, its manifest entry names %d: %w", p.Key, len(objs), len(p.Objects), repo.ErrCorrupt)
 	}
+	for i, o := range objs {
+		if err := belongs(p, i, o); err != nil {
+			return nil, fmt.Errorf("pack %s: %w: %w", p.Key, repo.ErrCorrupt, err)
+		}
+	}
 	return objs, nil
+}
+
+// belongs checks that the i-th object of pack p is where the manifest says
+// it is. A repository is untrusted input: whoever can write the bucket
+// could otherwise put an object for kube-system into a pack of team-a, and
+// a restore of team-a would send it there, since every object goes to its
+// own metadata.namespace.
+func belongs(p repo.PackEntry, i int, o *unstructured.Unstructured) error {
+	gv, err := schema.ParseGroupVersion(o.GetAPIVersion())
+	switch {
+	case err != nil:
+		return fmt.Errorf("object %d has apiVersion %q: %w", i+1, o.GetAPIVersion(), err)
+	case o.GetName() != p.Objects[i]:
+		return fmt.Errorf("object %d is named %q, the manifest names %q there", i+1, o.GetName(), p.Objects[i])
+	case o.GetNamespace() != p.Namespace:
+		return fmt.Errorf("object %s is in namespace %q, but the pack holds the objects of %s", o.GetName(), o.GetNamespace(), where(p.Namespace))
+	case gv.Group != p.Group || gv.Version != p.Version || o.GetKind() != p.Kind:
+		return fmt.Errorf("object %s is a %s %s, but the pack holds %s %s", o.GetName(), o.GetAPIVersion(), o.GetKind(),
+			schema.GroupVersion{Group: p.Group, Version: p.Version}, p.Kind)
+	}
+	return nil
+}
+
+func where(namespace string) string {
+	if namespace == "" {
+		return "no namespace (cluster-scoped)"
+	}
+	return "namespace " + namespace
 }
 
 // ReadAll reads every selected object, sorted by resource, namespace and

@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/kbackup/kbackup/core/catalog"
+	"github.com/kbackup/kbackup/core/pack"
 	"github.com/kbackup/kbackup/core/repo"
 )
 
@@ -154,5 +156,56 @@ func TestResolveLatestRefusesAnUnreadableNewerManifest(t *testing.T) {
 	}
 	if m, err := catalog.Resolve(ctx, r, catalog.Ref{Cluster: "prod-eu", ID: "good"}); err != nil || m.ID != "good" {
 		t.Errorf("by ID: %v, %v", m, err)
+	}
+}
+
+// A pack whose objects are not where its manifest entry says is refused,
+// naming the pack and the object, before anything reads its objects: a
+// restore of team-a must not be able to write into kube-system.
+func TestReadPackRefusesObjectsOutOfPlace(t *testing.T) {
+	ctx := context.Background()
+	r, _ := localRepo(t)
+	configMap := func(namespace, name string) pack.Document {
+		doc, err := pack.EncodeMap(map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": name, "namespace": namespace}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return doc
+	}
+	store := func(namespace string, gvk schema.GroupVersionKind, docs ...pack.Document) repo.PackEntry {
+		content, names, err := pack.Build(docs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, _, err := r.WritePack(ctx, repo.PackSpec{Cluster: "prod", Namespace: namespace, Resource: "configmaps"}, content, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return repo.NewPackEntry(ref, gvk, names)
+	}
+	cm := schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+
+	good := store("team-a", cm, configMap("team-a", "app"))
+	if objs, err := catalog.ReadPack(ctx, r, good); err != nil || len(objs) != 1 {
+		t.Fatalf("a good pack: %v, %v", objs, err)
+	}
+	for name, tc := range map[string]struct {
+		entry repo.PackEntry
+		say   string
+	}{
+		"another namespace":   {store("team-a", cm, configMap("kube-system", "escape")), `in namespace "kube-system", but the pack holds the objects of namespace team-a`},
+		"cluster-scoped pack": {store("", cm, configMap("team-a", "x")), "no namespace (cluster-scoped)"},
+		"another kind":        {store("team-a", schema.GroupVersionKind{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "RoleBinding"}, configMap("team-a", "x")), "the pack holds rbac.authorization.k8s.io/v1 RoleBinding"},
+		"another name": {func() repo.PackEntry {
+			e := store("team-a", cm, configMap("team-a", "x"))
+			e.Objects = []string{"y"}
+			return e
+		}(), `named "x", the manifest names "y"`},
+	} {
+		_, err := catalog.ReadPack(ctx, r, tc.entry)
+		if !errors.Is(err, repo.ErrCorrupt) || !strings.Contains(err.Error(), tc.entry.Key) || !strings.Contains(err.Error(), tc.say) {
+			t.Errorf("%s: want ErrCorrupt naming %s and saying %q, got %v", name, tc.entry.Key, tc.say, err)
+		}
 	}
 }
