@@ -23,6 +23,7 @@ import (
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/pack"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/storage"
 	"github.com/kbackup/kbackup/core/testenv"
 	"github.com/kbackup/kbackup/core/testenv/repotest"
 	"github.com/kbackup/kbackup/core/testenv/workload"
@@ -53,10 +54,17 @@ func client(t *testing.T, cfg *rest.Config) *kube.Client {
 	return c
 }
 
-func s3Storage(t *testing.T) (backup.Storage, string) {
+// target is the storage of a test's run: a chooser of one bucket.
+type target struct {
+	*repo.Chooser
+	Primary repo.Options
+}
+
+func s3Storage(t *testing.T) (target, string) {
 	t.Helper()
 	bucket := env.S3.NewBucket(t)
-	return backup.Storage{Primary: s3Options(t, bucket)}, bucket
+	opts := s3Options(t, bucket)
+	return target{repo.NewChooser(opts), opts}, bucket
 }
 
 func s3Options(t *testing.T, bucket string) repo.Options {
@@ -110,10 +118,10 @@ func TestBackupHoldsEveryObjectAsLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	storage, _ := s3Storage(t)
+	tgt, _ := s3Storage(t)
 	var events []backup.Event
 	var mu sync.Mutex
-	res, err := backup.Run(ctx, client(t, cluster.Config()), storage, backup.Options{
+	res, err := backup.Run(ctx, client(t, cluster.Config()), tgt.Chooser, backup.Options{
 		ClusterName: "alpha", ClusterNameSource: "test",
 		Progress: func(e backup.Event) { mu.Lock(); events = append(events, e); mu.Unlock() },
 	})
@@ -134,7 +142,7 @@ func TestBackupHoldsEveryObjectAsLive(t *testing.T) {
 		t.Errorf("cluster identity %+v", m.Cluster)
 	}
 
-	stored := readBackup(t, openRepo(t, storage.Primary), m)
+	stored := readBackup(t, openRepo(t, tgt.Primary), m)
 	if len(stored) != m.Stats.Objects {
 		t.Errorf("read %d objects, manifest counts %d", len(stored), m.Stats.Objects)
 	}
@@ -178,14 +186,14 @@ func TestIncrementalBackupUploadsOnlyWhatChanged(t *testing.T) {
 	if err := workload.CreateConfigMaps(ctx, cs, workload.ConfigMaps{Namespaces: []string{"incr-a", "incr-b", "incr-c"}, Total: 300}); err != nil {
 		t.Fatal(err)
 	}
-	storage, bucket := s3Storage(t)
+	tgt, bucket := s3Storage(t)
 	opts := backup.Options{ClusterName: "alpha", IncludeNamespaces: []string{"incr-*"}}
 	kc := client(t, cluster.Config())
-	first, err := backup.Run(ctx, kc, storage, opts)
+	first, err := backup.Run(ctx, kc, tgt.Chooser, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	unchanged, err := backup.Run(ctx, kc, storage, opts)
+	unchanged, err := backup.Run(ctx, kc, tgt.Chooser, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +210,7 @@ func TestIncrementalBackupUploadsOnlyWhatChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := countObjects(t, bucket)
-	changed, err := backup.Run(ctx, kc, storage, opts)
+	changed, err := backup.Run(ctx, kc, tgt.Chooser, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,8 +299,8 @@ func TestForbiddenTypeMakesBackupPartiallyFailed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	storage, _ := s3Storage(t)
-	res, err := backup.Run(ctx, client(t, cluster.ConfigForToken(tr.Status.Token)), storage, backup.Options{
+	tgt, _ := s3Storage(t)
+	res, err := backup.Run(ctx, client(t, cluster.ConfigForToken(tr.Status.Token)), tgt.Chooser, backup.Options{
 		ClusterName:       "beta",
 		IncludeNamespaces: []string{ns},
 		IncludeResources:  []string{"configmaps", "secrets", "serviceaccounts"},
@@ -307,7 +315,7 @@ func TestForbiddenTypeMakesBackupPartiallyFailed(t *testing.T) {
 	if len(m.Errors) != 1 || m.Errors[0].Resource != "secrets" || !strings.Contains(m.Errors[0].Message, "forbidden") {
 		t.Errorf("errors %+v, want one for secrets saying forbidden", m.Errors)
 	}
-	stored := readBackup(t, openRepo(t, storage.Primary), m)
+	stored := readBackup(t, openRepo(t, tgt.Primary), m)
 	if _, ok := stored["configmaps restricted/visible"]; !ok {
 		t.Errorf("the allowed types are not backed up: %v", keys(stored))
 	}
@@ -332,7 +340,7 @@ func mustCreate(t *testing.T, f func() error) {
 // name with another kube-system UID is refused unless forced.
 func TestTwoClustersOneBucket(t *testing.T) {
 	ctx := context.Background()
-	storage, bucket := s3Storage(t)
+	tgt, bucket := s3Storage(t)
 	opts := backup.Options{IncludeNamespaces: []string{"shared-bucket"}, IncludeResources: []string{"configmaps"}}
 	for _, name := range []string{"alpha", "beta"} {
 		cs, _ := env.Cluster(name).Clientset()
@@ -347,7 +355,7 @@ func TestTwoClustersOneBucket(t *testing.T) {
 	}
 	for _, name := range []string{"alpha", "beta"} {
 		opts.ClusterName = name
-		res, err := backup.Run(ctx, client(t, env.Cluster(name).Config()), storage, opts)
+		res, err := backup.Run(ctx, client(t, env.Cluster(name).Config()), tgt.Chooser, opts)
 		if err != nil {
 			t.Fatalf("cluster %s: %v", name, err)
 		}
@@ -355,7 +363,7 @@ func TestTwoClustersOneBucket(t *testing.T) {
 			t.Errorf("cluster %s wrote %s", name, res.Manifest.Packs[0].Key)
 		}
 	}
-	clusters, err := openRepo(t, storage.Primary).Clusters(ctx)
+	clusters, err := openRepo(t, tgt.Primary).Clusters(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,12 +372,12 @@ func TestTwoClustersOneBucket(t *testing.T) {
 	}
 
 	opts.ClusterName = "alpha"
-	_, err = backup.Run(ctx, client(t, env.Cluster("beta").Config()), storage, opts)
+	_, err = backup.Run(ctx, client(t, env.Cluster("beta").Config()), tgt.Chooser, opts)
 	if !errors.Is(err, repo.ErrClusterNameTaken) {
 		t.Fatalf("cluster beta writing as alpha: want ErrClusterNameTaken, got %v", err)
 	}
 	opts.ForceClusterName = true
-	if _, err := backup.Run(ctx, client(t, env.Cluster("beta").Config()), storage, opts); err != nil {
+	if _, err := backup.Run(ctx, client(t, env.Cluster("beta").Config()), tgt.Chooser, opts); err != nil {
 		t.Errorf("forced: %v", err)
 	}
 }
@@ -390,7 +398,7 @@ func TestStorageFailureMidBackup(t *testing.T) {
 	}
 	primary := repotest.S3Options(own.S3, bucket)
 	fallbackDir := t.TempDir()
-	fallbackLoc, _ := repo.ParseURL(fallbackDir)
+	fallbackLoc, _ := storage.ParseURL(fallbackDir)
 	fallback := repo.Options{Location: fallbackLoc, Create: true}
 
 	var once sync.Once
@@ -402,7 +410,7 @@ func TestStorageFailureMidBackup(t *testing.T) {
 	kc := client(t, env.Cluster("alpha").Config())
 	opts := backup.Options{ClusterName: "alpha", Concurrency: 1, Progress: stopAfterFirstType}
 
-	res, err := backup.Run(ctx, kc, backup.Storage{Primary: primary, Fallbacks: []repo.Options{fallback}}, opts)
+	res, err := backup.Run(ctx, kc, repo.NewChooser(primary, fallback), opts)
 	if err != nil {
 		t.Fatalf("with a fallback: %v", err)
 	}
@@ -414,8 +422,8 @@ func TestStorageFailureMidBackup(t *testing.T) {
 	}
 
 	// Without a fallback: an error, and no manifest anywhere.
-	_, err = backup.Run(ctx, kc, backup.Storage{Primary: primary}, backup.Options{ClusterName: "alpha"})
-	if err == nil || !errors.Is(err, repo.ErrStorageUnavailable) {
+	_, err = backup.Run(ctx, kc, repo.NewChooser(primary), backup.Options{ClusterName: "alpha"})
+	if err == nil || !errors.Is(err, storage.ErrStorageUnavailable) {
 		t.Fatalf("S3 stopped, no fallback: want ErrStorageUnavailable, got %v", err)
 	}
 	if !strings.Contains(err.Error(), own.S3.Host()) {
@@ -442,8 +450,8 @@ func TestOversizedObjectIsSkippedAndRecorded(t *testing.T) {
 			return err
 		})
 	}
-	storage, _ := s3Storage(t)
-	res, err := backup.Run(ctx, client(t, cluster.Config()), storage, backup.Options{
+	tgt, _ := s3Storage(t)
+	res, err := backup.Run(ctx, client(t, cluster.Config()), tgt.Chooser, backup.Options{
 		ClusterName: "beta", IncludeNamespaces: []string{ns}, IncludeResources: []string{"configmaps"}, MaxResourceSize: 100_000,
 	})
 	if err != nil {

@@ -16,7 +16,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/kbackup/kbackup/core/config"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/selection"
 )
@@ -71,33 +70,6 @@ type Options struct {
 	Progress func(Event)
 	// Now is the clock (tests); defaults to time.Now.
 	Now func() time.Time
-}
-
-// OptionsFromConfig returns the options kbackup.yaml asks for; callers
-// override them with flags.
-func OptionsFromConfig(cfg *config.Config) Options {
-	b := cfg.Backup
-	return Options{
-		ClusterName:       cfg.Cluster.Name,
-		ClusterNameSource: sourceName(cfg.Sources["cluster.name"]),
-		IncludeNamespaces: b.IncludeNamespaces,
-		ExcludeNamespaces: b.ExcludeNamespaces,
-		IncludeResources:  b.IncludeResources,
-		ExcludeResources:  b.ExcludeResources,
-		LabelSelector:     b.LabelSelector,
-		ClusterResources:  ClusterResources(b.ClusterResources),
-		MaxResourceSize:   b.Behavior.MaxResourceSize.Value(),
-		SkipInvalid:       b.Behavior.SkipInvalidResources,
-		PageSize:          int64(b.Behavior.BatchSize),
-		Concurrency:       cfg.Performance.Limits.MaxConcurrentOperations,
-	}
-}
-
-func sourceName(s string) string {
-	if s == "" {
-		return "config"
-	}
-	return s
 }
 
 func (o Options) withDefaults() Options {

@@ -86,7 +86,7 @@ func TestDiff(t *testing.T) {
 	bucket := env.S3.NewBucket(t)
 	storage := repotest.S3Options(env.S3, bucket)
 	run := func() *repo.Manifest {
-		res, err := backup.Run(ctx, kc, backup.Storage{Primary: storage}, backup.Options{ClusterName: "live", IncludeNamespaces: []string{"shop"}})
+		res, err := backup.Run(ctx, kc, repo.NewChooser(storage), backup.Options{ClusterName: "live", IncludeNamespaces: []string{"shop"}})
 		if err != nil {
 			t.Fatal(err)
 		}

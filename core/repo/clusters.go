@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // ClusterEntry is a cluster's registry entry, _fleet/clusters/<name>.json:
@@ -71,7 +73,7 @@ func (r *Repository) ClaimCluster(ctx context.Context, id ClusterIdentity, opts 
 	// Two rounds: a claim that loses the creation race reads the winner.
 	for range 2 {
 		existing, err := r.GetCluster(ctx, id.Name)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, storage.ErrNotFound) {
 			entry := &ClusterEntry{FormatVersion: FormatVersion, FirstSeen: now}
 			entry.setIdentity(id, now)
 			data, err := marshalJSON(entry)
@@ -79,7 +81,7 @@ func (r *Repository) ClaimCluster(ctx context.Context, id ClusterIdentity, opts 
 				return nil, err
 			}
 			err = r.backend.PutIfAbsent(ctx, key, data)
-			if errors.Is(err, ErrAlreadyExists) {
+			if errors.Is(err, storage.ErrAlreadyExists) {
 				continue
 			}
 			if err != nil {
@@ -125,7 +127,7 @@ func (e *ClusterEntry) setIdentity(id ClusterIdentity, now time.Time) {
 	e.LastSeen = now
 }
 
-// GetCluster reads a cluster's registry entry; ErrNotFound when there is
+// GetCluster reads a cluster's registry entry; storage.ErrNotFound when there is
 // none.
 func (r *Repository) GetCluster(ctx context.Context, name string) (*ClusterEntry, error) {
 	if err := ValidateClusterName(name); err != nil {
@@ -179,7 +181,7 @@ func (r *Repository) ListClusterEntries(ctx context.Context) ([]*ClusterEntry, e
 	for i, name := range names {
 		g.Go(func() error {
 			e, err := r.GetCluster(gctx, name)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, storage.ErrNotFound) {
 				return nil // deleted since the listing
 			}
 			entries[i] = e

@@ -5,13 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // FindBackup returns the manifest of backup id, whichever cluster it belongs
 // to, so that a backup can be named by its ID alone. IDs are made unique
 // (start time and random digits), but names given by users may repeat
 // across clusters: then the error lists the clusters that have one, to
-// choose from. ErrNotFound when no cluster has it.
+// choose from. storage.ErrNotFound when no cluster has it.
 func (r *Repository) FindBackup(ctx context.Context, id string) (*Manifest, error) {
 	if err := ValidateBackupID(id); err != nil {
 		return nil, err
@@ -26,7 +28,7 @@ func (r *Repository) FindBackup(ctx context.Context, id string) (*Manifest, erro
 		switch {
 		case err == nil:
 			found = append(found, m)
-		case !errors.Is(err, ErrNotFound):
+		case !errors.Is(err, storage.ErrNotFound):
 			return nil, err
 		}
 	}
@@ -35,7 +37,7 @@ func (r *Repository) FindBackup(ctx context.Context, id string) (*Manifest, erro
 		return found[0], nil
 	case 0:
 		return nil, fmt.Errorf("no cluster has a backup %q in %s (clusters: %s); `kubectl kbackup backup list --all-clusters` lists them: %w",
-			id, r.backend, orNone(clusters), ErrNotFound)
+			id, r.backend, orNone(clusters), storage.ErrNotFound)
 	}
 	names := make([]string, len(found))
 	for i, m := range found {

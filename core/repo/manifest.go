@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // Phase is how a backup ended.
@@ -53,7 +55,7 @@ type Manifest struct {
 	Skipped  []SkippedObject `json:"skipped,omitempty"`
 	Packs    []PackEntry     `json:"packs"`
 
-	// StorageLocation is where the backup was written (a Location's
+	// StorageLocation is where the backup was written (a storage.Location's
 	// String()); it shows when a fallback location was used.
 	StorageLocation string            `json:"storageLocation,omitempty"`
 	Labels          map[string]string `json:"labels,omitempty"`
@@ -157,7 +159,7 @@ func NewPackEntry(ref PackRef, gvk schema.GroupVersionKind, objects []string) Pa
 
 // Validate checks a manifest against the format's rules: the format
 // version, names usable as keys, the phase, and for every pack a valid hash
-// and a key that matches its fields. Errors wrap ErrInvalid.
+// and a key that matches its fields. Errors wrap storage.ErrInvalid.
 func (m *Manifest) Validate() error {
 	if m.FormatVersion != FormatVersion {
 		return invalidf("manifest: formatVersion %d; this kbackup writes and reads version %d", m.FormatVersion, FormatVersion)
@@ -297,7 +299,7 @@ func MarshalManifest(m *Manifest) ([]byte, error) {
 
 // CommitBackup writes the manifest, which makes the backup visible. Call it
 // after every pack is written. The write is conditional: a backup ID is
-// written once, and a second writer fails with ErrAlreadyExists. The
+// written once, and a second writer fails with storage.ErrAlreadyExists. The
 // cluster's registry entry must hold the manifest's cluster UID; a cluster
 // with no entry is claimed (see ClaimCluster).
 func (r *Repository) CommitBackup(ctx context.Context, m *Manifest) error {
@@ -316,14 +318,14 @@ func (r *Repository) CommitBackup(ctx context.Context, m *Manifest) error {
 	}
 	key := r.layout.Manifest(m.Cluster.Name, m.ID)
 	err = r.backend.PutIfAbsent(ctx, key, data)
-	if errors.Is(err, ErrAlreadyExists) {
+	if errors.Is(err, storage.ErrAlreadyExists) {
 		return fmt.Errorf("backup %s of cluster %s is already committed; a backup ID is written once (another kbackup used the same ID?): %w",
 			m.ID, m.Cluster.Name, err)
 	}
 	return err
 }
 
-// ReadManifest reads and validates a backup's manifest; ErrNotFound when
+// ReadManifest reads and validates a backup's manifest; storage.ErrNotFound when
 // there is none, ErrCorrupt when it is not valid or does not belong at its
 // key.
 func (r *Repository) ReadManifest(ctx context.Context, cluster, id string) (*Manifest, error) {
@@ -391,7 +393,7 @@ func (r *Repository) readManifests(ctx context.Context, cluster string) ([]*Mani
 			switch {
 			case err == nil:
 				manifests[i] = m
-			case errors.Is(err, ErrNotFound):
+			case errors.Is(err, storage.ErrNotFound):
 				// Deleted since the listing.
 			case errors.Is(err, ErrCorrupt), errors.Is(err, ErrUnsupportedFormat):
 				mu.Lock()
@@ -456,15 +458,15 @@ func (r *Repository) ResolveBackup(ctx context.Context, cluster, idOrLatest stri
 		if len(manifests) > 0 {
 			what = fmt.Sprintf("no backup that did not fail (all %d failed)", len(manifests))
 		}
-		return nil, fmt.Errorf("cluster %s has %s in %s: %w", cluster, what, r.backend, ErrNotFound)
+		return nil, fmt.Errorf("cluster %s has %s in %s: %w", cluster, what, r.backend, storage.ErrNotFound)
 	}
 	if err := ValidateBackupID(idOrLatest); err != nil {
 		return nil, fmt.Errorf("%w; %s", err, howToFind)
 	}
 	m, err := r.ReadManifest(ctx, cluster, idOrLatest)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, storage.ErrNotFound) {
 		return nil, fmt.Errorf("cluster %s has no backup %q in %s; %s, or use %q for the newest: %w",
-			cluster, idOrLatest, r.backend, howToFind, Latest, ErrNotFound)
+			cluster, idOrLatest, r.backend, howToFind, Latest, storage.ErrNotFound)
 	}
 	return m, err
 }

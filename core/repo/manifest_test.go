@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // writeTestPack stores a pack of ConfigMaps and returns its manifest entry.
@@ -76,7 +78,7 @@ func TestCommitAndListBackups(t *testing.T) {
 				t.Errorf("stored manifest lacks %s:\n%s", w, raw)
 			}
 		}
-		if _, err := r.ReadManifest(ctx, "prod-eu", "nope"); !errors.Is(err, ErrNotFound) {
+		if _, err := r.ReadManifest(ctx, "prod-eu", "nope"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("ReadManifest(nope) = %v", err)
 		}
 	})
@@ -120,7 +122,7 @@ func TestCommitBackupRace(t *testing.T) {
 				switch {
 				case err == nil:
 					winner = i
-				case errors.Is(err, ErrAlreadyExists):
+				case errors.Is(err, storage.ErrAlreadyExists):
 					losers++
 					if !strings.Contains(err.Error(), "already committed") {
 						t.Errorf("loser's error: %v", err)
@@ -147,7 +149,7 @@ func TestResolveBackup(t *testing.T) {
 	base := mustTime(t, "2026-03-01T02:00:00Z")
 
 	_, err := r.ResolveBackup(ctx, "prod-eu", Latest)
-	mustIs(t, err, ErrNotFound)
+	mustIs(t, err, storage.ErrNotFound)
 
 	for _, m := range []*Manifest{
 		testManifest("prod-eu", "old", base, PhaseCompleted),
@@ -167,16 +169,16 @@ func TestResolveBackup(t *testing.T) {
 		t.Errorf("by ID = %v, %v", m, err)
 	}
 	_, err = r.ResolveBackup(ctx, "prod-eu", "20260101T000000Z-abcdef")
-	mustIs(t, err, ErrNotFound)
+	mustIs(t, err, storage.ErrNotFound)
 	for _, want := range []string{`no backup "20260101T000000Z-abcdef"`, "kubectl kbackup backup list --cluster prod-eu", `"latest"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
 	_, err = r.ResolveBackup(ctx, "prod-eu", "../x")
-	mustIs(t, err, ErrInvalid)
+	mustIs(t, err, storage.ErrInvalid)
 	_, err = r.ResolveBackup(ctx, "Prod", Latest)
-	mustIs(t, err, ErrInvalid)
+	mustIs(t, err, storage.ErrInvalid)
 }
 
 // A damaged manifest does not hide the others from a listing, and is

@@ -2,8 +2,12 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 func TestOpen(t *testing.T) {
@@ -89,11 +93,11 @@ func TestOpenRefusesNonEmptyLocation(t *testing.T) {
 
 func TestOpenMissingBucket(t *testing.T) {
 	s3 := sharedS3(t)
-	loc, err := ParseURL(s3.RepositoryURL("kbackup-missing-bucket-" + strings.ToLower(NewID(mustTime(t, "2026-01-01T00:00:00Z"))[17:])))
+	loc, err := storage.ParseURL(s3.RepositoryURL("kbackup-missing-bucket-" + strings.ToLower(NewID(mustTime(t, "2026-01-01T00:00:00Z"))[17:])))
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{Location: loc, Credentials: Credentials{AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}}
+	opts := Options{Location: loc, Credentials: storage.Credentials{AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}}
 	ctx := context.Background()
 
 	_, err = Open(ctx, opts)
@@ -101,7 +105,7 @@ func TestOpenMissingBucket(t *testing.T) {
 
 	opts.Create = true
 	_, err = Open(ctx, opts)
-	mustIs(t, err, ErrBucketNotFound)
+	mustIs(t, err, storage.ErrBucketNotFound)
 	if !strings.Contains(err.Error(), "auto_create_bucket") {
 		t.Errorf("error does not say how to create the bucket: %v", err)
 	}
@@ -149,4 +153,36 @@ func TestOpenCreateRace(t *testing.T) {
 			t.Errorf("creators saw %d repository IDs; want 1", len(seen))
 		}
 	})
+}
+
+// A backup named by its ID alone is found in whichever cluster has it.
+func TestFindBackup(t *testing.T) {
+	ctx := context.Background()
+	s := localStore(t)
+	s.opts.Create = true
+	r := openRepo(t, s.opts)
+	started := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	for _, m := range []*Manifest{
+		testManifest("prod-eu", "20260301T020000Z-aaaaaa", started, PhaseCompleted),
+		testManifest("dr-us", "20260301T020000Z-bbbbbb", started, PhaseCompleted),
+		testManifest("prod-eu", "nightly", started, PhaseCompleted),
+		testManifest("dr-us", "nightly", started, PhaseCompleted),
+	} {
+		m.Cluster.UID = "uid-" + m.Cluster.Name
+		if err := r.CommitBackup(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := r.FindBackup(ctx, "20260301T020000Z-bbbbbb")
+	if err != nil || m.Cluster.Name != "dr-us" {
+		t.Fatalf("found %v, %v; want dr-us's backup", m, err)
+	}
+	_, err = r.FindBackup(ctx, "nightly")
+	if !errors.Is(err, storage.ErrInvalid) || !strings.Contains(err.Error(), "dr-us, prod-eu") {
+		t.Errorf("a name two clusters use: want an error listing both, got %v", err)
+	}
+	_, err = r.FindBackup(ctx, "missing")
+	if !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("want storage.ErrNotFound, got %v", err)
+	}
 }

@@ -71,7 +71,7 @@ func open(t testing.TB, opts repo.Options) *repo.Repository {
 // the repository and the manifest.
 func backupOf(t testing.TB, clusterName string, storage repo.Options, namespaces ...string) (*repo.Repository, *repo.Manifest) {
 	t.Helper()
-	res, err := backup.Run(context.Background(), cluster(t, clusterName), backup.Storage{Primary: storage},
+	res, err := backup.Run(context.Background(), cluster(t, clusterName), repo.NewChooser(storage),
 		backup.Options{ClusterName: clusterName, IncludeNamespaces: namespaces})
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/pack"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // Filter selects packs of a backup. Empty fields select everything.
@@ -210,7 +211,7 @@ func Find(ctx context.Context, r *repo.Repository, m *repo.Manifest, resource, n
 	if namespace == "" {
 		where = "among cluster-scoped objects"
 	}
-	return nil, fmt.Errorf("backup %s holds no %s named %q %s: %w", m.ID, resource, name, where, repo.ErrNotFound)
+	return nil, fmt.Errorf("backup %s holds no %s named %q %s: %w", m.ID, resource, name, where, storage.ErrNotFound)
 }
 
 // Count is how many objects of one type one namespace holds.

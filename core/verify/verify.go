@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // DefaultConcurrency is how many packs are read at once.
@@ -141,7 +142,7 @@ func Backups(ctx context.Context, r *repo.Repository, manifests []*repo.Manifest
 			switch {
 			case err == nil:
 				pk.status = OK
-			case errors.Is(err, repo.ErrNotFound):
+			case errors.Is(err, storage.ErrNotFound):
 				pk.status = Missing
 			case errors.Is(err, repo.ErrCorrupt):
 				pk.status = Corrupt

@@ -32,7 +32,7 @@ func TestVerifyFindsMissingAndCorruptPacks(t *testing.T) {
 	}
 	storage := repotest.S3Options(env.S3, env.S3.NewBucket(t))
 	run := func() *repo.Manifest {
-		res, err := backup.Run(ctx, kc, backup.Storage{Primary: storage}, backup.Options{ClusterName: "v", IncludeNamespaces: []string{"shop"}})
+		res, err := backup.Run(ctx, kc, repo.NewChooser(storage), backup.Options{ClusterName: "v", IncludeNamespaces: []string{"shop"}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -55,8 +55,8 @@ func TestBackupCreateFlagsBecomeOptions(t *testing.T) {
 		opts.Labels["team"] != "platform" || opts.ClusterResources != backup.ClusterResourcesAuto {
 		t.Errorf("options: %+v", opts)
 	}
-	if got := o.storage.Primary.Location.String(); got != "file:///data/kbackup" || !o.storage.Primary.Create {
-		t.Errorf("with nothing configured the backup goes to the default local repository, created: %s, create %v", got, o.storage.Primary.Create)
+	if got := o.primary.Location.String(); got != "file:///data/kbackup" || !o.primary.Create {
+		t.Errorf("with nothing configured the backup goes to the default local repository, created: %s, create %v", got, o.primary.Create)
 	}
 }
 
@@ -67,17 +67,17 @@ func TestBackupCreatePrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.options.ClusterName != "from-env" || o.storage.Primary.Location.Bucket != "env-bucket" {
-		t.Errorf("from the environment: cluster %q, bucket %q", o.options.ClusterName, o.storage.Primary.Location.Bucket)
+	if o.options.ClusterName != "from-env" || o.primary.Location.Bucket != "env-bucket" {
+		t.Errorf("from the environment: cluster %q, bucket %q", o.options.ClusterName, o.primary.Location.Bucket)
 	}
 	g = testGlobal(t, map[string]string{"CLUSTER_NAME": "from-env", "KBACKUP_STORAGE": "s3://env-bucket?endpoint=http://127.0.0.1:9000"})
 	o, err = completeCreate(t, g, "--cluster-name", "from-flag", "--storage", "/srv/repo", "--fallback-storage", "/srv/spare")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.options.ClusterName != "from-flag" || o.storage.Primary.Location.String() != "file:///srv/repo" ||
-		len(o.storage.Fallbacks) != 1 || o.storage.Fallbacks[0].Location.Path != "/srv/spare" || !o.storage.Fallbacks[0].Create {
-		t.Errorf("from flags: cluster %q, storage %+v", o.options.ClusterName, o.storage)
+	if o.options.ClusterName != "from-flag" || o.primary.Location.String() != "file:///srv/repo" ||
+		len(o.fallbacks) != 1 || o.fallbacks[0].Location.Path != "/srv/spare" || !o.fallbacks[0].Create {
+		t.Errorf("from flags: cluster %q, storage %+v %+v", o.options.ClusterName, o.primary, o.fallbacks)
 	}
 }
 

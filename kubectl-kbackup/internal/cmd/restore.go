@@ -18,6 +18,7 @@ import (
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/restore"
 	"github.com/kbackup/kbackup/core/snapshot"
+	"github.com/kbackup/kbackup/core/storage"
 	"github.com/kbackup/kbackup/kubectl-kbackup/internal/ui"
 )
 
@@ -421,13 +422,13 @@ func (o *RestoreOptions) resolveBackup(ctx context.Context, r *repo.Repository, 
 			return nil, err
 		}
 		m, err := ui.PickBackup(o.in, o.ErrOut, ui.NewStyles(o.ErrOut), cluster, manifests, o.now())
-		if errors.Is(err, repo.ErrNotFound) {
+		if errors.Is(err, storage.ErrNotFound) {
 			return nil, fmt.Errorf("%w%s", err, hint)
 		}
 		return m, err
 	}
 	m, err := r.ResolveBackup(ctx, cluster, o.Backup)
-	if errors.Is(err, repo.ErrNotFound) {
+	if errors.Is(err, storage.ErrNotFound) {
 		return nil, fmt.Errorf("%w%s", err, hint)
 	}
 	return m, err
@@ -476,7 +477,7 @@ func (o *RestoreOptions) recordLocation(r *repo.Repository, res *restore.Result)
 // a URL in S3.
 func recordLocation(r *repo.Repository, key string) string {
 	loc := r.Location()
-	if loc.Scheme == repo.SchemeFile {
+	if loc.Scheme == storage.SchemeFile {
 		return filepath.Join(loc.Path, filepath.FromSlash(key))
 	}
 	loc.Prefix = "" // the key has it

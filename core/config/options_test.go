@@ -1,18 +1,16 @@
-package repo
+package config
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/kbackup/kbackup/core/config"
+	"github.com/kbackup/kbackup/core/storage"
 )
 
-func kbackupYAML(t *testing.T, yaml string, env map[string]string) *config.Config {
+func kbackupYAML(t *testing.T, yaml string, env map[string]string) *Config {
 	t.Helper()
-	cfg, err := config.Parse("kbackup.yaml", []byte(yaml), config.LoadOptions{LookupEnv: func(k string) (string, bool) {
+	cfg, err := Parse("kbackup.yaml", []byte(yaml), LoadOptions{LookupEnv: func(k string) (string, bool) {
 		v, ok := env[k]
 		return v, ok
 	}})
@@ -24,7 +22,7 @@ func kbackupYAML(t *testing.T, yaml string, env map[string]string) *config.Confi
 
 // The storage section picks the repository: a URL, spelled-out fields, or
 // the local default when nothing but defaults is set.
-func TestOptionsFromConfig(t *testing.T) {
+func TestRepositoryOptions(t *testing.T) {
 	t.Setenv("XDG_DATA_HOME", "/data")
 	cases := []struct {
 		name, yaml string
@@ -56,7 +54,7 @@ func TestOptionsFromConfig(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			primary, fallbacks, err := OptionsFromConfig(cfg)
+			primary, fallbacks, err := RepositoryOptions(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,40 +77,8 @@ func TestOptionsFromConfig(t *testing.T) {
 
 func TestOptionsFromConfigRefusesABadURL(t *testing.T) {
 	cfg := kbackupYAML(t, "storage:\n  url: s3://backups?endpoint=minio:9000\n", nil)
-	_, _, err := OptionsFromConfig(cfg)
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "minio:9000") {
+	_, _, err := RepositoryOptions(cfg)
+	if !errors.Is(err, storage.ErrInvalid) || !strings.Contains(err.Error(), "minio:9000") {
 		t.Errorf("want an invalid-URL error naming the endpoint, got %v", err)
-	}
-}
-
-// A backup named by its ID alone is found in whichever cluster has it.
-func TestFindBackup(t *testing.T) {
-	ctx := context.Background()
-	s := localStore(t)
-	s.opts.Create = true
-	r := openRepo(t, s.opts)
-	started := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
-	for _, m := range []*Manifest{
-		testManifest("prod-eu", "20260301T020000Z-aaaaaa", started, PhaseCompleted),
-		testManifest("dr-us", "20260301T020000Z-bbbbbb", started, PhaseCompleted),
-		testManifest("prod-eu", "nightly", started, PhaseCompleted),
-		testManifest("dr-us", "nightly", started, PhaseCompleted),
-	} {
-		m.Cluster.UID = "uid-" + m.Cluster.Name
-		if err := r.CommitBackup(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	m, err := r.FindBackup(ctx, "20260301T020000Z-bbbbbb")
-	if err != nil || m.Cluster.Name != "dr-us" {
-		t.Fatalf("found %v, %v; want dr-us's backup", m, err)
-	}
-	_, err = r.FindBackup(ctx, "nightly")
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "dr-us, prod-eu") {
-		t.Errorf("a name two clusters use: want an error listing both, got %v", err)
-	}
-	_, err = r.FindBackup(ctx, "missing")
-	if !errors.Is(err, ErrNotFound) {
-		t.Errorf("want ErrNotFound, got %v", err)
 	}
 }
