@@ -3,6 +3,9 @@ package repo
 import (
 	"errors"
 
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
 	"github.com/kbackup/kbackup/core/storage"
 )
 
@@ -29,3 +32,19 @@ var (
 
 // invalidf returns an error wrapping storage.ErrInvalid.
 func invalidf(format string, args ...any) error { return storage.Invalidf(format, args...) }
+
+// invalidFields returns the field errors as one error that wraps
+// storage.ErrInvalid and unwraps to the list's aggregate (whose errors are
+// the *field.Error values), or nil for an empty list.
+func invalidFields(errs field.ErrorList) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return &fieldsError{errs.ToAggregate()}
+}
+
+type fieldsError struct{ agg utilerrors.Aggregate }
+
+func (e *fieldsError) Error() string        { return e.agg.Error() }
+func (e *fieldsError) Unwrap() error        { return e.agg }
+func (e *fieldsError) Is(target error) bool { return target == storage.ErrInvalid }
