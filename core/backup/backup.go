@@ -315,7 +315,7 @@ func (b *run) manifest() *repo.Manifest {
 		warnings = append(warnings, fmt.Sprintf("API group %s could not be discovered, so its resources are not in this backup: %v", gv, err))
 	}
 	if len(b.sel.excluded) > 0 {
-		warnings = append(warnings, "left out by default (name them in --include-resources to back them up): "+strings.Join(b.sel.excluded, ", "))
+		warnings = append(warnings, "left out by default (name them in the included resource types, include_resources, to back them up): "+strings.Join(b.sel.excluded, ", "))
 	}
 	slices.Sort(warnings)
 

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kbackup/kbackup/core/backup"
+	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/pack"
 	"github.com/kbackup/kbackup/core/repo"
@@ -187,7 +188,7 @@ func TestIncrementalBackupUploadsOnlyWhatChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	tgt, bucket := s3Storage(t)
-	opts := backup.Options{ClusterName: "alpha", IncludeNamespaces: []string{"incr-*"}}
+	opts := backup.Options{ClusterName: "alpha", BackupSpec: fleet.BackupSpec{IncludeNamespaces: []string{"incr-*"}}}
 	kc := client(t, cluster.Config())
 	first, err := backup.Run(ctx, kc, tgt.Chooser, opts)
 	if err != nil {
@@ -301,9 +302,11 @@ func TestForbiddenTypeMakesBackupPartiallyFailed(t *testing.T) {
 	}
 	tgt, _ := s3Storage(t)
 	res, err := backup.Run(ctx, client(t, cluster.ConfigForToken(tr.Status.Token)), tgt.Chooser, backup.Options{
-		ClusterName:       "beta",
-		IncludeNamespaces: []string{ns},
-		IncludeResources:  []string{"configmaps", "secrets", "serviceaccounts"},
+		ClusterName: "beta",
+		BackupSpec: fleet.BackupSpec{
+			IncludeNamespaces: []string{ns},
+			IncludeResources:  []string{"configmaps", "secrets", "serviceaccounts"},
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -341,7 +344,7 @@ func mustCreate(t *testing.T, f func() error) {
 func TestTwoClustersOneBucket(t *testing.T) {
 	ctx := context.Background()
 	tgt, bucket := s3Storage(t)
-	opts := backup.Options{IncludeNamespaces: []string{"shared-bucket"}, IncludeResources: []string{"configmaps"}}
+	opts := backup.Options{BackupSpec: fleet.BackupSpec{IncludeNamespaces: []string{"shared-bucket"}, IncludeResources: []string{"configmaps"}}}
 	for _, name := range []string{"alpha", "beta"} {
 		cs, _ := env.Cluster(name).Clientset()
 		mustCreate(t, func() error {
@@ -452,7 +455,7 @@ func TestOversizedObjectIsSkippedAndRecorded(t *testing.T) {
 	}
 	tgt, _ := s3Storage(t)
 	res, err := backup.Run(ctx, client(t, cluster.Config()), tgt.Chooser, backup.Options{
-		ClusterName: "beta", IncludeNamespaces: []string{ns}, IncludeResources: []string{"configmaps"}, MaxResourceSize: 100_000,
+		ClusterName: "beta", BackupSpec: fleet.BackupSpec{IncludeNamespaces: []string{ns}, IncludeResources: []string{"configmaps"}, MaxResourceSize: 100_000},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -466,28 +469,32 @@ func TestOversizedObjectIsSkippedAndRecorded(t *testing.T) {
 	}
 }
 
-// Bad options are refused before anything is read.
+// Bad options are refused before anything is read, each error naming its
+// field and saying what is allowed.
 func TestOptionsValidate(t *testing.T) {
 	for _, tc := range []struct {
 		opts backup.Options
 		want string
 	}{
-		{backup.Options{Name: "latest"}, "reserved"},
-		{backup.Options{Name: "bad name!"}, "backup name"},
-		{backup.Options{IncludeNamespaces: []string{"[x"}}, "namespace pattern"},
-		{backup.Options{LabelSelector: "a in (b"}, "label selector"},
-		{backup.Options{ClusterResources: "maybe"}, "use auto, on or off"},
-		{backup.Options{PageSize: 20000}, "page size"},
-		{backup.Options{ForceClusterName: true}, "needs the name to claim"},
-		{backup.Options{Labels: map[string]string{"bad key": "x"}}, `backup label key "bad key"`},
-		{backup.Options{Labels: map[string]string{"team": "not ok!"}}, `backup label team: value "not ok!"`},
+		{backup.Options{Name: "latest"}, `name: Invalid value: "latest": is reserved`},
+		{backup.Options{Name: "bad name!"}, `name: Invalid value: "bad name!": want 1 to 128 letters`},
+		{backup.Options{BackupSpec: fleet.BackupSpec{IncludeNamespaces: []string{"ok", "[x"}}}, `spec.include_namespaces[1]: Invalid value: "[x": not a namespace name or pattern`},
+		{backup.Options{BackupSpec: fleet.BackupSpec{LabelSelector: "a in (b"}}, "spec.label_selector: Invalid value: \"a in (b\": not a label selector"},
+		{backup.Options{BackupSpec: fleet.BackupSpec{ClusterResources: "maybe"}}, `spec.cluster_resources: Unsupported value: "maybe": supported values: "auto", "on", "off"`},
+		{backup.Options{PageSize: 20000}, "page_size: Invalid value: 20000: want 1 to 10000"},
+		{backup.Options{ForceClusterName: true}, "cluster_name: Required value: forcing the cluster name needs the name to claim"},
+		{backup.Options{BackupSpec: fleet.BackupSpec{Labels: map[string]string{"bad key": "x"}}}, `spec.labels[bad key]: Invalid value: "bad key"`},
+		{backup.Options{BackupSpec: fleet.BackupSpec{Labels: map[string]string{"team": "not ok!"}}}, `spec.labels[team]: Invalid value: "not ok!"`},
 	} {
 		err := tc.opts.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: want an error containing %q, got %v", tc.opts, tc.want, err)
 		}
+		if err != nil && strings.Contains(err.Error(), "--") {
+			t.Errorf("%+v: core names a flag: %v", tc.opts, err)
+		}
 	}
-	if err := (backup.Options{Name: "before-upgrade", IncludeNamespaces: []string{"team-*"}, LabelSelector: "app=x"}).Validate(); err != nil {
+	if err := (backup.Options{Name: "before-upgrade", BackupSpec: fleet.BackupSpec{IncludeNamespaces: []string{"team-*"}, LabelSelector: "app=x"}}).Validate(); err != nil {
 		t.Errorf("valid options refused: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kbackup/kbackup/core/backup"
+	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/testenv"
 	"github.com/kbackup/kbackup/core/testenv/repotest"
@@ -37,7 +38,7 @@ func TestThreeClustersOneRun(t *testing.T) {
 	var repos []*repo.Repository
 	for _, name := range names {
 		res, err := backup.Run(ctx, client(t, three.Cluster(name).Config()), target, backup.Options{
-			ClusterName: "cluster-" + name, IncludeNamespaces: []string{"fleet"},
+			ClusterName: "cluster-" + name, BackupSpec: fleet.BackupSpec{IncludeNamespaces: []string{"fleet"}},
 		})
 		if err != nil {
 			t.Fatalf("cluster %s: %v", name, err)

@@ -1,11 +1,13 @@
 package backup
 
 import (
-	"fmt"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/selection"
 )
@@ -31,7 +33,7 @@ func defaultExcluded(gr schema.GroupResource) bool {
 }
 
 // ClusterResources says whether cluster-scoped resources are backed up.
-type ClusterResources string
+type ClusterResources = fleet.ClusterResources
 
 const (
 	// ClusterResourcesAuto backs up cluster-scoped resources when every
@@ -65,7 +67,7 @@ func selectResources(found *kube.Resources, opts Options) (*resourceSelection, e
 	if len(opts.IncludeResources) > 0 {
 		rs, err := found.ResolveAll(opts.IncludeResources)
 		if err != nil {
-			return nil, fmt.Errorf("--include-resources: %w", err)
+			return nil, field.Invalid(field.NewPath("spec", "include_resources"), strings.Join(opts.IncludeResources, ","), err.Error())
 		}
 		for _, r := range rs {
 			included[r.GroupResource()] = true
@@ -75,7 +77,7 @@ func selectResources(found *kube.Resources, opts Options) (*resourceSelection, e
 	if len(opts.ExcludeResources) > 0 {
 		rs, err := found.ResolveAll(opts.ExcludeResources)
 		if err != nil {
-			return nil, fmt.Errorf("--exclude-resources: %w", err)
+			return nil, field.Invalid(field.NewPath("spec", "exclude_resources"), strings.Join(opts.ExcludeResources, ","), err.Error())
 		}
 		for _, r := range rs {
 			excluded[r.GroupResource()] = true
@@ -87,7 +89,7 @@ func selectResources(found *kube.Resources, opts Options) (*resourceSelection, e
 		mode = ClusterResourcesAuto
 	}
 	if mode != ClusterResourcesAuto && mode != ClusterResourcesOn && mode != ClusterResourcesOff {
-		return nil, fmt.Errorf("cluster resources %q: use auto, on or off", mode)
+		return nil, field.NotSupported(field.NewPath("spec", "cluster_resources"), mode, []ClusterResources{ClusterResourcesAuto, ClusterResourcesOn, ClusterResourcesOff})
 	}
 	// wantClusterScoped decides for a cluster-scoped type other than
 	// namespaces. Auto takes them all for a whole-cluster backup, and for a

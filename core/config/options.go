@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/kbackup/kbackup/core/backup"
+	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/storage"
 )
@@ -107,16 +108,24 @@ func BackupOptions(cfg *Config) backup.Options {
 	return backup.Options{
 		ClusterName:       cfg.Cluster.Name,
 		ClusterNameSource: NameSource(cfg.Sources["cluster.name"]),
+		BackupSpec:        BackupSpec(cfg),
+		PageSize:          int64(b.Behavior.BatchSize),
+		Concurrency:       cfg.Performance.Limits.MaxConcurrentOperations,
+	}
+}
+
+// BackupSpec returns the backup spec of kbackup.yaml's backup section.
+func BackupSpec(cfg *Config) fleet.BackupSpec {
+	b := cfg.Backup
+	return fleet.BackupSpec{
 		IncludeNamespaces: b.IncludeNamespaces,
 		ExcludeNamespaces: b.ExcludeNamespaces,
 		IncludeResources:  b.IncludeResources,
 		ExcludeResources:  b.ExcludeResources,
 		LabelSelector:     b.LabelSelector,
-		ClusterResources:  backup.ClusterResources(b.ClusterResources),
+		ClusterResources:  fleet.ClusterResources(b.ClusterResources),
 		MaxResourceSize:   b.Behavior.MaxResourceSize.Value(),
 		SkipInvalid:       b.Behavior.SkipInvalidResources,
-		PageSize:          int64(b.Behavior.BatchSize),
-		Concurrency:       cfg.Performance.Limits.MaxConcurrentOperations,
 	}
 }
 

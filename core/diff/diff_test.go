@@ -15,6 +15,7 @@ import (
 	"github.com/kbackup/kbackup/core/backup"
 	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/diff"
+	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/testenv"
@@ -86,7 +87,7 @@ func TestDiff(t *testing.T) {
 	bucket := env.S3.NewBucket(t)
 	storage := repotest.S3Options(env.S3, bucket)
 	run := func() *repo.Manifest {
-		res, err := backup.Run(ctx, kc, repo.NewChooser(storage), backup.Options{ClusterName: "live", IncludeNamespaces: []string{"shop"}})
+		res, err := backup.Run(ctx, kc, repo.NewChooser(storage), backup.Options{ClusterName: "live", BackupSpec: fleet.BackupSpec{IncludeNamespaces: []string{"shop"}}})
 		if err != nil {
 			t.Fatal(err)
 		}

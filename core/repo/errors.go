@@ -30,6 +30,16 @@ var (
 	ErrClusterNameTaken = errors.New("cluster name taken")
 )
 
+// BackupNotFoundError is a backup that a cluster does not have (ID empty:
+// no backup that did not fail). It wraps storage.ErrNotFound, so callers
+// check either; front ends add how to list the cluster's backups.
+type BackupNotFoundError struct {
+	Cluster, ID string
+}
+
+func (e *BackupNotFoundError) Error() string { return storage.ErrNotFound.Error() }
+func (e *BackupNotFoundError) Unwrap() error { return storage.ErrNotFound }
+
 // invalidf returns an error wrapping storage.ErrInvalid.
 func invalidf(format string, args ...any) error { return storage.Invalidf(format, args...) }
 

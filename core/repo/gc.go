@@ -57,8 +57,8 @@ func (r *Repository) DeleteBackup(ctx context.Context, cluster, backupID string)
 	key := r.layout.Manifest(cluster, backupID)
 	if _, err := r.backend.Stat(ctx, key); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			return nil, fmt.Errorf("cluster %s has no backup %q in %s; `kubectl kbackup backup list --cluster %s` lists its backups: %w",
-				cluster, backupID, r.backend, cluster, storage.ErrNotFound)
+			return nil, fmt.Errorf("cluster %s has no backup %q in %s: %w",
+				cluster, backupID, r.backend, &BackupNotFoundError{Cluster: cluster, ID: backupID})
 		}
 		return nil, err
 	}

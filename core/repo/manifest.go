@@ -443,7 +443,6 @@ func (r *Repository) ResolveBackup(ctx context.Context, cluster, idOrLatest stri
 	if err := ValidateClusterName(cluster); err != nil {
 		return nil, err
 	}
-	howToFind := fmt.Sprintf("`kubectl kbackup backup list --cluster %s` lists its backups", cluster)
 	if idOrLatest == Latest {
 		manifests, err := r.ListBackups(ctx, cluster)
 		if err != nil && !unreadableManifests(err) {
@@ -458,15 +457,15 @@ func (r *Repository) ResolveBackup(ctx context.Context, cluster, idOrLatest stri
 		if len(manifests) > 0 {
 			what = fmt.Sprintf("no backup that did not fail (all %d failed)", len(manifests))
 		}
-		return nil, fmt.Errorf("cluster %s has %s in %s: %w", cluster, what, r.backend, storage.ErrNotFound)
+		return nil, fmt.Errorf("cluster %s has %s in %s: %w", cluster, what, r.backend, &BackupNotFoundError{Cluster: cluster})
 	}
 	if err := ValidateBackupID(idOrLatest); err != nil {
-		return nil, fmt.Errorf("%w; %s", err, howToFind)
+		return nil, fmt.Errorf("%w; want a backup ID of cluster %s, or %q for the newest", err, cluster, Latest)
 	}
 	m, err := r.ReadManifest(ctx, cluster, idOrLatest)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, fmt.Errorf("cluster %s has no backup %q in %s; %s, or use %q for the newest: %w",
-			cluster, idOrLatest, r.backend, howToFind, Latest, storage.ErrNotFound)
+		return nil, fmt.Errorf("cluster %s has no backup %q in %s; want one of its backup IDs, or %q for the newest: %w",
+			cluster, idOrLatest, r.backend, Latest, &BackupNotFoundError{Cluster: cluster, ID: idOrLatest})
 	}
 	return m, err
 }

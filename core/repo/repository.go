@@ -136,7 +136,7 @@ func Open(ctx context.Context, opts Options) (*Repository, error) {
 		return nil, err
 	case errors.Is(err, storage.ErrNotFound) && opts.Create:
 	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrBucketNotFound):
-		return nil, fmt.Errorf("%w at %s; run `kubectl kbackup backup create` to create one there, or check the storage URL: %w",
+		return nil, fmt.Errorf("%w at %s; a backup creates one there, or check the storage location: %w",
 			ErrNoRepository, loc, err)
 	default:
 		return nil, err

@@ -15,7 +15,7 @@ func TestOpen(t *testing.T) {
 		ctx := context.Background()
 		_, err := Open(ctx, s.opts)
 		mustIs(t, err, ErrNoRepository)
-		for _, want := range []string{"no kbackup repository at " + s.opts.Location.String(), "kubectl kbackup backup create"} {
+		for _, want := range []string{"no kbackup repository at " + s.opts.Location.String(), "a backup creates one there"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q does not say %q", err, want)
 			}

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kbackup/kbackup/core/backup"
+	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/restore"
@@ -72,7 +73,7 @@ func open(t testing.TB, opts repo.Options) *repo.Repository {
 func backupOf(t testing.TB, clusterName string, storage repo.Options, namespaces ...string) (*repo.Repository, *repo.Manifest) {
 	t.Helper()
 	res, err := backup.Run(context.Background(), cluster(t, clusterName), repo.NewChooser(storage),
-		backup.Options{ClusterName: clusterName, IncludeNamespaces: namespaces})
+		backup.Options{ClusterName: clusterName, BackupSpec: fleet.BackupSpec{IncludeNamespaces: namespaces}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kbackup/kbackup/core/backup"
+	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/testenv"
@@ -32,7 +33,7 @@ func TestVerifyFindsMissingAndCorruptPacks(t *testing.T) {
 	}
 	storage := repotest.S3Options(env.S3, env.S3.NewBucket(t))
 	run := func() *repo.Manifest {
-		res, err := backup.Run(ctx, kc, repo.NewChooser(storage), backup.Options{ClusterName: "v", IncludeNamespaces: []string{"shop"}})
+		res, err := backup.Run(ctx, kc, repo.NewChooser(storage), backup.Options{ClusterName: "v", BackupSpec: fleet.BackupSpec{IncludeNamespaces: []string{"shop"}}})
 		if err != nil {
 			t.Fatal(err)
 		}

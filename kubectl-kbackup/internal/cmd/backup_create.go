@@ -208,7 +208,22 @@ func (o *BackupCreateOptions) Validate() error {
 	if err := ui.ValidateOutput(o.Output, false); err != nil {
 		return err
 	}
-	return o.options.Validate()
+	return flagErrors(o.options.Validate(), backupCreateFlags)
+}
+
+// backupCreateFlags are the flags that set core's backup options, by field
+// path (flagErrors).
+var backupCreateFlags = map[string]string{
+	"name":                    "NAME",
+	"cluster_name":            "--cluster-name",
+	"spec.include_namespaces": "--include-namespaces",
+	"spec.exclude_namespaces": "--exclude-namespaces",
+	"spec.include_resources":  "--include-resources",
+	"spec.exclude_resources":  "--exclude-resources",
+	"spec.label_selector":     "--selector",
+	"spec.cluster_resources":  "--cluster-resources",
+	"spec.max_resource_size":  "--max-resource-size",
+	"spec.labels":             "--labels",
 }
 
 // Run backs the cluster up and reports the backup. A PartiallyFailed
@@ -228,6 +243,8 @@ func (o *BackupCreateOptions) Run(ctx context.Context) error {
 	progress.Finish()
 	if err != nil {
 		switch {
+		case isFieldError(err):
+			return flagErrors(err, backupCreateFlags)
 		case errors.Is(err, repo.ErrClusterNameTaken):
 			return fmt.Errorf("%w (--force-cluster-name, with --cluster-name)", err)
 		case errors.Is(err, storage.ErrStorageUnavailable):
