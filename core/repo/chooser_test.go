@@ -46,8 +46,8 @@ func TestChooser(t *testing.T) {
 	if again, err := c.Repository(ctx); err != nil || again != r {
 		t.Errorf("second Repository = %v, %v; want the same repository", again, err)
 	}
-	if st := c.Stats(); st.Opens != 2 || st.Probes != 1 || st.Switches != 1 || st.Failures != 1 || st.Breakers != 1 {
-		t.Errorf("stats %+v; want 2 opens, 1 probe, 1 switch, 1 failure and 1 breaker (the two buckets share the server)", st)
+	if st := c.Stats(); st.Opens != 2 || st.Probes != 1 || st.Switches != 1 || st.Failures != 1 || st.Breakers != 2 {
+		t.Errorf("stats %+v; want 2 opens, 1 probe, 1 switch, 1 failure and 2 breakers (one per S3 endpoint)", st)
 	}
 	// A failure during the run moves it to the next location.
 	if !c.Fail(r, storage.ErrStorageUnavailable) {
@@ -83,6 +83,9 @@ func TestChooser(t *testing.T) {
 	c = NewChooser(dead, dead2)
 	_, err = c.Repository(ctx)
 	failed = c.Attempts()
+	if st := c.Stats(); st.Breakers != 1 || len(c.Breakers()) != 1 || st.Probes != 0 {
+		t.Errorf("two buckets of one server: stats %+v; want one breaker for the endpoint and no probe", st)
+	}
 	mustIs(t, err, storage.ErrStorageUnavailable)
 	if len(failed) != 2 {
 		t.Errorf("%d failed attempts; want 2", len(failed))
