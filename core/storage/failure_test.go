@@ -94,3 +94,32 @@ func TestHungS3Server(t *testing.T) {
 		t.Logf("%s against a hung server: failed after %s: %v", name, took, err)
 	}
 }
+
+// Backends that share a breaker (two buckets of one endpoint in one run)
+// trip together: failures of one stop requests of the other at once.
+func TestSharedBreaker(t *testing.T) {
+	endpoint := "http://" + closedPort(t)
+	opts := Options{FailuresToTrip: 2, MaxAttempts: 1}
+	opts.Breaker = NewBreaker(endpoint, opts)
+	open := func(bucket string) Backend {
+		b, err := Open(Location{Scheme: SchemeS3, Bucket: bucket, Endpoint: endpoint, Region: "us-east-1"}, Credentials{AccessKeyID: "id", SecretAccessKey: "secret"}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	first, second := open("first"), open("second")
+	for range 2 {
+		_, err := first.Get(context.Background(), "x.json")
+		mustIs(t, err, ErrStorageUnavailable)
+	}
+	if !opts.Breaker.Open() || opts.Breaker.Name() != endpoint {
+		t.Fatalf("breaker %s is %s after two failures; want open", opts.Breaker.Name(), opts.Breaker.State())
+	}
+	start := time.Now()
+	_, err := second.Get(context.Background(), "x.json")
+	mustIs(t, err, ErrStorageUnavailable)
+	if took := time.Since(start); took > 100*time.Millisecond || !strings.Contains(err.Error(), "2 requests in a row failed") {
+		t.Errorf("the other bucket's request took %s: %v; want it refused at once by the shared breaker", took, err)
+	}
+}
