@@ -29,8 +29,9 @@ type RetentionRules struct {
 	KeepWithin  string `json:"keep_within,omitempty"`
 }
 
-// IsZero says whether no rule is set.
-func (r RetentionRules) IsZero() bool { return r == RetentionRules{} }
+// Empty says whether no rule is set. (Not IsZero: the types that embed the
+// rules would take it as theirs, and json's omitzero with it.)
+func (r RetentionRules) Empty() bool { return r == RetentionRules{} }
 
 // Validate checks the rules; p is where they are.
 func (r RetentionRules) Validate(p *field.Path) field.ErrorList {
@@ -71,7 +72,7 @@ func (r *RetentionPolicy) Validate(p *field.Path) field.ErrorList {
 		errs = append(errs, validateEnvironment(p.Child("days_by_environment").Key(env), env)...)
 		errs = append(errs, ValidateRetentionDays(p.Child("days_by_environment").Key(env), r.DaysByEnvironment[env])...)
 	}
-	if r.RetentionRules.IsZero() && len(r.DaysByEnvironment) == 0 {
+	if r.RetentionRules.Empty() && len(r.DaysByEnvironment) == 0 {
 		errs = append(errs, field.Required(p, "a policy keeps something: set keep_last, keep_daily, keep_within or days_by_environment"))
 	}
 	return errs
@@ -90,7 +91,7 @@ func (r RetentionRef) Validate(p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if r.Policy != "" {
 		errs = append(errs, ValidateName(p.Child("policy"), r.Policy)...)
-		if !r.RetentionRules.IsZero() {
+		if !r.RetentionRules.Empty() {
 			errs = append(errs, field.Invalid(p.Child("policy"), r.Policy, "a schedule names a retention policy or sets rules of its own, not both"))
 		}
 	}

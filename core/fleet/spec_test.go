@@ -107,3 +107,24 @@ func TestRetention(t *testing.T) {
 		t.Errorf("a reference with a policy and rules: %v", err)
 	}
 }
+
+// A schedule survives a JSON round trip, its retention reference included.
+func TestScheduleJSON(t *testing.T) {
+	for _, s := range []Schedule{
+		{Name: "a", Cron: "@daily", Retention: RetentionRef{Policy: "p"}},
+		{Name: "b", Cron: "@daily", Retention: RetentionRef{RetentionRules: RetentionRules{KeepDaily: 7}}},
+		{Name: "c", Cron: "@daily"},
+	} {
+		data, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Schedule
+		if err := json.Unmarshal(data, &back); err != nil || back.Retention != s.Retention {
+			t.Errorf("%s: round trip gave %+v, %v from %s", s.Name, back.Retention, err, data)
+		}
+		if s.Retention == (RetentionRef{}) && strings.Contains(string(data), "retention") {
+			t.Errorf("an empty retention is written: %s", data)
+		}
+	}
+}

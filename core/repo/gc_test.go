@@ -94,8 +94,9 @@ func TestDeleteBackupCollectsGarbage(t *testing.T) {
 
 		_, err = r.DeleteBackup(ctx, "prod-eu", "b1")
 		mustIs(t, err, storage.ErrNotFound)
-		if !strings.Contains(err.Error(), "kubectl kbackup backup list") {
-			t.Errorf("error does not say how to find IDs: %v", err)
+		var notFound *BackupNotFoundError
+		if !errors.As(err, &notFound) || notFound.Cluster != "prod-eu" || notFound.ID != "b1" {
+			t.Errorf("error does not say which cluster's backup is missing, for a front end to say how to list them: %#v", err)
 		}
 	})
 }
