@@ -89,13 +89,13 @@ func TestBackupCreateRefusesBadFlags(t *testing.T) {
 		{[]string{"-n", "shop", "-A"}, "-n/--namespace and -A/--all-namespaces exclude each other"},
 		{[]string{"-n", "shop", "--include-namespaces", "web"}, "-n/--namespace shop and --include-namespaces exclude each other"},
 		{[]string{"-A", "--include-namespaces", "web"}, "-A/--all-namespaces and --include-namespaces exclude each other"},
-		{[]string{"--force-cluster-name"}, "forcing the cluster name needs the name to claim: give it with --cluster-name"},
-		{[]string{"--labels", "bad key=x"}, `backup label key "bad key"`},
+		{[]string{"--force-cluster-name"}, "--cluster-name: Required value: forcing the cluster name needs the name to claim"},
+		{[]string{"--labels", "bad key=x"}, `--labels bad key: Invalid value: "bad key"`},
 		{[]string{"--cluster-resources", "sometimes"}, "flag --cluster-resources: backup.cluster_resources"},
 		{[]string{"--max-resource-size", "big"}, `flag --max-resource-size: backup.behavior.max_resource_size: "big" is not a quantity`},
 		{[]string{"--storage", "ftp://host/x"}, `flag --storage: storage.url: "ftp://host/x" has scheme "ftp"`},
 		{[]string{"--fallback-storage", "s3://"}, "--fallback-storage: storage URL"},
-		{[]string{"latest"}, `backup name "latest" is reserved`},
+		{[]string{"latest"}, `NAME: Invalid value: "latest": is reserved`},
 		{[]string{"-o", "wide"}, `--output "wide" is not supported`},
 	} {
 		_, err := completeCreate(t, testGlobal(t, nil), c.args...)

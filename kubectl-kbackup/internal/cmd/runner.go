@@ -69,7 +69,7 @@ func (s *clusterSelection) validate() error {
 	}
 	if s.Cluster != "" {
 		if err := repo.ValidateClusterName(s.Cluster); err != nil {
-			return fmt.Errorf("--cluster: %w", err)
+			return flagErrors(err, map[string]string{"cluster.name": "--cluster"})
 		}
 	}
 	return nil
