@@ -15,14 +15,8 @@ import (
 
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/storage"
 )
-
-// Storage says where a backup goes: the primary repository and, in order,
-// the fallbacks written to when the primary cannot be.
-type Storage struct {
-	Primary   repo.Options
-	Fallbacks []repo.Options
-}
 
 // Result is a committed backup.
 type Result struct {
@@ -30,8 +24,8 @@ type Result struct {
 	Identity *kube.Identity
 	// Location is where the backup went.
 	Location string
-	// Attempts are the locations tried before Location, and why each
-	// failed; empty when the primary took the backup.
+	// Attempts are the locations of the run tried before Location, and
+	// why each failed; empty when the primary took the backup.
 	Attempts []repo.OpenAttempt
 }
 
@@ -42,11 +36,17 @@ func (r *Result) UsedFallback() bool { return len(r.Attempts) > 0 }
 // ErrBackupExists is returned when the backup's ID is taken.
 var ErrBackupExists = errors.New("backup already exists")
 
-// Run backs up the cluster client talks to. It returns an error, and leaves
-// no manifest, when the backup could not be stored at all; a backup in which
-// some resource types failed is committed as PartiallyFailed (or Failed,
-// when nothing could be read) and returned without error.
-func Run(ctx context.Context, client *kube.Client, storage Storage, opts Options) (*Result, error) {
+// Run backs up the cluster client talks to, into the repository that target
+// chooses. The target is the storage of a whole run, shared by the backups
+// of every cluster in it: it opens and probes each location once, and when
+// the storage dies under a backup, the backup starts again at the target's
+// next fallback, and so do the run's later backups.
+//
+// Run returns an error, and leaves no manifest, when the backup could not be
+// stored at all; a backup in which some resource types failed is committed
+// as PartiallyFailed (or Failed, when nothing could be read) and returned
+// without error.
+func Run(ctx context.Context, client *kube.Client, target *repo.Chooser, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -87,16 +87,11 @@ func Run(ctx context.Context, client *kube.Client, storage Storage, opts Options
 		id = repo.NewID(started)
 	}
 
-	candidates := append([]repo.Options{storage.Primary}, storage.Fallbacks...)
-	var attempts []repo.OpenAttempt
-	for len(candidates) > 0 {
-		r, tried, err := repo.OpenFirstWritable(ctx, candidates[0], candidates[1:])
-		attempts = append(attempts, tried...)
+	for {
+		r, err := target.Repository(ctx)
 		if err != nil {
 			return nil, err
 		}
-		candidates = candidates[len(tried)+1:]
-
 		b := &run{
 			client: client, repo: r, opts: opts, sel: sel, identity: identity,
 			id: id, started: started, discoveryFailed: found.Failed,
@@ -104,18 +99,16 @@ func Run(ctx context.Context, client *kube.Client, storage Storage, opts Options
 		}
 		manifest, err := b.execute(ctx)
 		if err == nil {
-			return &Result{Manifest: manifest, Identity: identity, Location: r.Location().String(), Attempts: attempts}, nil
+			return &Result{Manifest: manifest, Identity: identity, Location: r.Location().String(), Attempts: target.Attempts()}, nil
 		}
-		if !errors.Is(err, repo.ErrStorageUnavailable) || len(candidates) == 0 || ctx.Err() != nil {
+		if !errors.Is(err, storage.ErrStorageUnavailable) || ctx.Err() != nil || !target.Fail(r, err) {
 			return nil, err
 		}
 		// The storage died under the backup: take the whole backup again
 		// to the next fallback. The packs already written stay unreferenced
 		// at the failed location until its garbage collection.
-		attempts = append(attempts, repo.OpenAttempt{Location: r.Location(), Err: err})
 		opts.Progress(Event{Kind: EventStorageSwitched, Message: fmt.Sprintf("%s failed during the backup (%v); starting again at the next fallback", r.Location(), err)})
 	}
-	return nil, errors.New("internal error: no storage location left to try")
 }
 
 // run is one attempt at a backup into one repository.
@@ -228,7 +221,7 @@ func (b *run) prepare(ctx context.Context) (release func(context.Context) error,
 	}
 	if _, err := b.repo.ReadManifest(ctx, cluster, b.id); err == nil {
 		return nil, fmt.Errorf("%w: cluster %s already has a backup %s in %s; choose another name", ErrBackupExists, cluster, b.id, b.repo.Location())
-	} else if !errors.Is(err, repo.ErrNotFound) {
+	} else if !errors.Is(err, storage.ErrNotFound) {
 		return nil, err
 	}
 	if release, err = b.repo.BeginBackup(ctx, cluster, b.id); err != nil {
@@ -260,8 +253,8 @@ func (b *run) waitPrepared(ctx context.Context) error {
 // isStorageError tells a failure of the repository, which fails the whole
 // backup, from a failure of one resource type, which does not.
 func isStorageError(err error) bool {
-	var op *repo.OpError
-	return errors.As(err, &op) || errors.Is(err, repo.ErrStorageUnavailable)
+	var op *storage.OpError
+	return errors.As(err, &op) || errors.Is(err, storage.ErrStorageUnavailable)
 }
 
 // finishType records a type's packs, skipped objects and error.
@@ -322,7 +315,7 @@ func (b *run) manifest() *repo.Manifest {
 		warnings = append(warnings, fmt.Sprintf("API group %s could not be discovered, so its resources are not in this backup: %v", gv, err))
 	}
 	if len(b.sel.excluded) > 0 {
-		warnings = append(warnings, "left out by default (name them in --include-resources to back them up): "+strings.Join(b.sel.excluded, ", "))
+		warnings = append(warnings, "left out by default (name them in the included resource types, include_resources, to back them up): "+strings.Join(b.sel.excluded, ", "))
 	}
 	slices.Sort(warnings)
 
@@ -334,7 +327,7 @@ func (b *run) manifest() *repo.Manifest {
 		Cluster:       b.clusterIdentity(),
 		Phase:         phase,
 		Options: repo.BackupOptions{
-			Selection:                o.selection(),
+			Selection:                o.Selection,
 			IncludedClusterResources: b.sel.clusterScoped,
 			MaxResourceSize:          max(o.MaxResourceSize, 0),
 			SkipInvalid:              o.SkipInvalid,

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kbackup/kbackup/core/selection"
+
 	"github.com/minio/minio-go/v7"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -20,9 +22,11 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kbackup/kbackup/core/backup"
+	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/pack"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/storage"
 	"github.com/kbackup/kbackup/core/testenv"
 	"github.com/kbackup/kbackup/core/testenv/repotest"
 	"github.com/kbackup/kbackup/core/testenv/workload"
@@ -53,10 +57,17 @@ func client(t *testing.T, cfg *rest.Config) *kube.Client {
 	return c
 }
 
-func s3Storage(t *testing.T) (backup.Storage, string) {
+// target is the storage of a test's run: a chooser of one bucket.
+type target struct {
+	*repo.Chooser
+	Primary repo.Options
+}
+
+func s3Storage(t *testing.T) (target, string) {
 	t.Helper()
 	bucket := env.S3.NewBucket(t)
-	return backup.Storage{Primary: s3Options(t, bucket)}, bucket
+	opts := s3Options(t, bucket)
+	return target{repo.NewChooser(opts), opts}, bucket
 }
 
 func s3Options(t *testing.T, bucket string) repo.Options {
@@ -110,10 +121,10 @@ func TestBackupHoldsEveryObjectAsLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	storage, _ := s3Storage(t)
+	tgt, _ := s3Storage(t)
 	var events []backup.Event
 	var mu sync.Mutex
-	res, err := backup.Run(ctx, client(t, cluster.Config()), storage, backup.Options{
+	res, err := backup.Run(ctx, client(t, cluster.Config()), tgt.Chooser, backup.Options{
 		ClusterName: "alpha", ClusterNameSource: "test",
 		Progress: func(e backup.Event) { mu.Lock(); events = append(events, e); mu.Unlock() },
 	})
@@ -134,7 +145,7 @@ func TestBackupHoldsEveryObjectAsLive(t *testing.T) {
 		t.Errorf("cluster identity %+v", m.Cluster)
 	}
 
-	stored := readBackup(t, openRepo(t, storage.Primary), m)
+	stored := readBackup(t, openRepo(t, tgt.Primary), m)
 	if len(stored) != m.Stats.Objects {
 		t.Errorf("read %d objects, manifest counts %d", len(stored), m.Stats.Objects)
 	}
@@ -178,14 +189,14 @@ func TestIncrementalBackupUploadsOnlyWhatChanged(t *testing.T) {
 	if err := workload.CreateConfigMaps(ctx, cs, workload.ConfigMaps{Namespaces: []string{"incr-a", "incr-b", "incr-c"}, Total: 300}); err != nil {
 		t.Fatal(err)
 	}
-	storage, bucket := s3Storage(t)
-	opts := backup.Options{ClusterName: "alpha", IncludeNamespaces: []string{"incr-*"}}
+	tgt, bucket := s3Storage(t)
+	opts := backup.Options{ClusterName: "alpha", BackupSpec: fleet.BackupSpec{Selection: selection.Selection{IncludeNamespaces: []string{"incr-*"}}}}
 	kc := client(t, cluster.Config())
-	first, err := backup.Run(ctx, kc, storage, opts)
+	first, err := backup.Run(ctx, kc, tgt.Chooser, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	unchanged, err := backup.Run(ctx, kc, storage, opts)
+	unchanged, err := backup.Run(ctx, kc, tgt.Chooser, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +213,7 @@ func TestIncrementalBackupUploadsOnlyWhatChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := countObjects(t, bucket)
-	changed, err := backup.Run(ctx, kc, storage, opts)
+	changed, err := backup.Run(ctx, kc, tgt.Chooser, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,11 +302,12 @@ func TestForbiddenTypeMakesBackupPartiallyFailed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	storage, _ := s3Storage(t)
-	res, err := backup.Run(ctx, client(t, cluster.ConfigForToken(tr.Status.Token)), storage, backup.Options{
-		ClusterName:       "beta",
-		IncludeNamespaces: []string{ns},
-		IncludeResources:  []string{"configmaps", "secrets", "serviceaccounts"},
+	tgt, _ := s3Storage(t)
+	res, err := backup.Run(ctx, client(t, cluster.ConfigForToken(tr.Status.Token)), tgt.Chooser, backup.Options{
+		ClusterName: "beta",
+		BackupSpec: fleet.BackupSpec{
+			Selection: selection.Selection{IncludeNamespaces: []string{ns}, IncludeResources: []string{"configmaps", "secrets", "serviceaccounts"}},
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -307,7 +319,7 @@ func TestForbiddenTypeMakesBackupPartiallyFailed(t *testing.T) {
 	if len(m.Errors) != 1 || m.Errors[0].Resource != "secrets" || !strings.Contains(m.Errors[0].Message, "forbidden") {
 		t.Errorf("errors %+v, want one for secrets saying forbidden", m.Errors)
 	}
-	stored := readBackup(t, openRepo(t, storage.Primary), m)
+	stored := readBackup(t, openRepo(t, tgt.Primary), m)
 	if _, ok := stored["configmaps restricted/visible"]; !ok {
 		t.Errorf("the allowed types are not backed up: %v", keys(stored))
 	}
@@ -332,8 +344,8 @@ func mustCreate(t *testing.T, f func() error) {
 // name with another kube-system UID is refused unless forced.
 func TestTwoClustersOneBucket(t *testing.T) {
 	ctx := context.Background()
-	storage, bucket := s3Storage(t)
-	opts := backup.Options{IncludeNamespaces: []string{"shared-bucket"}, IncludeResources: []string{"configmaps"}}
+	tgt, bucket := s3Storage(t)
+	opts := backup.Options{BackupSpec: fleet.BackupSpec{Selection: selection.Selection{IncludeNamespaces: []string{"shared-bucket"}, IncludeResources: []string{"configmaps"}}}}
 	for _, name := range []string{"alpha", "beta"} {
 		cs, _ := env.Cluster(name).Clientset()
 		mustCreate(t, func() error {
@@ -347,7 +359,7 @@ func TestTwoClustersOneBucket(t *testing.T) {
 	}
 	for _, name := range []string{"alpha", "beta"} {
 		opts.ClusterName = name
-		res, err := backup.Run(ctx, client(t, env.Cluster(name).Config()), storage, opts)
+		res, err := backup.Run(ctx, client(t, env.Cluster(name).Config()), tgt.Chooser, opts)
 		if err != nil {
 			t.Fatalf("cluster %s: %v", name, err)
 		}
@@ -355,7 +367,7 @@ func TestTwoClustersOneBucket(t *testing.T) {
 			t.Errorf("cluster %s wrote %s", name, res.Manifest.Packs[0].Key)
 		}
 	}
-	clusters, err := openRepo(t, storage.Primary).Clusters(ctx)
+	clusters, err := openRepo(t, tgt.Primary).Clusters(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,12 +376,12 @@ func TestTwoClustersOneBucket(t *testing.T) {
 	}
 
 	opts.ClusterName = "alpha"
-	_, err = backup.Run(ctx, client(t, env.Cluster("beta").Config()), storage, opts)
+	_, err = backup.Run(ctx, client(t, env.Cluster("beta").Config()), tgt.Chooser, opts)
 	if !errors.Is(err, repo.ErrClusterNameTaken) {
 		t.Fatalf("cluster beta writing as alpha: want ErrClusterNameTaken, got %v", err)
 	}
 	opts.ForceClusterName = true
-	if _, err := backup.Run(ctx, client(t, env.Cluster("beta").Config()), storage, opts); err != nil {
+	if _, err := backup.Run(ctx, client(t, env.Cluster("beta").Config()), tgt.Chooser, opts); err != nil {
 		t.Errorf("forced: %v", err)
 	}
 }
@@ -390,7 +402,7 @@ func TestStorageFailureMidBackup(t *testing.T) {
 	}
 	primary := repotest.S3Options(own.S3, bucket)
 	fallbackDir := t.TempDir()
-	fallbackLoc, _ := repo.ParseURL(fallbackDir)
+	fallbackLoc, _ := storage.ParseURL(fallbackDir)
 	fallback := repo.Options{Location: fallbackLoc, Create: true}
 
 	var once sync.Once
@@ -402,7 +414,7 @@ func TestStorageFailureMidBackup(t *testing.T) {
 	kc := client(t, env.Cluster("alpha").Config())
 	opts := backup.Options{ClusterName: "alpha", Concurrency: 1, Progress: stopAfterFirstType}
 
-	res, err := backup.Run(ctx, kc, backup.Storage{Primary: primary, Fallbacks: []repo.Options{fallback}}, opts)
+	res, err := backup.Run(ctx, kc, repo.NewChooser(primary, fallback), opts)
 	if err != nil {
 		t.Fatalf("with a fallback: %v", err)
 	}
@@ -414,8 +426,8 @@ func TestStorageFailureMidBackup(t *testing.T) {
 	}
 
 	// Without a fallback: an error, and no manifest anywhere.
-	_, err = backup.Run(ctx, kc, backup.Storage{Primary: primary}, backup.Options{ClusterName: "alpha"})
-	if err == nil || !errors.Is(err, repo.ErrStorageUnavailable) {
+	_, err = backup.Run(ctx, kc, repo.NewChooser(primary), backup.Options{ClusterName: "alpha"})
+	if err == nil || !errors.Is(err, storage.ErrStorageUnavailable) {
 		t.Fatalf("S3 stopped, no fallback: want ErrStorageUnavailable, got %v", err)
 	}
 	if !strings.Contains(err.Error(), own.S3.Host()) {
@@ -442,9 +454,9 @@ func TestOversizedObjectIsSkippedAndRecorded(t *testing.T) {
 			return err
 		})
 	}
-	storage, _ := s3Storage(t)
-	res, err := backup.Run(ctx, client(t, cluster.Config()), storage, backup.Options{
-		ClusterName: "beta", IncludeNamespaces: []string{ns}, IncludeResources: []string{"configmaps"}, MaxResourceSize: 100_000,
+	tgt, _ := s3Storage(t)
+	res, err := backup.Run(ctx, client(t, cluster.Config()), tgt.Chooser, backup.Options{
+		ClusterName: "beta", BackupSpec: fleet.BackupSpec{Selection: selection.Selection{IncludeNamespaces: []string{ns}, IncludeResources: []string{"configmaps"}}, MaxResourceSize: 100_000},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -458,28 +470,32 @@ func TestOversizedObjectIsSkippedAndRecorded(t *testing.T) {
 	}
 }
 
-// Bad options are refused before anything is read.
+// Bad options are refused before anything is read, each error naming its
+// field and saying what is allowed.
 func TestOptionsValidate(t *testing.T) {
 	for _, tc := range []struct {
 		opts backup.Options
 		want string
 	}{
-		{backup.Options{Name: "latest"}, "reserved"},
-		{backup.Options{Name: "bad name!"}, "backup name"},
-		{backup.Options{IncludeNamespaces: []string{"[x"}}, "namespace pattern"},
-		{backup.Options{LabelSelector: "a in (b"}, "label selector"},
-		{backup.Options{ClusterResources: "maybe"}, "use auto, on or off"},
-		{backup.Options{PageSize: 20000}, "page size"},
-		{backup.Options{ForceClusterName: true}, "needs the name to claim"},
-		{backup.Options{Labels: map[string]string{"bad key": "x"}}, `backup label key "bad key"`},
-		{backup.Options{Labels: map[string]string{"team": "not ok!"}}, `backup label team: value "not ok!"`},
+		{backup.Options{Name: "latest"}, `name: Invalid value: "latest": is reserved`},
+		{backup.Options{Name: "bad name!"}, `name: Invalid value: "bad name!": want 1 to 128 letters`},
+		{backup.Options{BackupSpec: fleet.BackupSpec{Selection: selection.Selection{IncludeNamespaces: []string{"ok", "[x"}}}}, `spec.include_namespaces[1]: Invalid value: "[x": not a namespace name or pattern`},
+		{backup.Options{BackupSpec: fleet.BackupSpec{Selection: selection.Selection{LabelSelector: "a in (b"}}}, "spec.label_selector: Invalid value: \"a in (b\": not a label selector"},
+		{backup.Options{BackupSpec: fleet.BackupSpec{Selection: selection.Selection{ClusterResources: "maybe"}}}, `spec.cluster_resources: Unsupported value: "maybe": supported values: "auto", "on", "off"`},
+		{backup.Options{PageSize: 20000}, "page_size: Invalid value: 20000: want 1 to 10000"},
+		{backup.Options{ForceClusterName: true}, "cluster_name: Required value: forcing the cluster name needs the name to claim"},
+		{backup.Options{BackupSpec: fleet.BackupSpec{Labels: map[string]string{"bad key": "x"}}}, `spec.labels[bad key]: Invalid value: "bad key"`},
+		{backup.Options{BackupSpec: fleet.BackupSpec{Labels: map[string]string{"team": "not ok!"}}}, `spec.labels[team]: Invalid value: "not ok!"`},
 	} {
 		err := tc.opts.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: want an error containing %q, got %v", tc.opts, tc.want, err)
 		}
+		if err != nil && strings.Contains(err.Error(), "--") {
+			t.Errorf("%+v: core names a flag: %v", tc.opts, err)
+		}
 	}
-	if err := (backup.Options{Name: "before-upgrade", IncludeNamespaces: []string{"team-*"}, LabelSelector: "app=x"}).Validate(); err != nil {
+	if err := (backup.Options{Name: "before-upgrade", BackupSpec: fleet.BackupSpec{Selection: selection.Selection{IncludeNamespaces: []string{"team-*"}, LabelSelector: "app=x"}}}).Validate(); err != nil {
 		t.Errorf("valid options refused: %v", err)
 	}
 }

@@ -7,18 +7,13 @@
 package backup
 
 import (
-	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/kbackup/kbackup/core/config"
+	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/repo"
-	"github.com/kbackup/kbackup/core/selection"
 )
 
 // Defaults of Options.
@@ -36,68 +31,28 @@ type Options struct {
 	// Name becomes the backup's ID; empty means a new time-ordered ID.
 	Name string
 	// ClusterName overrides detection; ClusterNameSource says where it came
-	// from ("flag", "config", "env CLUSTER_NAME").
+	// from ("explicit", "config", "env"), as manifests record it.
 	ClusterName, ClusterNameSource string
 	// ForceClusterName writes under ClusterName even when another cluster
 	// (another kube-system UID) holds it: for a cluster rebuilt under its
 	// old name.
 	ForceClusterName bool
 
-	// IncludeNamespaces and ExcludeNamespaces are names or shell patterns
-	// (team-*); empty includes every namespace.
-	IncludeNamespaces, ExcludeNamespaces []string
-	// IncludeResources and ExcludeResources are resource types as users
-	// write them (deployments.apps, deploy, Deployment, cm); empty includes
-	// every type but DefaultExclusions.
-	IncludeResources, ExcludeResources []string
-	LabelSelector                      string
-	ClusterResources                   ClusterResources
-
-	// MaxResourceSize skips objects whose stored YAML is larger than this
-	// many bytes; 0 means DefaultMaxResourceSize, negative means no limit.
-	MaxResourceSize int64
-	// SkipInvalid records objects that cannot be stored as skipped and goes
-	// on; otherwise their type fails.
-	SkipInvalid bool
+	// BackupSpec is what the backup takes: namespaces, resource types,
+	// label selector, cluster-scoped resources, size limit, labels. The
+	// plugin's flags, kbackup.yaml and a schedule all give one.
+	fleet.BackupSpec
 
 	// PageSize is the limit of each LIST request.
 	PageSize int64
 	// Concurrency is how many resource types are read at once.
 	Concurrency int
 
-	Labels map[string]string
 	// Progress receives events as the backup goes; it is called from
 	// several goroutines, one event at a time.
 	Progress func(Event)
 	// Now is the clock (tests); defaults to time.Now.
 	Now func() time.Time
-}
-
-// OptionsFromConfig returns the options kbackup.yaml asks for; callers
-// override them with flags.
-func OptionsFromConfig(cfg *config.Config) Options {
-	b := cfg.Backup
-	return Options{
-		ClusterName:       cfg.Cluster.Name,
-		ClusterNameSource: sourceName(cfg.Sources["cluster.name"]),
-		IncludeNamespaces: b.IncludeNamespaces,
-		ExcludeNamespaces: b.ExcludeNamespaces,
-		IncludeResources:  b.IncludeResources,
-		ExcludeResources:  b.ExcludeResources,
-		LabelSelector:     b.LabelSelector,
-		ClusterResources:  ClusterResources(b.ClusterResources),
-		MaxResourceSize:   b.Behavior.MaxResourceSize.Value(),
-		SkipInvalid:       b.Behavior.SkipInvalidResources,
-		PageSize:          int64(b.Behavior.BatchSize),
-		Concurrency:       cfg.Performance.Limits.MaxConcurrentOperations,
-	}
-}
-
-func sourceName(s string) string {
-	if s == "" {
-		return "config"
-	}
-	return s
 }
 
 func (o Options) withDefaults() Options {
@@ -122,43 +77,30 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Validate checks the options that do not need the cluster.
+// Validate checks the options that do not need the cluster. Its errors
+// are field errors (k8s.io/apimachinery/pkg/util/validation/field) whose
+// paths are name, cluster_name, page_size, concurrency and, for the spec,
+// spec.include_namespaces[i], spec.label_selector, spec.labels[key] and
+// so on; it returns their aggregate, or nil.
 func (o Options) Validate() error {
-	var errs []error
+	var errs field.ErrorList
 	if o.Name != "" {
+		name := field.NewPath("name")
 		if o.Name == "latest" {
-			errs = append(errs, errors.New(`backup name "latest" is reserved: it names the newest backup; choose another name`))
+			errs = append(errs, field.Invalid(name, o.Name, "is reserved: it names the newest backup; want another name"))
 		} else if err := repo.ValidateBackupID(o.Name); err != nil {
-			errs = append(errs, fmt.Errorf("backup name: %w", err))
+			errs = append(errs, fleet.ValidateName(name, o.Name)...)
 		}
 	}
-	if _, err := selection.NewNamespaces(o.IncludeNamespaces, o.ExcludeNamespaces); err != nil {
-		errs = append(errs, err)
-	}
-	if _, err := selection.ParseLabelSelector(o.LabelSelector); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, o.BackupSpec.Validate(field.NewPath("spec"))...)
 	if o.ForceClusterName && o.ClusterName == "" {
-		errs = append(errs, errors.New("forcing the cluster name needs the name to claim: give it with --cluster-name (or CLUSTER_NAME, or cluster.name in the configuration)"))
+		errs = append(errs, field.Required(field.NewPath("cluster_name"), "forcing the cluster name needs the name to claim"))
 	}
-	for _, k := range slices.Sorted(maps.Keys(o.Labels)) {
-		if problems := validation.IsQualifiedName(k); len(problems) > 0 {
-			errs = append(errs, fmt.Errorf("backup label key %q: %s; want a label key like team or example.com/team", k, strings.Join(problems, "; ")))
-		}
-		if problems := validation.IsValidLabelValue(o.Labels[k]); len(problems) > 0 {
-			errs = append(errs, fmt.Errorf("backup label %s: value %q: %s", k, o.Labels[k], strings.Join(problems, "; ")))
-		}
-	}
-	switch o.ClusterResources {
-	case "", ClusterResourcesAuto, ClusterResourcesOn, ClusterResourcesOff:
-	default:
-		errs = append(errs, fmt.Errorf("cluster resources %q: use auto, on or off", o.ClusterResources))
-	}
-	if o.PageSize < 0 || o.PageSize > 10000 {
-		errs = append(errs, fmt.Errorf("page size %d: use 1 to 10000", o.PageSize))
+	if o.PageSize < 0 || o.PageSize > fleet.MaxPageSize {
+		errs = append(errs, field.Invalid(field.NewPath("page_size"), o.PageSize, fmt.Sprintf("want 1 to %d", fleet.MaxPageSize)))
 	}
 	if o.Concurrency < 0 || o.Concurrency > 64 {
-		errs = append(errs, fmt.Errorf("concurrency %d: use 1 to 64", o.Concurrency))
+		errs = append(errs, field.Invalid(field.NewPath("concurrency"), o.Concurrency, "want 1 to 64"))
 	}
-	return errors.Join(errs...)
+	return errs.ToAggregate()
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/kube"
@@ -51,23 +52,13 @@ type resourceSelection struct {
 	clusterScoped bool
 }
 
-// selection returns what the options select, as every operation states
-// a selection.
-func (o Options) selection() selection.Selection {
-	return selection.Selection{
-		IncludeNamespaces: o.IncludeNamespaces, ExcludeNamespaces: o.ExcludeNamespaces,
-		IncludeResources: o.IncludeResources, ExcludeResources: o.ExcludeResources,
-		LabelSelector: o.LabelSelector, ClusterResources: selection.ClusterResources(o.ClusterResources),
-	}
-}
-
 // selectResources picks the types to back up from what discovery found.
 // Under ClusterResourcesAuto a namespace backup takes the cluster-scoped
 // types named in IncludeResources only: what the namespaces need is known
 // only once they are read, so it is restore that narrows cluster-scoped
 // objects down to them.
 func selectResources(found *kube.Resources, opts Options) (*resourceSelection, error) {
-	m, err := opts.selection().Compile(nil, catalog.TypeNames{Discovery: found}.Resolver())
+	m, err := opts.Selection.Compile(field.NewPath("spec"), catalog.TypeNames{Discovery: found}.Resolver())
 	if err != nil {
 		return nil, err
 	}

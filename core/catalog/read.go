@@ -22,6 +22,7 @@ import (
 	"github.com/kbackup/kbackup/core/pack"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/selection"
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // Select returns the packs of m whose objects sel can take, in manifest
@@ -217,7 +218,7 @@ func Find(ctx context.Context, r *repo.Repository, m *repo.Manifest, resource, n
 	if namespace == "" {
 		where = "among cluster-scoped objects"
 	}
-	return nil, fmt.Errorf("backup %s holds no %s named %q %s: %w", m.ID, resource, name, where, repo.ErrNotFound)
+	return nil, fmt.Errorf("backup %s holds no %s named %q %s: %w", m.ID, resource, name, where, storage.ErrNotFound)
 }
 
 // Count is how many objects of one type one namespace holds.

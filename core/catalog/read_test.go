@@ -13,6 +13,7 @@ import (
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/selection"
+	"github.com/kbackup/kbackup/core/storage"
 	"github.com/kbackup/kbackup/core/testenv"
 	"github.com/kbackup/kbackup/core/testenv/workload"
 )
@@ -29,8 +30,8 @@ func TestReadFindResolveCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	loc, _ := repo.ParseURL(dir)
-	res, err := backup.Run(ctx, client, backup.Storage{Primary: repo.Options{Location: loc, Create: true}}, backup.Options{ClusterName: "snap"})
+	loc, _ := storage.ParseURL(dir)
+	res, err := backup.Run(ctx, client, repo.NewChooser(repo.Options{Location: loc, Create: true}), backup.Options{ClusterName: "snap"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestReadFindResolveCount(t *testing.T) {
 	if obj.GetKind() != "Widget" || obj.Object["spec"].(map[string]any)["color"] != "blue" {
 		t.Errorf("found %v", obj.Object)
 	}
-	if _, err := catalog.Find(ctx, r, m, "configmaps", "shop", "nope"); !errors.Is(err, repo.ErrNotFound) {
+	if _, err := catalog.Find(ctx, r, m, "configmaps", "shop", "nope"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("missing object: want ErrNotFound, got %v", err)
 	}
 	if _, err := catalog.Find(ctx, r, m, "storageclasses.storage.k8s.io", "", "shop-fast"); err != nil {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // Latest names the newest backup of a cluster that did not fail.
@@ -55,8 +56,8 @@ func Resolve(ctx context.Context, r *repo.Repository, ref Ref) (*repo.Manifest, 
 	}
 	if ref.ID != Latest {
 		m, err := r.ReadManifest(ctx, ref.Cluster, ref.ID)
-		if errors.Is(err, repo.ErrNotFound) {
-			return nil, fmt.Errorf("cluster %s has no backup %q in %s: %w", ref.Cluster, ref.ID, r, repo.ErrNotFound)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, fmt.Errorf("cluster %s has no backup %q in %s: %w", ref.Cluster, ref.ID, r, storage.ErrNotFound)
 		}
 		return m, err
 	}
@@ -89,7 +90,7 @@ func Resolve(ctx context.Context, r *repo.Repository, ref Ref) (*repo.Manifest, 
 		if len(manifests) > 0 {
 			what = fmt.Sprintf("no backup that did not fail (all %d failed)", len(manifests))
 		}
-		return nil, fmt.Errorf("cluster %s has %s in %s: %w", ref.Cluster, what, r, repo.ErrNotFound)
+		return nil, fmt.Errorf("cluster %s has %s in %s: %w", ref.Cluster, what, r, storage.ErrNotFound)
 	}
 	return chosen, nil
 }
@@ -109,7 +110,7 @@ func find(ctx context.Context, r *repo.Repository, id string) (*repo.Manifest, e
 		switch {
 		case err == nil:
 			found = append(found, m)
-		case !errors.Is(err, repo.ErrNotFound):
+		case !errors.Is(err, storage.ErrNotFound):
 			return nil, err
 		}
 	}
@@ -117,7 +118,7 @@ func find(ctx context.Context, r *repo.Repository, id string) (*repo.Manifest, e
 	case 1:
 		return found[0], nil
 	case 0:
-		return nil, fmt.Errorf("no cluster has a backup %q in %s (clusters: %s): %w", id, r, orNone(clusters), repo.ErrNotFound)
+		return nil, fmt.Errorf("no cluster has a backup %q in %s (clusters: %s): %w", id, r, orNone(clusters), storage.ErrNotFound)
 	}
 	names := make([]string, len(found))
 	for i, m := range found {

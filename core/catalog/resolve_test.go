@@ -15,13 +15,14 @@ import (
 	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/pack"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // localRepo is a new repository in a temporary directory, and its path.
 func localRepo(t *testing.T) (*repo.Repository, string) {
 	t.Helper()
 	dir := t.TempDir()
-	loc, err := repo.ParseURL(dir)
+	loc, err := storage.ParseURL(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestResolveLatestAndByID(t *testing.T) {
 	base := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
 
 	_, err := catalog.Resolve(ctx, r, catalog.Ref{Cluster: "prod-eu", ID: catalog.Latest})
-	if !errors.Is(err, repo.ErrNotFound) || !strings.Contains(err.Error(), "no backup") {
+	if !errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), "no backup") {
 		t.Errorf("no backups: want ErrNotFound saying so, got %v", err)
 	}
 	commit(t, r, "prod-eu", "old", base, repo.PhaseCompleted)
@@ -75,7 +76,7 @@ func TestResolveLatestAndByID(t *testing.T) {
 		t.Errorf("by ID = %v, %v", m, err)
 	}
 	_, err = catalog.Resolve(ctx, r, catalog.Ref{Cluster: "prod-eu", ID: "20260101T000000Z-abcdef"})
-	if !errors.Is(err, repo.ErrNotFound) || !strings.Contains(err.Error(), `no backup "20260101T000000Z-abcdef"`) {
+	if !errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), `no backup "20260101T000000Z-abcdef"`) {
 		t.Errorf("unknown ID: %v", err)
 	}
 	// Bad input names the field and what is accepted.
@@ -112,7 +113,7 @@ func TestResolveIDInAnyCluster(t *testing.T) {
 	if fieldOf(t, err) != "cluster" || !strings.Contains(err.Error(), "dr-us, prod-eu") {
 		t.Errorf("a name two clusters use: want an error on the cluster listing both, got %v", err)
 	}
-	if _, err = catalog.Resolve(ctx, r, catalog.Ref{ID: "missing"}); !errors.Is(err, repo.ErrNotFound) {
+	if _, err = catalog.Resolve(ctx, r, catalog.Ref{ID: "missing"}); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("want ErrNotFound, got %v", err)
 	}
 }

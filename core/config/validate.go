@@ -10,6 +10,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/kbackup/kbackup/core/fleet"
 )
 
 // FieldError is one problem with one value.
@@ -332,15 +335,19 @@ func (v *validator) schedules() {
 	for _, env := range sortedKeys(v.c.BackupSchedules) {
 		key := "backup_schedules." + env
 		v.environmentKey(key, env)
-		if err := ValidateSchedule(v.c.BackupSchedules[env]); err != nil {
-			v.fail(key, "%v", err)
+		for _, e := range fleet.ValidateCron(field.NewPath(key), field.NewPath(key), v.c.BackupSchedules[env], "") {
+			if e.Type == field.ErrorTypeRequired {
+				v.fail(key, "%s", e.Detail)
+				continue
+			}
+			v.fail(key, "%q %s", clip(v.c.BackupSchedules[env]), e.Detail)
 		}
 	}
 	for _, env := range sortedKeys(v.c.RetentionPolicies) {
 		key := "retention_policies." + env
 		v.environmentKey(key, env)
-		if err := ValidateRetentionDays(v.c.RetentionPolicies[env]); err != nil {
-			v.fail(key, "%v", err)
+		for _, e := range fleet.ValidateRetentionDays(field.NewPath(key), v.c.RetentionPolicies[env]) {
+			v.fail(key, "%d days %s", v.c.RetentionPolicies[env], e.Detail)
 		}
 	}
 }

@@ -99,17 +99,17 @@ backup_schedules:
   dev: "0 4 * *"
   prod: "0 2 * * *"
   prdo: "@daily"
-  qa: "TZ=Europe/Paris 0 2 * * *"
+  qa: "CRON_TZ=Europe/Pariss 0 2 * * *"
 retention_policies:
   dev: 0
   prod: 90
   test: 100000
 `, []string{
-			`kbackup.yaml:4:8: backup_schedules.dev: "0 4 * *" is not a cron schedule (expected exactly 5 fields, found 4: [0 4 * *]); want 5 fields like "0 2 * * *" (minute hour day-of-month month day-of-week), or @daily`,
+			`kbackup.yaml:4:8: backup_schedules.dev: "0 4 * *" is not a cron schedule (expected exactly 5 fields, found 4: [0 4 * *]); want 5 fields like "0 2 * * *" (minute hour day-of-month month day-of-week), or @daily, optionally after CRON_TZ=Europe/Paris`,
 			`kbackup.yaml:6:9: backup_schedules.prdo: "prdo" is not a defined environment; defined: dev, prod; did you mean prod?`,
 			`kbackup.yaml:7:7: backup_schedules.qa: "qa" is not a defined environment; defined: dev, prod`,
-			`kbackup.yaml:7:7: backup_schedules.qa: "TZ=Europe/Paris 0 2 * * *": time zones are not supported, schedules run in UTC; want 5 fields like "0 2 * * *" (minute hour day-of-month month day-of-week), or @daily`,
-			`kbackup.yaml:9:8: retention_policies.dev: 0 days: retention must be at least 1 day; want a number of days like 90`,
+			`kbackup.yaml:7:7: backup_schedules.qa: "CRON_TZ=Europe/Pariss 0 2 * * *" has the time zone "Europe/Pariss", which is not in the time zone database; want one like Europe/Paris or UTC`,
+			`kbackup.yaml:9:8: retention_policies.dev: 0 days is too short: retention must be at least 1 day; want a number of days like 90`,
 			`kbackup.yaml:11:9: retention_policies.test: "test" is not a defined environment; defined: dev, prod`,
 			`kbackup.yaml:11:9: retention_policies.test: 100000 days is more than 100 years; want at most 36500`,
 		}},

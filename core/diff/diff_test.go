@@ -3,11 +3,12 @@ package diff_test
 import (
 	"context"
 	"fmt"
-	"github.com/kbackup/kbackup/core/selection"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kbackup/kbackup/core/selection"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,6 +17,7 @@ import (
 	"github.com/kbackup/kbackup/core/backup"
 	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/diff"
+	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/testenv"
@@ -87,7 +89,7 @@ func TestDiff(t *testing.T) {
 	bucket := env.S3.NewBucket(t)
 	storage := repotest.S3Options(env.S3, bucket)
 	run := func() *repo.Manifest {
-		res, err := backup.Run(ctx, kc, backup.Storage{Primary: storage}, backup.Options{ClusterName: "live", IncludeNamespaces: []string{"shop"}})
+		res, err := backup.Run(ctx, kc, repo.NewChooser(storage), backup.Options{ClusterName: "live", BackupSpec: fleet.BackupSpec{Selection: selection.Selection{IncludeNamespaces: []string{"shop"}}}})
 		if err != nil {
 			t.Fatal(err)
 		}

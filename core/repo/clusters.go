@@ -9,42 +9,20 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/kbackup/kbackup/core/fleet"
+	"github.com/kbackup/kbackup/core/storage"
 )
 
-// ClusterEntry is a cluster's registry entry, _fleet/clusters/<name>.json:
-// the identity that owns the name, and the fleet's settings for it.
-type ClusterEntry struct {
-	FormatVersion int    `json:"formatVersion"`
-	Name          string `json:"name"`
-	// UID is the kube-system namespace UID of the cluster that owns the
-	// name.
-	UID               string `json:"uid"`
-	Provider          string `json:"provider,omitempty"`
-	Distribution      string `json:"distribution,omitempty"`
-	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
-	Server            string `json:"server,omitempty"`
-
-	Environment string            `json:"environment,omitempty"`
-	Region      string            `json:"region,omitempty"`
-	Labels      map[string]string `json:"labels,omitempty"`
-	// Priority orders clusters in fleet operations; higher first.
-	Priority int `json:"priority,omitempty"`
-
-	FirstSeen time.Time `json:"firstSeen"`
-	LastSeen  time.Time `json:"lastSeen"`
-}
-
-func (e *ClusterEntry) validate() error {
+// validateEntry checks a registry entry: the format version, and the
+// fleet's rules (field errors under "cluster").
+func validateEntry(e *fleet.ClusterEntry) error {
+	errs := e.Validate(field.NewPath("cluster"))
 	if e.FormatVersion != FormatVersion {
-		return invalidf("cluster entry %s: formatVersion %d; want %d", e.Name, e.FormatVersion, FormatVersion)
+		errs = append(errs, field.Invalid(field.NewPath("cluster", "formatVersion"), e.FormatVersion, fmt.Sprintf("want %d", FormatVersion)))
 	}
-	if err := ValidateClusterName(e.Name); err != nil {
-		return err
-	}
-	if e.UID == "" {
-		return invalidf("cluster entry %s has no UID", e.Name)
-	}
-	return nil
+	return invalidFields(errs)
 }
 
 // ClaimOptions tune ClaimCluster.
@@ -59,7 +37,7 @@ type ClaimOptions struct {
 // write, so of two racing clusters one wins. A claim by the same UID
 // refreshes the identity and LastSeen. A claim by another UID fails with
 // ErrClusterNameTaken, naming both UIDs, unless opts.Override is set.
-func (r *Repository) ClaimCluster(ctx context.Context, id ClusterIdentity, opts ClaimOptions) (*ClusterEntry, error) {
+func (r *Repository) ClaimCluster(ctx context.Context, id ClusterIdentity, opts ClaimOptions) (*fleet.ClusterEntry, error) {
 	if err := ValidateClusterName(id.Name); err != nil {
 		return nil, err
 	}
@@ -71,15 +49,15 @@ func (r *Repository) ClaimCluster(ctx context.Context, id ClusterIdentity, opts 
 	// Two rounds: a claim that loses the creation race reads the winner.
 	for range 2 {
 		existing, err := r.GetCluster(ctx, id.Name)
-		if errors.Is(err, ErrNotFound) {
-			entry := &ClusterEntry{FormatVersion: FormatVersion, FirstSeen: now}
-			entry.setIdentity(id, now)
+		if errors.Is(err, storage.ErrNotFound) {
+			entry := &fleet.ClusterEntry{FormatVersion: FormatVersion, FirstSeen: now}
+			setIdentity(entry, id, now)
 			data, err := marshalJSON(entry)
 			if err != nil {
 				return nil, err
 			}
 			err = r.backend.PutIfAbsent(ctx, key, data)
-			if errors.Is(err, ErrAlreadyExists) {
+			if errors.Is(err, storage.ErrAlreadyExists) {
 				continue
 			}
 			if err != nil {
@@ -95,7 +73,7 @@ func (r *Repository) ClaimCluster(ctx context.Context, id ClusterIdentity, opts 
 				"choose another cluster name, or, if the old cluster is gone, claim the name with an explicit override",
 				ErrClusterNameTaken, id.Name, existing.UID, orUnknown(existing.Server), existing.LastSeen.Format(time.RFC3339), id.UID)
 		}
-		existing.setIdentity(id, now)
+		setIdentity(existing, id, now)
 		data, err := marshalJSON(existing)
 		if err != nil {
 			return nil, err
@@ -115,7 +93,7 @@ func orUnknown(s string) string {
 	return s
 }
 
-func (e *ClusterEntry) setIdentity(id ClusterIdentity, now time.Time) {
+func setIdentity(e *fleet.ClusterEntry, id ClusterIdentity, now time.Time) {
 	e.Name = id.Name
 	e.UID = id.UID
 	e.Provider = id.Provider
@@ -125,9 +103,9 @@ func (e *ClusterEntry) setIdentity(id ClusterIdentity, now time.Time) {
 	e.LastSeen = now
 }
 
-// GetCluster reads a cluster's registry entry; ErrNotFound when there is
+// GetCluster reads a cluster's registry entry; storage.ErrNotFound when there is
 // none.
-func (r *Repository) GetCluster(ctx context.Context, name string) (*ClusterEntry, error) {
+func (r *Repository) GetCluster(ctx context.Context, name string) (*fleet.ClusterEntry, error) {
 	if err := ValidateClusterName(name); err != nil {
 		return nil, err
 	}
@@ -136,11 +114,11 @@ func (r *Repository) GetCluster(ctx context.Context, name string) (*ClusterEntry
 	if err != nil {
 		return nil, err
 	}
-	entry := new(ClusterEntry)
+	entry := new(fleet.ClusterEntry)
 	if err := decodeStrict(data, entry); err != nil {
 		return nil, fmt.Errorf("cluster entry %s in %s: %w: %v", key, r.backend, ErrCorrupt, err)
 	}
-	if err := entry.validate(); err != nil {
+	if err := validateEntry(entry); err != nil {
 		return nil, fmt.Errorf("cluster entry %s in %s: %w: %v", key, r.backend, ErrCorrupt, err)
 	}
 	if entry.Name != name {
@@ -152,11 +130,11 @@ func (r *Repository) GetCluster(ctx context.Context, name string) (*ClusterEntry
 // PutClusterEntry writes a cluster's registry entry as given, for the
 // fleet's settings (environment, region, labels, priority). Identity fields
 // are the caller's to keep: read the entry, change it, write it back.
-func (r *Repository) PutClusterEntry(ctx context.Context, entry *ClusterEntry) error {
+func (r *Repository) PutClusterEntry(ctx context.Context, entry *fleet.ClusterEntry) error {
 	if entry.FormatVersion == 0 {
 		entry.FormatVersion = FormatVersion
 	}
-	if err := entry.validate(); err != nil {
+	if err := validateEntry(entry); err != nil {
 		return err
 	}
 	data, err := marshalJSON(entry)
@@ -168,18 +146,18 @@ func (r *Repository) PutClusterEntry(ctx context.Context, entry *ClusterEntry) e
 
 // ListClusterEntries reads every registry entry, concurrently, sorted by
 // name.
-func (r *Repository) ListClusterEntries(ctx context.Context) ([]*ClusterEntry, error) {
+func (r *Repository) ListClusterEntries(ctx context.Context) ([]*fleet.ClusterEntry, error) {
 	names, err := r.Clusters(ctx)
 	if err != nil {
 		return nil, err
 	}
-	entries := make([]*ClusterEntry, len(names))
+	entries := make([]*fleet.ClusterEntry, len(names))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opts.Concurrency)
 	for i, name := range names {
 		g.Go(func() error {
 			e, err := r.GetCluster(gctx, name)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, storage.ErrNotFound) {
 				return nil // deleted since the listing
 			}
 			entries[i] = e
@@ -189,7 +167,7 @@ func (r *Repository) ListClusterEntries(ctx context.Context) ([]*ClusterEntry, e
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	entries = slices.DeleteFunc(entries, func(e *ClusterEntry) bool { return e == nil })
-	slices.SortFunc(entries, func(a, b *ClusterEntry) int { return strings.Compare(a.Name, b.Name) })
+	entries = slices.DeleteFunc(entries, func(e *fleet.ClusterEntry) bool { return e == nil })
+	slices.SortFunc(entries, func(a, b *fleet.ClusterEntry) int { return strings.Compare(a.Name, b.Name) })
 	return entries, nil
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 func TestClaimCluster(t *testing.T) {
@@ -75,9 +77,9 @@ func TestClaimCluster(t *testing.T) {
 			t.Errorf("ListClusterEntries = %v, %v", entries, err)
 		}
 		_, err = r.GetCluster(ctx, "nowhere")
-		mustIs(t, err, ErrNotFound)
+		mustIs(t, err, storage.ErrNotFound)
 		_, err = r.ClaimCluster(ctx, ClusterIdentity{Name: "no-uid"}, ClaimOptions{})
-		mustIs(t, err, ErrInvalid)
+		mustIs(t, err, storage.ErrInvalid)
 	})
 }
 
@@ -127,7 +129,7 @@ func TestRestoreRecords(t *testing.T) {
 			}
 		}
 		err := r.WriteRestoreRecord(ctx, "dr-us", "r1", rec)
-		mustIs(t, err, ErrAlreadyExists)
+		mustIs(t, err, storage.ErrAlreadyExists)
 		var got testRestoreRecord
 		if err := r.ReadRestoreRecord(ctx, "dr-us", "r1", &got); err != nil || got.Backup != "b1" || len(got.Created) != 1 {
 			t.Errorf("ReadRestoreRecord = %+v, %v", got, err)
@@ -136,11 +138,11 @@ func TestRestoreRecords(t *testing.T) {
 		if err != nil || len(list) != 3 || list[0].ID != "r1" || list[1].ID != "r1-b" || list[2].ID != "r2" || list[0].WrittenAt.IsZero() {
 			t.Errorf("ListRestores = %+v, %v", list, err)
 		}
-		mustIs(t, r.ReadRestoreRecord(ctx, "dr-us", "r9", &got), ErrNotFound)
+		mustIs(t, r.ReadRestoreRecord(ctx, "dr-us", "r9", &got), storage.ErrNotFound)
 
 		// By ID alone, among the clusters of the registry.
 		_, err = r.FindRestoreRecord(ctx, "r1", &got)
-		mustIs(t, err, ErrNotFound) // dr-us has not claimed its name
+		mustIs(t, err, storage.ErrNotFound) // dr-us has not claimed its name
 		for _, c := range []ClusterIdentity{{Name: "dr-us", UID: "uid-dr"}, {Name: "dr-eu", UID: "uid-eu"}} {
 			if _, err := r.ClaimCluster(ctx, c, ClaimOptions{}); err != nil {
 				t.Fatal(err)
@@ -151,7 +153,7 @@ func TestRestoreRecords(t *testing.T) {
 			t.Errorf("FindRestoreRecord = %s %+v, %v", cluster, got, err)
 		}
 		_, err = r.FindRestoreRecord(ctx, "r9", &got)
-		mustIs(t, err, ErrNotFound)
+		mustIs(t, err, storage.ErrNotFound)
 		if err := r.WriteRestoreRecord(ctx, "dr-eu", "r1", rec); err != nil {
 			t.Fatal(err)
 		}

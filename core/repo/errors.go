@@ -2,27 +2,24 @@ package repo
 
 import (
 	"errors"
-	"fmt"
+
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/kbackup/kbackup/core/storage"
 )
 
-// Sentinel errors. Every error this package returns wraps at most one of
-// them, with context (the key, the location), so callers check with
-// errors.Is and print the error as it is.
+// Sentinel errors of the format. Transport errors (storage.ErrNotFound,
+// storage.ErrAlreadyExists, storage.ErrStorageUnavailable,
+// storage.ErrBucketNotFound, storage.ErrInvalid and *storage.OpError) pass
+// through unchanged. Every error this package returns wraps at most one
+// sentinel, with context, so callers check with errors.Is and print the
+// error as it is.
 var (
-	// ErrNotFound: the object, backup, pack or repository does not exist.
-	ErrNotFound = errors.New("not found")
-	// ErrAlreadyExists: a conditional write lost to an existing object.
-	ErrAlreadyExists = errors.New("already exists")
 	// ErrCorrupt: stored data does not match its name or does not parse:
 	// a pack whose content has another hash, a zstd frame that does not
 	// decode, a manifest that is not valid.
 	ErrCorrupt = errors.New("corrupt")
-	// ErrStorageUnavailable: the storage did not answer after the retries,
-	// or the circuit breaker is open because it failed repeatedly. The
-	// backup engine switches to a fallback location on it.
-	ErrStorageUnavailable = errors.New("storage unavailable")
-	// ErrBucketNotFound: the S3 bucket does not exist.
-	ErrBucketNotFound = errors.New("bucket does not exist")
 	// ErrNoRepository: the location holds no _kbackup.json.
 	ErrNoRepository = errors.New("no kbackup repository")
 	// ErrUnsupportedFormat: the repository or a manifest has a format
@@ -31,72 +28,33 @@ var (
 	// ErrClusterNameTaken: another cluster (another kube-system UID)
 	// already writes under this cluster name.
 	ErrClusterNameTaken = errors.New("cluster name taken")
-	// ErrInvalid: an argument (a name, a key, a URL) is not acceptable.
-	ErrInvalid = errors.New("invalid")
 )
 
-// OpError is a failed storage operation on one key. It reads like
-// "writing pack prod-eu/payments/configmaps/ab12….yaml.zst to s3://bucket
-// (http://host): <cause>".
-type OpError struct {
-	// Op is what was being done: reading, writing, creating, checking,
-	// listing or deleting.
-	Op string
-	// Key is the object key (or, for listing, the key prefix).
-	Key string
-	// Location is where, without credentials (Backend.String()).
-	Location string
-	Err      error
+// BackupNotFoundError is a backup that a cluster does not have (ID empty:
+// no backup that did not fail). It wraps storage.ErrNotFound, so callers
+// check either; front ends add how to list the cluster's backups.
+type BackupNotFoundError struct {
+	Cluster, ID string
 }
 
-func (e *OpError) Error() string {
-	if e.Key == "" && e.Op != opList {
-		return fmt.Sprintf("%s bucket %s: %v", e.Op, e.Location, e.Err)
+func (e *BackupNotFoundError) Error() string { return storage.ErrNotFound.Error() }
+func (e *BackupNotFoundError) Unwrap() error { return storage.ErrNotFound }
+
+// invalidf returns an error wrapping storage.ErrInvalid.
+func invalidf(format string, args ...any) error { return storage.Invalidf(format, args...) }
+
+// invalidFields returns the field errors as one error that wraps
+// storage.ErrInvalid and unwraps to the list's aggregate (whose errors are
+// the *field.Error values), or nil for an empty list.
+func invalidFields(errs field.ErrorList) error {
+	if len(errs) == 0 {
+		return nil
 	}
-	what := describeKey(e.Key) + " " + e.Key
-	if e.Op == opList {
-		what = "objects under " + quoteEmpty(e.Key)
-	}
-	return fmt.Sprintf("%s %s %s %s: %v", e.Op, what, opPreposition(e.Op), e.Location, e.Err)
+	return &fieldsError{errs.ToAggregate()}
 }
 
-func (e *OpError) Unwrap() error { return e.Err }
+type fieldsError struct{ agg utilerrors.Aggregate }
 
-// Operation names, as they appear in OpError.
-const (
-	opRead   = "reading"
-	opWrite  = "writing"
-	opCreate = "creating"
-	opStat   = "checking"
-	opList   = "listing"
-	opDelete = "deleting"
-)
-
-func opPreposition(op string) string {
-	switch op {
-	case opRead, opDelete:
-		return "from"
-	case opWrite, opCreate:
-		return "to"
-	}
-	return "in"
-}
-
-func quoteEmpty(s string) string {
-	if s == "" {
-		return `""`
-	}
-	return s
-}
-
-// invalidf returns an error wrapping ErrInvalid.
-func invalidf(format string, args ...any) error {
-	return &invalidError{msg: fmt.Sprintf(format, args...)}
-}
-
-type invalidError struct{ msg string }
-
-func (e *invalidError) Error() string { return e.msg }
-func (e *invalidError) Is(target error) bool {
-	return target == ErrInvalid
-}
+func (e *fieldsError) Error() string        { return e.agg.Error() }
+func (e *fieldsError) Unwrap() error        { return e.agg }
+func (e *fieldsError) Is(target error) bool { return target == storage.ErrInvalid }

@@ -2,17 +2,16 @@ package repo
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kbackup/kbackup/core/storage"
 	"github.com/kbackup/kbackup/core/testenv"
 )
 
-// When the S3 server stops, a request fails with ErrStorageUnavailable
+// When the S3 server stops, a request fails with storage.ErrStorageUnavailable
 // within the retry budget, naming the pack and the location; once the
 // breaker has seen enough failures, requests fail at once.
 func TestStoppedS3Server(t *testing.T) {
@@ -29,11 +28,11 @@ func TestStoppedS3Server(t *testing.T) {
 	const budget = 20 * time.Second
 	var timings []time.Duration
 	var err error
-	for i := range 3 { // StorageOptions.FailuresToTrip
+	for i := range 3 { // storage.Options.FailuresToTrip
 		start := time.Now()
 		_, _, err = r.WritePack(ctx, spec, packContent("ConfigMap", fmt.Sprint("after-", i)), nil)
 		timings = append(timings, time.Since(start))
-		mustIs(t, err, ErrStorageUnavailable)
+		mustIs(t, err, storage.ErrStorageUnavailable)
 		if timings[i] > budget {
 			t.Errorf("request %d against a stopped server took %s; the budget is %s", i, timings[i], budget)
 		}
@@ -48,7 +47,7 @@ func TestStoppedS3Server(t *testing.T) {
 	start := time.Now()
 	for range 100 {
 		_, err = r.ReadManifest(ctx, "prod-eu", "b1")
-		mustIs(t, err, ErrStorageUnavailable)
+		mustIs(t, err, storage.ErrStorageUnavailable)
 	}
 	fast := time.Since(start)
 	if fast > time.Second {
@@ -61,42 +60,6 @@ func TestStoppedS3Server(t *testing.T) {
 	t.Logf("error: %v", err)
 }
 
-// An unreachable endpoint (nothing listening) fails the same way, and a
-// cancelled context is not counted against the storage.
-func TestUnreachableEndpoint(t *testing.T) {
-	loc := Location{Scheme: SchemeS3, Bucket: "backups", Endpoint: "http://" + closedPort(t)}
-	b, err := OpenBackend(loc, Credentials{AccessKeyID: "id", SecretAccessKey: "secret"}, StorageOptions{FailuresToTrip: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	for range 5 {
-		_, err := b.Get(ctx, "x.json")
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("Get with a cancelled context: %v", err)
-		}
-	}
-	if state := b.(*s3Backend).breaker.State().String(); state != "closed" {
-		t.Errorf("cancelled requests opened the breaker: %s", state)
-	}
-	start := time.Now()
-	_, err = b.Get(context.Background(), "x.json")
-	mustIs(t, err, ErrStorageUnavailable)
-	t.Logf("unreachable endpoint: failed after %s: %v", time.Since(start), err)
-}
-
-func closedPort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // No error shows a credential: not with wrong credentials, not with the
 // server gone, whatever the operation.
 func TestNoCredentialInErrors(t *testing.T) {
@@ -104,7 +67,7 @@ func TestNoCredentialInErrors(t *testing.T) {
 	ctx := context.Background()
 	const markerID, markerSecret, markerToken = "AKIAKBACKUPMARKER01", "kbackup-marker-secret-7f3e9", "kbackup-marker-token-51d0c"
 	bucket := env.S3.NewBucket(t)
-	loc, err := ParseURL(env.S3.RepositoryURL(bucket))
+	loc, err := storage.ParseURL(env.S3.RepositoryURL(bucket))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,16 +78,17 @@ func TestNoCredentialInErrors(t *testing.T) {
 			messages = append(messages, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
 		}
 	}
-	exercise := func(creds Credentials) {
-		opts := Options{Location: loc, Credentials: creds, Create: true, AutoCreateBucket: true, Storage: StorageOptions{MaxAttempts: 2}}
+	exercise := func(creds storage.Credentials) {
+		opts := Options{Location: loc, Credentials: creds, Create: true, AutoCreateBucket: true, Storage: storage.Options{MaxAttempts: 2}}
 		_, err := Open(ctx, opts)
 		collect(err)
-		_, failed, err := OpenFirstWritable(ctx, opts, []Options{opts})
+		c := NewChooser(opts, opts)
+		_, err = c.Repository(ctx)
 		collect(err)
-		for _, f := range failed {
+		for _, f := range c.Attempts() {
 			collect(f.Err)
 		}
-		b, err := OpenBackend(loc, creds, StorageOptions{MaxAttempts: 2})
+		b, err := storage.Open(loc, creds, storage.Options{MaxAttempts: 2})
 		if err != nil {
 			collect(err)
 			return
@@ -143,16 +107,16 @@ func TestNoCredentialInErrors(t *testing.T) {
 	}
 
 	// Wrong access key; right access key with a wrong secret; a token.
-	exercise(Credentials{AccessKeyID: markerID, SecretAccessKey: markerSecret, SessionToken: markerToken})
-	exercise(Credentials{AccessKeyID: env.S3.AccessKey, SecretAccessKey: markerSecret})
+	exercise(storage.Credentials{AccessKeyID: markerID, SecretAccessKey: markerSecret, SessionToken: markerToken})
+	exercise(storage.Credentials{AccessKeyID: env.S3.AccessKey, SecretAccessKey: markerSecret})
 	// The same from the environment, through the credentials chain.
 	t.Setenv("AWS_ACCESS_KEY_ID", markerID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", markerSecret)
-	exercise(Credentials{})
+	exercise(storage.Credentials{})
 	n := len(messages)
 	// And with the server gone.
 	env.S3.Stop()
-	exercise(Credentials{AccessKeyID: env.S3.AccessKey, SecretAccessKey: env.S3.SecretKey})
+	exercise(storage.Credentials{AccessKeyID: env.S3.AccessKey, SecretAccessKey: env.S3.SecretKey})
 
 	if n < 30 || len(messages)-n < 10 {
 		t.Fatalf("only %d messages collected", len(messages))
@@ -175,59 +139,9 @@ func TestNoCredentialInErrors(t *testing.T) {
 	}
 	scrubbed := 0
 	for _, msg := range messages {
-		if strings.Contains(msg, redacted) {
+		if strings.Contains(msg, "REDACTED") {
 			scrubbed++
 		}
 	}
 	t.Logf("%d messages checked, %d had a credential scrubbed; e.g. %s", len(messages), scrubbed, messages[0])
-}
-
-// A server that accepts connections and never answers fails a request
-// after StallTimeout, retries included, not after minutes.
-func TestHungS3Server(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			// Read the request, never answer.
-			go func() {
-				defer conn.Close()
-				buf := make([]byte, 64<<10)
-				for {
-					if _, err := conn.Read(buf); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	loc := Location{Scheme: SchemeS3, Bucket: "backups", Endpoint: "http://" + l.Addr().String(), Region: "us-east-1"}
-	const stall = 2 * time.Second
-	b, err := OpenBackend(loc, Credentials{AccessKeyID: "id", SecretAccessKey: "secret"}, StorageOptions{StallTimeout: stall})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, request := range map[string]func() error{
-		"get": func() error { _, err := b.Get(context.Background(), "x.json"); return err },
-		"put": func() error { return b.Put(context.Background(), "x.json", make([]byte, 1<<10)) },
-	} {
-		start := time.Now()
-		err := request()
-		took := time.Since(start)
-		mustIs(t, err, ErrStorageUnavailable)
-		if !strings.Contains(err.Error(), "no progress for") {
-			t.Errorf("%s: error does not say it stalled: %v", name, err)
-		}
-		if took < stall || took > stall+2*time.Second {
-			t.Errorf("%s against a hung server failed after %s; want about %s", name, took, stall)
-		}
-		t.Logf("%s against a hung server: failed after %s: %v", name, took, err)
-	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // GCOptions tune CollectGarbage.
@@ -27,7 +29,7 @@ type GCReport struct {
 	// DeletedManifest is the key of the manifest DeleteBackup removed.
 	DeletedManifest string
 	// Deleted are the packs removed (or, in a dry run, to be removed).
-	Deleted      []ObjectInfo
+	Deleted      []storage.ObjectInfo
 	BytesDeleted int64
 	// KeptYoung counts unreferenced packs kept because they are younger
 	// than the grace period: they may belong to a backup not yet
@@ -54,9 +56,9 @@ func (r *Repository) DeleteBackup(ctx context.Context, cluster, backupID string)
 	}
 	key := r.layout.Manifest(cluster, backupID)
 	if _, err := r.backend.Stat(ctx, key); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("cluster %s has no backup %q in %s; `kubectl kbackup backup list --cluster %s` lists its backups: %w",
-				cluster, backupID, r.backend, cluster, ErrNotFound)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, fmt.Errorf("cluster %s has no backup %q in %s: %w",
+				cluster, backupID, r.backend, &BackupNotFoundError{Cluster: cluster, ID: backupID})
 		}
 		return nil, err
 	}

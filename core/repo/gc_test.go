@@ -7,12 +7,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 func packExists(t testing.TB, r *Repository, p PackEntry) bool {
 	t.Helper()
 	_, err := r.Backend().Stat(context.Background(), r.Layout().Prefix()+p.Key)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		t.Fatal(err)
 	}
 	return err == nil
@@ -80,7 +82,7 @@ func TestDeleteBackupCollectsGarbage(t *testing.T) {
 				t.Errorf("pack %s is still there", p.Key)
 			}
 		}
-		if _, err := r.ReadManifest(ctx, "prod-eu", "b1"); !errors.Is(err, ErrNotFound) {
+		if _, err := r.ReadManifest(ctx, "prod-eu", "b1"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("manifest b1 after delete: %v", err)
 		}
 		// The remaining backup restores whole.
@@ -91,9 +93,10 @@ func TestDeleteBackupCollectsGarbage(t *testing.T) {
 		}
 
 		_, err = r.DeleteBackup(ctx, "prod-eu", "b1")
-		mustIs(t, err, ErrNotFound)
-		if !strings.Contains(err.Error(), "kubectl kbackup backup list") {
-			t.Errorf("error does not say how to find IDs: %v", err)
+		mustIs(t, err, storage.ErrNotFound)
+		var notFound *BackupNotFoundError
+		if !errors.As(err, &notFound) || notFound.Cluster != "prod-eu" || notFound.ID != "b1" {
+			t.Errorf("error does not say which cluster's backup is missing, for a front end to say how to list them: %#v", err)
 		}
 	})
 }
@@ -139,7 +142,7 @@ func TestGCRespectsInProgressMarker(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.BeginBackup(ctx, "prod-eu", "b2"); !errors.Is(err, ErrAlreadyExists) {
+		if _, err := r.BeginBackup(ctx, "prod-eu", "b2"); !errors.Is(err, storage.ErrAlreadyExists) {
 			t.Errorf("second BeginBackup of one ID: %v", err)
 		}
 		running, err := r.InProgressBackups(ctx, "prod-eu")

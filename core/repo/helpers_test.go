@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/kbackup/kbackup/core/storage"
 	"github.com/kbackup/kbackup/core/testenv"
 )
 
@@ -68,7 +70,7 @@ func localStore(t testing.TB) store {
 	path := func(key string) string { return filepath.Join(dir, filepath.FromSlash(key)) }
 	return store{
 		name: "local",
-		opts: Options{Location: Location{Scheme: SchemeFile, Path: dir}},
+		opts: Options{Location: storage.Location{Scheme: storage.SchemeFile, Path: dir}},
 		rawGet: func(t testing.TB, key string) []byte {
 			t.Helper()
 			data, err := os.ReadFile(path(key))
@@ -97,7 +99,7 @@ func localStore(t testing.TB) store {
 
 func s3Store(t testing.TB, s3 *testenv.S3Server, prefix string) store {
 	bucket := s3.NewBucket(t)
-	loc, err := ParseURL(s3.RepositoryURL(bucket))
+	loc, err := storage.ParseURL(s3.RepositoryURL(bucket))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +109,7 @@ func s3Store(t testing.TB, s3 *testenv.S3Server, prefix string) store {
 	ctx := context.Background()
 	return store{
 		name: "s3",
-		opts: Options{Location: loc, Credentials: Credentials{AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}},
+		opts: Options{Location: loc, Credentials: storage.Credentials{AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}},
 		rawGet: func(t testing.TB, key string) []byte {
 			t.Helper()
 			obj, err := client.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
@@ -148,11 +150,11 @@ func openRepo(t testing.TB, opts Options) *Repository {
 
 // countingBackend counts the requests that reach the backend.
 type countingBackend struct {
-	Backend
+	storage.Backend
 	gets, puts, creates, stats, lists, deletes atomic.Int64
 }
 
-func (c *countingBackend) Unwrap() Backend { return c.Backend }
+func (c *countingBackend) Unwrap() storage.Backend { return c.Backend }
 
 func (c *countingBackend) total() int64 {
 	return c.gets.Load() + c.puts.Load() + c.creates.Load() + c.stats.Load() + c.lists.Load() + c.deletes.Load()
@@ -173,12 +175,12 @@ func (c *countingBackend) PutIfAbsent(ctx context.Context, key string, data []by
 	return c.Backend.PutIfAbsent(ctx, key, data)
 }
 
-func (c *countingBackend) Stat(ctx context.Context, key string) (ObjectInfo, error) {
+func (c *countingBackend) Stat(ctx context.Context, key string) (storage.ObjectInfo, error) {
 	c.stats.Add(1)
 	return c.Backend.Stat(ctx, key)
 }
 
-func (c *countingBackend) List(ctx context.Context, prefix string) iter.Seq2[ObjectInfo, error] {
+func (c *countingBackend) List(ctx context.Context, prefix string) iter.Seq2[storage.ObjectInfo, error] {
 	c.lists.Add(1)
 	return c.Backend.List(ctx, prefix)
 }
@@ -188,7 +190,7 @@ func (c *countingBackend) Delete(ctx context.Context, key string) error {
 	return c.Backend.Delete(ctx, key)
 }
 
-func listKeys(t testing.TB, b Backend, prefix string) []string {
+func listKeys(t testing.TB, b storage.Backend, prefix string) []string {
 	t.Helper()
 	var keys []string
 	for obj, err := range b.List(context.Background(), prefix) {
@@ -232,3 +234,15 @@ func mustTime(t testing.TB, s string) time.Time {
 }
 
 var configMapGVK = schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+
+// closedPort is a loopback address where nothing listens.
+func closedPort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // InProgressMarker is <cluster>/_inprogress/<backup-id>.json, written while
@@ -47,7 +49,7 @@ func (r *Repository) BeginBackup(ctx context.Context, cluster, backupID string) 
 	}
 	key := r.layout.InProgressMarker(cluster, backupID)
 	if err := r.backend.PutIfAbsent(ctx, key, data); err != nil {
-		if errors.Is(err, ErrAlreadyExists) {
+		if errors.Is(err, storage.ErrAlreadyExists) {
 			return nil, fmt.Errorf("backup %s of cluster %s is already in progress (or was, and crashed): %w", backupID, cluster, err)
 		}
 		return nil, err

@@ -160,7 +160,7 @@ type KeyInfo struct {
 }
 
 // Parse says what a key of this repository is. It fails, wrapping
-// ErrInvalid, for keys outside the prefix and keys that the format does not
+// storage.ErrInvalid, for keys outside the prefix and keys that the format does not
 // define; it validates every name in the key.
 func (l Layout) Parse(key string) (KeyInfo, error) {
 	rel, ok := strings.CutPrefix(key, l.prefix)
@@ -245,7 +245,7 @@ func parseRelativeKey(rel string) (KeyInfo, error) {
 }
 
 // describeKey names what a key holds, for messages. It looks only at the
-// end of the key, since an OpError does not know the repository prefix.
+// end of the key, since an storage.OpError does not know the repository prefix.
 func describeKey(key string) string {
 	base := path.Base(key)
 	parent := path.Base(path.Dir(key))

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 func TestLayoutKeys(t *testing.T) {
@@ -82,8 +84,8 @@ func TestLayoutParseRejects(t *testing.T) {
 		"repo/prod/payments/configmaps./" + sha + ".yaml.zst",
 		"repo/prod/payments/configmaps/extra/" + sha + ".yaml.zst",
 	} {
-		if info, err := l.Parse(key); !errors.Is(err, ErrInvalid) {
-			t.Errorf("Parse(%q) = %+v, %v; want ErrInvalid", key, info, err)
+		if info, err := l.Parse(key); !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("Parse(%q) = %+v, %v; want storage.ErrInvalid", key, info, err)
 		}
 	}
 }
@@ -96,8 +98,8 @@ func TestValidateNames(t *testing.T) {
 	}
 	for _, bad := range []string{"", "_fleet", "_cluster", "Prod", "prod_eu", "prod.eu", "-prod", strings.Repeat("a", 64), "prod/eu"} {
 		err := ValidateClusterName(bad)
-		if !errors.Is(err, ErrInvalid) || (bad != "" && !strings.Contains(err.Error(), bad)) {
-			t.Errorf("ValidateClusterName(%q) = %v; want ErrInvalid naming the input", bad, err)
+		if !errors.Is(err, storage.ErrInvalid) || (bad != "" && !strings.Contains(err.Error(), bad)) {
+			t.Errorf("ValidateClusterName(%q) = %v; want storage.ErrInvalid naming the input", bad, err)
 		}
 	}
 	for _, ok := range []string{"configmaps", "deployments.apps", "certificates.cert-manager.io", "foo-bars.example.com"} {
@@ -106,11 +108,11 @@ func TestValidateNames(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "ConfigMaps", "configmaps.", ".apps", "deployments.Apps", "a/b", "_x"} {
-		if err := ValidateResource(bad); !errors.Is(err, ErrInvalid) {
-			t.Errorf("ValidateResource(%q) = %v; want ErrInvalid", bad, err)
+		if err := ValidateResource(bad); !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("ValidateResource(%q) = %v; want storage.ErrInvalid", bad, err)
 		}
 	}
-	if err := ValidateNamespace("_system"); !errors.Is(err, ErrInvalid) {
+	if err := ValidateNamespace("_system"); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("ValidateNamespace(_system) = %v", err)
 	}
 	id := NewID(mustTime(t, "2026-01-02T03:04:05Z"))
@@ -118,7 +120,7 @@ func TestValidateNames(t *testing.T) {
 		t.Errorf("NewID = %q", id)
 	}
 	for _, bad := range []string{"", "_x", "a.b", "a/b", "-a", strings.Repeat("a", 129)} {
-		if err := ValidateBackupID(bad); !errors.Is(err, ErrInvalid) {
+		if err := ValidateBackupID(bad); !errors.Is(err, storage.ErrInvalid) {
 			t.Errorf("ValidateBackupID(%q) = %v", bad, err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kbackup/kbackup/core/selection"
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // Phase is how a backup ended.
@@ -55,7 +56,7 @@ type Manifest struct {
 	Skipped  []SkippedObject `json:"skipped,omitempty"`
 	Packs    []PackEntry     `json:"packs"`
 
-	// StorageLocation is where the backup was written (a Location's
+	// StorageLocation is where the backup was written (a storage.Location's
 	// String()); it shows when a fallback location was used.
 	StorageLocation string            `json:"storageLocation,omitempty"`
 	Labels          map[string]string `json:"labels,omitempty"`
@@ -155,7 +156,7 @@ func NewPackEntry(ref PackRef, gvk schema.GroupVersionKind, objects []string) Pa
 
 // Validate checks a manifest against the format's rules: the format
 // version, names usable as keys, the phase, and for every pack a valid hash
-// and a key that matches its fields. Errors wrap ErrInvalid.
+// and a key that matches its fields. Errors wrap storage.ErrInvalid.
 func (m *Manifest) Validate() error {
 	if m.FormatVersion != FormatVersion {
 		return invalidf("manifest: formatVersion %d; this kbackup writes and reads version %d", m.FormatVersion, FormatVersion)
@@ -295,7 +296,7 @@ func MarshalManifest(m *Manifest) ([]byte, error) {
 
 // CommitBackup writes the manifest, which makes the backup visible. Call it
 // after every pack is written. The write is conditional: a backup ID is
-// written once, and a second writer fails with ErrAlreadyExists. The
+// written once, and a second writer fails with storage.ErrAlreadyExists. The
 // cluster's registry entry must hold the manifest's cluster UID; a cluster
 // with no entry is claimed (see ClaimCluster).
 func (r *Repository) CommitBackup(ctx context.Context, m *Manifest) error {
@@ -314,14 +315,14 @@ func (r *Repository) CommitBackup(ctx context.Context, m *Manifest) error {
 	}
 	key := r.layout.Manifest(m.Cluster.Name, m.ID)
 	err = r.backend.PutIfAbsent(ctx, key, data)
-	if errors.Is(err, ErrAlreadyExists) {
+	if errors.Is(err, storage.ErrAlreadyExists) {
 		return fmt.Errorf("backup %s of cluster %s is already committed; a backup ID is written once (another kbackup used the same ID?): %w",
 			m.ID, m.Cluster.Name, err)
 	}
 	return err
 }
 
-// ReadManifest reads and validates a backup's manifest; ErrNotFound when
+// ReadManifest reads and validates a backup's manifest; storage.ErrNotFound when
 // there is none, ErrCorrupt when it is not valid or does not belong at its
 // key.
 func (r *Repository) ReadManifest(ctx context.Context, cluster, id string) (*Manifest, error) {
@@ -352,9 +353,9 @@ func (r *Repository) readManifestKey(ctx context.Context, key, cluster, id strin
 
 // manifestKeys lists a cluster's manifests: the parsed key and the stored
 // object of each.
-func (r *Repository) manifestKeys(ctx context.Context, cluster string) ([]KeyInfo, []ObjectInfo, error) {
+func (r *Repository) manifestKeys(ctx context.Context, cluster string) ([]KeyInfo, []storage.ObjectInfo, error) {
 	var infos []KeyInfo
-	var objects []ObjectInfo
+	var objects []storage.ObjectInfo
 	for obj, err := range r.backend.List(ctx, r.layout.Backups(cluster)) {
 		if err != nil {
 			return nil, nil, err
@@ -423,7 +424,7 @@ func (r *Repository) readManifests(ctx context.Context, cluster string) ([]*Mani
 			switch {
 			case err == nil:
 				manifests[i] = m
-			case errors.Is(err, ErrNotFound):
+			case errors.Is(err, storage.ErrNotFound):
 				// Deleted since the listing.
 			case errors.Is(err, ErrCorrupt), errors.Is(err, ErrUnsupportedFormat):
 				mu.Lock()

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // writeTestPack stores a pack of ConfigMaps and returns its manifest entry.
@@ -76,7 +78,7 @@ func TestCommitAndListBackups(t *testing.T) {
 				t.Errorf("stored manifest lacks %s:\n%s", w, raw)
 			}
 		}
-		if _, err := r.ReadManifest(ctx, "prod-eu", "nope"); !errors.Is(err, ErrNotFound) {
+		if _, err := r.ReadManifest(ctx, "prod-eu", "nope"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("ReadManifest(nope) = %v", err)
 		}
 	})
@@ -120,7 +122,7 @@ func TestCommitBackupRace(t *testing.T) {
 				switch {
 				case err == nil:
 					winner = i
-				case errors.Is(err, ErrAlreadyExists):
+				case errors.Is(err, storage.ErrAlreadyExists):
 					losers++
 					if !strings.Contains(err.Error(), "already committed") {
 						t.Errorf("loser's error: %v", err)

@@ -9,22 +9,17 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/kbackup/kbackup/core/fleet"
 )
 
-// ValidateClusterName checks a cluster name: a DNS-1123 label (lower-case
-// letters, digits and '-', at most 63 characters), so it can be a key
-// segment, and it cannot start with '_' (reserved by the format).
+// ValidateClusterName checks a cluster name with the fleet's rule
+// (fleet.ValidateClusterName): a DNS-1123 label that does not start with
+// '_'. Its error is a field error at cluster.name, wrapping
+// storage.ErrInvalid.
 func ValidateClusterName(name string) error {
-	if name == "" {
-		return invalidf("cluster name is empty; give one like prod-eu")
-	}
-	if strings.HasPrefix(name, "_") {
-		return invalidf("cluster name %q starts with '_', which the repository format reserves", name)
-	}
-	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
-		return invalidf("cluster name %q: %s", name, strings.Join(errs, "; "))
-	}
-	return nil
+	return invalidFields(fleet.ValidateClusterName(field.NewPath("cluster", "name"), name))
 }
 
 // ValidateNamespace checks a namespace name (a DNS-1123 label; the

@@ -173,7 +173,7 @@ func (r *Repository) WritePack(ctx context.Context, spec PackSpec, content []byt
 }
 
 // ReadPack returns the uncompressed content of a pack, after checking it
-// against the SHA-256 that names it. A missing pack fails with ErrNotFound;
+// against the SHA-256 that names it. A missing pack fails with storage.ErrNotFound;
 // one that does not decompress or has another hash fails with ErrCorrupt.
 // Both errors name the pack's key.
 func (r *Repository) ReadPack(ctx context.Context, ref PackRef) ([]byte, error) {

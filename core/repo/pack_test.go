@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // packContent is multi-document YAML as a backup writes it.
@@ -85,8 +87,8 @@ func TestPackRoundTrip(t *testing.T) {
 			{Cluster: "prod", Namespace: "Payments", Resource: "configmaps"},
 			{Cluster: "prod", Namespace: "payments", Resource: "ConfigMaps"},
 		} {
-			if _, _, err := r.WritePack(ctx, bad, content, nil); !errors.Is(err, ErrInvalid) {
-				t.Errorf("WritePack(%+v) = %v; want ErrInvalid", bad, err)
+			if _, _, err := r.WritePack(ctx, bad, content, nil); !errors.Is(err, storage.ErrInvalid) {
+				t.Errorf("WritePack(%+v) = %v; want storage.ErrInvalid", bad, err)
 			}
 		}
 	})
@@ -119,7 +121,7 @@ func TestPackDedupWithoutRequests(t *testing.T) {
 		ctx := context.Background()
 		counter := &countingBackend{}
 		opts := s.opts
-		opts.WrapBackend = func(b Backend) Backend { counter.Backend = b; return counter }
+		opts.WrapBackend = func(b storage.Backend) storage.Backend { counter.Backend = b; return counter }
 		r := openRepo(t, opts)
 
 		spec := PackSpec{Cluster: "prod-eu", Namespace: "payments", Resource: "configmaps"}
@@ -213,7 +215,7 @@ func TestCorruptPackDetected(t *testing.T) {
 		// Missing.
 		s.rawDel(t, ref.Key())
 		_, err = r.ReadPack(ctx, ref)
-		mustIs(t, err, ErrNotFound)
+		mustIs(t, err, storage.ErrNotFound)
 		if !strings.Contains(err.Error(), "reading pack "+ref.Key()) {
 			t.Errorf("error does not name the pack: %v", err)
 		}

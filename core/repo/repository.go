@@ -7,8 +7,8 @@
 // backups.
 //
 // Every read checks what it read: a pack against the SHA-256 in its name, a
-// manifest against the format's rules. Credentials never appear in an error,
-// a Location or a manifest.
+// manifest against the format's rules. storage.Credentials never appear in an error,
+// a storage.Location or a manifest.
 package repo
 
 import (
@@ -21,6 +21,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/kbackup/kbackup/core/storage"
 	"github.com/kbackup/kbackup/core/version"
 )
 
@@ -36,8 +37,8 @@ const (
 
 // Options say which repository to open and how.
 type Options struct {
-	Location    Location
-	Credentials Credentials
+	Location    storage.Location
+	Credentials storage.Credentials
 	// Create makes a new repository when the location holds none (an
 	// empty bucket, prefix or directory). Without it, opening such a
 	// location fails with ErrNoRepository.
@@ -45,7 +46,7 @@ type Options struct {
 	// AutoCreateBucket creates a missing S3 bucket, when Create is set.
 	AutoCreateBucket bool
 	// Storage tunes retries, timeouts and the circuit breaker.
-	Storage StorageOptions
+	Storage storage.Options
 	// GCGracePeriod protects packs younger than it from garbage
 	// collection: they may belong to a backup whose manifest is not
 	// written yet (default 1 h).
@@ -58,7 +59,7 @@ type Options struct {
 	Concurrency int
 	// WrapBackend, when set, wraps the backend opened for Location: for
 	// metrics, or for tests that count requests.
-	WrapBackend func(Backend) Backend `json:"-" yaml:"-"`
+	WrapBackend func(storage.Backend) storage.Backend `json:"-" yaml:"-"`
 }
 
 func (o Options) withDefaults() Options {
@@ -96,9 +97,9 @@ type Settings struct {
 // Repository is an open kbackup repository. Its methods are safe for
 // concurrent use.
 type Repository struct {
-	backend  Backend
+	backend  storage.Backend
 	layout   Layout
-	location Location
+	location storage.Location
 	config   Config
 	opts     Options
 }
@@ -108,11 +109,13 @@ type Repository struct {
 // repository of a newer format.
 func Open(ctx context.Context, opts Options) (*Repository, error) {
 	opts = opts.withDefaults()
-	loc, err := opts.Location.normalized()
+	loc, err := opts.Location.Normalized()
 	if err != nil {
-		return nil, invalidf("storage location %s: %v", opts.Location.display(), err)
+		return nil, err
 	}
-	backend, err := OpenBackend(loc, opts.Credentials, opts.Storage)
+	storageOpts := opts.Storage
+	storageOpts.DescribeKey = describeKey
+	backend, err := storage.Open(loc, opts.Credentials, storageOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -125,19 +128,15 @@ func Open(ctx context.Context, opts Options) (*Repository, error) {
 	case err == nil:
 		r.config = cfg
 		return r, nil
-	case errors.Is(err, ErrBucketNotFound) && opts.Create && opts.AutoCreateBucket:
-		creator, ok := unwrapBackend(backend).(bucketCreator)
-		if !ok {
+	case errors.Is(err, storage.ErrBucketNotFound) && opts.Create && opts.AutoCreateBucket:
+		if err := storage.CreateBucket(ctx, backend, loc.Region); err != nil {
 			return nil, err
 		}
-		if err := creator.createBucket(ctx, loc.Region); err != nil {
-			return nil, err
-		}
-	case errors.Is(err, ErrBucketNotFound) && opts.Create:
+	case errors.Is(err, storage.ErrBucketNotFound) && opts.Create:
 		return nil, err
-	case errors.Is(err, ErrNotFound) && opts.Create:
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrBucketNotFound):
-		return nil, fmt.Errorf("%w at %s; run `kubectl kbackup backup create` to create one there, or check the storage URL: %w",
+	case errors.Is(err, storage.ErrNotFound) && opts.Create:
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrBucketNotFound):
+		return nil, fmt.Errorf("%w at %s; a backup creates one there, or check the storage location: %w",
 			ErrNoRepository, loc, err)
 	default:
 		return nil, err
@@ -146,17 +145,6 @@ func Open(ctx context.Context, opts Options) (*Repository, error) {
 		return nil, err
 	}
 	return r, nil
-}
-
-// unwrapBackend finds the backend under wrappers that expose Unwrap.
-func unwrapBackend(b Backend) Backend {
-	for {
-		u, ok := b.(interface{ Unwrap() Backend })
-		if !ok {
-			return b
-		}
-		b = u.Unwrap()
-	}
 }
 
 func (r *Repository) readConfig(ctx context.Context) (Config, error) {
@@ -217,7 +205,7 @@ func decodeStrict(data []byte, v any) error {
 // create writes _kbackup.json in an empty location. Of two concurrent
 // creators one writes it and the other reads it.
 func (r *Repository) create(ctx context.Context) error {
-	if key, found, err := r.firstKey(ctx, r.layout.Prefix()); err != nil {
+	if key, found, err := storage.FirstKey(ctx, r.backend, r.layout.Prefix()); err != nil {
 		return err
 	} else if found {
 		// Another creator may have just written the config.
@@ -240,7 +228,7 @@ func (r *Repository) create(ctx context.Context) error {
 		return err
 	}
 	err = r.backend.PutIfAbsent(ctx, r.layout.Config(), data)
-	if errors.Is(err, ErrAlreadyExists) {
+	if errors.Is(err, storage.ErrAlreadyExists) {
 		cfg, err = r.readConfig(ctx)
 	}
 	if err != nil {
@@ -248,21 +236,6 @@ func (r *Repository) create(ctx context.Context) error {
 	}
 	r.config = cfg
 	return nil
-}
-
-// firstKey finds any object under prefix. S3 answers from the first page
-// of a listing instead of the whole listing.
-func (r *Repository) firstKey(ctx context.Context, prefix string) (string, bool, error) {
-	if s3, ok := unwrapBackend(r.backend).(*s3Backend); ok {
-		return s3.firstKey(ctx, prefix)
-	}
-	for obj, err := range r.backend.List(ctx, prefix) {
-		if err != nil {
-			return "", false, err
-		}
-		return obj.Key, true, nil
-	}
-	return "", false, nil
 }
 
 // marshalJSON is how every JSON file of the format is written: indented,
@@ -275,15 +248,15 @@ func marshalJSON(v any) ([]byte, error) {
 	return append(data, '\n'), nil
 }
 
-// Location is where the repository is.
-func (r *Repository) Location() Location { return r.location }
+// storage.Location is where the repository is.
+func (r *Repository) Location() storage.Location { return r.location }
 
 // Config is the repository's _kbackup.json.
 func (r *Repository) Config() Config { return r.config }
 
-// Backend is the storage under the repository, for packages that store
+// storage.Backend is the storage under the repository, for packages that store
 // fleet objects (schedules, retention policies) at Layout's keys.
-func (r *Repository) Backend() Backend { return r.backend }
+func (r *Repository) Backend() storage.Backend { return r.backend }
 
 // Layout builds the repository's keys.
 func (r *Repository) Layout() Layout { return r.layout }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 func TestOpen(t *testing.T) {
@@ -11,7 +13,7 @@ func TestOpen(t *testing.T) {
 		ctx := context.Background()
 		_, err := Open(ctx, s.opts)
 		mustIs(t, err, ErrNoRepository)
-		for _, want := range []string{"no kbackup repository at " + s.opts.Location.String(), "kubectl kbackup backup create"} {
+		for _, want := range []string{"no kbackup repository at " + s.opts.Location.String(), "a backup creates one there"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q does not say %q", err, want)
 			}
@@ -89,11 +91,11 @@ func TestOpenRefusesNonEmptyLocation(t *testing.T) {
 
 func TestOpenMissingBucket(t *testing.T) {
 	s3 := sharedS3(t)
-	loc, err := ParseURL(s3.RepositoryURL("kbackup-missing-bucket-" + strings.ToLower(NewID(mustTime(t, "2026-01-01T00:00:00Z"))[17:])))
+	loc, err := storage.ParseURL(s3.RepositoryURL("kbackup-missing-bucket-" + strings.ToLower(NewID(mustTime(t, "2026-01-01T00:00:00Z"))[17:])))
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{Location: loc, Credentials: Credentials{AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}}
+	opts := Options{Location: loc, Credentials: storage.Credentials{AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}}
 	ctx := context.Background()
 
 	_, err = Open(ctx, opts)
@@ -101,7 +103,7 @@ func TestOpenMissingBucket(t *testing.T) {
 
 	opts.Create = true
 	_, err = Open(ctx, opts)
-	mustIs(t, err, ErrBucketNotFound)
+	mustIs(t, err, storage.ErrBucketNotFound)
 	if !strings.Contains(err.Error(), "auto_create_bucket") {
 		t.Errorf("error does not say how to create the bucket: %v", err)
 	}

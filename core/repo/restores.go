@@ -8,12 +8,14 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // WriteRestoreRecord stores what a restore did as
 // <cluster>/_restores/<id>.json. The record is any JSON-marshalable value;
 // the restore package defines it. A restore ID is written once: a second
-// write fails with ErrAlreadyExists.
+// write fails with storage.ErrAlreadyExists.
 func (r *Repository) WriteRestoreRecord(ctx context.Context, cluster, restoreID string, record any) error {
 	if err := ValidateClusterName(cluster); err != nil {
 		return err
@@ -26,7 +28,7 @@ func (r *Repository) WriteRestoreRecord(ctx context.Context, cluster, restoreID 
 		return fmt.Errorf("encoding restore record %s: %w", restoreID, err)
 	}
 	err = r.backend.PutIfAbsent(ctx, r.layout.RestoreRecord(cluster, restoreID), data)
-	if errors.Is(err, ErrAlreadyExists) {
+	if errors.Is(err, storage.ErrAlreadyExists) {
 		return fmt.Errorf("restore %s of cluster %s is already recorded; a restore ID is written once: %w", restoreID, cluster, err)
 	}
 	return err
@@ -83,7 +85,7 @@ func (r *Repository) ListRestores(ctx context.Context, cluster string) ([]Restor
 // FindRestoreRecord decodes the record of restore id into record, whichever
 // cluster it was recorded under, and returns that cluster, so that a
 // restore can be named by its ID alone (as catalog.Resolve does for backups).
-// ErrNotFound when no cluster of the registry has it.
+// storage.ErrNotFound when no cluster of the registry has it.
 func (r *Repository) FindRestoreRecord(ctx context.Context, id string, record any) (string, error) {
 	if err := validateID("restore ID", id); err != nil {
 		return "", err
@@ -96,7 +98,7 @@ func (r *Repository) FindRestoreRecord(ctx context.Context, id string, record an
 	for _, cluster := range clusters {
 		if _, err := r.backend.Stat(ctx, r.layout.RestoreRecord(cluster, id)); err == nil {
 			found = append(found, cluster)
-		} else if !errors.Is(err, ErrNotFound) {
+		} else if !errors.Is(err, storage.ErrNotFound) {
 			return "", err
 		}
 	}
@@ -106,7 +108,7 @@ func (r *Repository) FindRestoreRecord(ctx context.Context, id string, record an
 		if len(clusters) > 0 {
 			listed = strings.Join(clusters, ", ")
 		}
-		return "", fmt.Errorf("no cluster has a restore %q in %s (clusters: %s): %w", id, r.backend, listed, ErrNotFound)
+		return "", fmt.Errorf("no cluster has a restore %q in %s (clusters: %s): %w", id, r.backend, listed, storage.ErrNotFound)
 	case 1:
 		return found[0], r.ReadRestoreRecord(ctx, found[0], id, record)
 	}

@@ -6,11 +6,14 @@ import (
 	"os"
 	"testing"
 
+	"github.com/kbackup/kbackup/core/selection"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 
 	"github.com/kbackup/kbackup/core/backup"
 	"github.com/kbackup/kbackup/core/catalog"
+	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/restore"
@@ -71,8 +74,8 @@ func open(t testing.TB, opts repo.Options) *repo.Repository {
 // the repository and the manifest.
 func backupOf(t testing.TB, clusterName string, storage repo.Options, namespaces ...string) (*repo.Repository, *repo.Manifest) {
 	t.Helper()
-	res, err := backup.Run(context.Background(), cluster(t, clusterName), backup.Storage{Primary: storage},
-		backup.Options{ClusterName: clusterName, IncludeNamespaces: namespaces})
+	res, err := backup.Run(context.Background(), cluster(t, clusterName), repo.NewChooser(storage),
+		backup.Options{ClusterName: clusterName, BackupSpec: fleet.BackupSpec{Selection: selection.Selection{IncludeNamespaces: namespaces}}})
 	if err != nil {
 		t.Fatal(err)
 	}

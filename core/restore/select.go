@@ -13,6 +13,7 @@ import (
 	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/selection"
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // candidate is an object of the backup that the selection took.
@@ -66,7 +67,7 @@ func (pl *planner) selectPacks() ([]repo.PackEntry, error) {
 		if o.Object.Namespace == "" {
 			where = "among its cluster-scoped objects"
 		}
-		return nil, fmt.Errorf("backup %s holds no %s %s: %w", pl.manifest.ID, o.Object.Resource, where, repo.ErrNotFound)
+		return nil, fmt.Errorf("backup %s holds no %s %s: %w", pl.manifest.ID, o.Object.Resource, where, storage.ErrNotFound)
 	}
 	return packs, nil
 }
@@ -117,7 +118,7 @@ func (pl *planner) readCandidates(ctx context.Context, packs []repo.PackEntry) (
 		return nil, fmt.Errorf("reading backup %s: %w", pl.manifest.ID, err)
 	}
 	if o.Object != nil && len(namespaced)+len(cluster) == 0 {
-		return nil, fmt.Errorf("backup %s holds no %s named %q in namespace %q: %w", pl.manifest.ID, o.Object.Resource, o.Object.Name, o.Object.Namespace, repo.ErrNotFound)
+		return nil, fmt.Errorf("backup %s holds no %s named %q in namespace %q: %w", pl.manifest.ID, o.Object.Resource, o.Object.Name, o.Object.Namespace, storage.ErrNotFound)
 	}
 
 	// Namespaces with selected objects come along whatever the label

@@ -76,7 +76,7 @@ func (n Namespaces) Exact(max int) ([]string, bool) {
 	return slices.Compact(names), true
 }
 
-const labelSelectorHint = "use key=value, key!=value, key in (a,b) or key, joined by commas"
+const labelSelectorHint = "key=value, key!=value, key in (a,b) or key, joined by commas"
 
 // ParseLabelSelector parses a label selector ("" selects everything).
 func ParseLabelSelector(s string) (labels.Selector, error) {
@@ -85,7 +85,7 @@ func ParseLabelSelector(s string) (labels.Selector, error) {
 	}
 	sel, err := labels.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("label selector %q: %w; %s", s, err, labelSelectorHint)
+		return nil, fmt.Errorf("label selector %q: %w; use %s", s, err, labelSelectorHint)
 	}
 	return sel, nil
 }

@@ -67,20 +67,25 @@ func (s Selection) Validate(path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for _, list := range s.namespaceLists() {
 		for i, p := range list.values {
-			if _, err := NewNamespaces([]string{p}, nil); err != nil {
-				errs = append(errs, field.Invalid(path.Child(list.field).Index(i), p, "not a name or a shell pattern; use a name or a shell pattern like team-*"))
+			if _, err := NewNamespaces([]string{p}, nil); err != nil || p == "" || strings.Trim(p, namespacePatternChars) != "" {
+				errs = append(errs, field.Invalid(path.Child(list.field).Index(i), p,
+					"not a namespace name or pattern; want lower-case letters, digits and '-', with * ? [ ] as wildcards, like payments or team-*"))
 			}
 		}
 	}
 	for _, list := range s.typeLists() {
 		for i, t := range list.values {
-			if strings.TrimSpace(t) == "" {
-				errs = append(errs, field.Required(path.Child(list.field).Index(i), "a resource type such as deployments.apps, deploy or Deployment"))
+			switch {
+			case t == "":
+				errs = append(errs, field.Invalid(path.Child(list.field).Index(i), t, "empty; want a resource type like deployments.apps, deploy or Deployment"))
+			case t == "*" && list.field == FieldIncludeResources:
+			case strings.Trim(t, resourceNameChars) != "":
+				errs = append(errs, field.Invalid(path.Child(list.field).Index(i), t, "not a resource type; want one like deployments.apps, configmaps, deploy or Deployment"))
 			}
 		}
 	}
 	if _, err := labels.Parse(s.LabelSelector); err != nil {
-		errs = append(errs, field.Invalid(path.Child(FieldLabelSelector), s.LabelSelector, labelSelectorHint))
+		errs = append(errs, field.Invalid(path.Child(FieldLabelSelector), s.LabelSelector, "not a label selector; want "+labelSelectorHint))
 	}
 	switch s.ClusterResources {
 	case "", ClusterResourcesAuto, ClusterResourcesOn, ClusterResourcesOff:
@@ -90,6 +95,13 @@ func (s Selection) Validate(path *field.Path) field.ErrorList {
 	}
 	return errs
 }
+
+// The characters of namespace patterns (DNS-1123 labels and the wildcards
+// of path.Match), and of resource types in any form users write them.
+const (
+	namespacePatternChars = "abcdefghijklmnopqrstuvwxyz0123456789-*?[]^!"
+	resourceNameChars     = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-."
+)
 
 // namedList is one list field of a Selection with its name in paths.
 type namedList struct {
@@ -141,6 +153,10 @@ func (s Selection) Compile(path *field.Path, resolve TypeResolver) (*Matcher, er
 			into = m.exclude
 		}
 		for i, in := range list.values {
+			if in == "*" {
+				// Every type: the same as naming none.
+				continue
+			}
 			r, err := resolve(in)
 			if err != nil {
 				errs = append(errs, field.Invalid(path.Child(list.field).Index(i), in, err.Error()))
@@ -151,6 +167,9 @@ func (s Selection) Compile(path *field.Path, resolve TypeResolver) (*Matcher, er
 	}
 	if len(errs) > 0 {
 		return nil, errs.ToAggregate()
+	}
+	if slices.Contains(s.IncludeResources, "*") {
+		clear(m.include)
 	}
 	return m, nil
 }

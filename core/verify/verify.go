@@ -18,6 +18,7 @@ import (
 
 	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // DefaultConcurrency is how many packs are read at once.
@@ -142,7 +143,7 @@ func Backups(ctx context.Context, r *repo.Repository, manifests []*repo.Manifest
 			switch {
 			case err == nil:
 				pk.status = OK
-			case errors.Is(err, repo.ErrNotFound):
+			case errors.Is(err, storage.ErrNotFound):
 				pk.status = Missing
 			case errors.Is(err, repo.ErrCorrupt):
 				pk.status = Corrupt

@@ -5,9 +5,12 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/kbackup/kbackup/core/selection"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kbackup/kbackup/core/backup"
+	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/testenv"
@@ -32,7 +35,7 @@ func TestVerifyFindsMissingAndCorruptPacks(t *testing.T) {
 	}
 	storage := repotest.S3Options(env.S3, env.S3.NewBucket(t))
 	run := func() *repo.Manifest {
-		res, err := backup.Run(ctx, kc, backup.Storage{Primary: storage}, backup.Options{ClusterName: "v", IncludeNamespaces: []string{"shop"}})
+		res, err := backup.Run(ctx, kc, repo.NewChooser(storage), backup.Options{ClusterName: "v", BackupSpec: fleet.BackupSpec{Selection: selection.Selection{IncludeNamespaces: []string{"shop"}}}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,7 +13,9 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kbackup/kbackup/core/backup"
+	"github.com/kbackup/kbackup/core/config"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/storage"
 	"github.com/kbackup/kbackup/kubectl-kbackup/internal/ui"
 )
 
@@ -44,7 +46,10 @@ type BackupCreateOptions struct {
 	changed   func(name string) bool
 	config    *LoadedConfig
 	options   backup.Options
-	storage   backup.Storage
+	// primary and fallbacks are the run's repository locations; Run
+	// builds one chooser of them for the command.
+	primary   repo.Options
+	fallbacks []repo.Options
 
 	genericiooptions.IOStreams
 }
@@ -147,7 +152,7 @@ func (o *BackupCreateOptions) Complete(fs *pflag.FlagSet, args []string) error {
 		return err
 	}
 	o.config = cfg
-	o.options = backup.OptionsFromConfig(cfg.Config)
+	o.options = config.BackupOptions(cfg.Config)
 	o.options.Name = o.Name
 	o.options.ForceClusterName = o.ForceClusterName
 	o.options.Labels = o.Labels
@@ -165,12 +170,12 @@ func (o *BackupCreateOptions) Complete(fs *pflag.FlagSet, args []string) error {
 		o.options.ExcludeResources = o.ExcludeResources
 	}
 
-	primary, fallbacks, err := repo.OptionsFromConfig(cfg.Config)
+	primary, fallbacks, err := config.RepositoryOptions(cfg.Config)
 	if err != nil {
 		return err
 	}
 	for _, url := range o.FallbackStorage {
-		loc, err := repo.ParseURL(url)
+		loc, err := storage.ParseURL(url)
 		if err != nil {
 			return fmt.Errorf("--fallback-storage: %w", err)
 		}
@@ -180,7 +185,7 @@ func (o *BackupCreateOptions) Complete(fs *pflag.FlagSet, args []string) error {
 	for i := range fallbacks {
 		fallbacks[i].Create = true
 	}
-	o.storage = backup.Storage{Primary: primary, Fallbacks: fallbacks}
+	o.primary, o.fallbacks = primary, fallbacks
 	return nil
 }
 
@@ -203,7 +208,22 @@ func (o *BackupCreateOptions) Validate() error {
 	if err := ui.ValidateOutput(o.Output, false); err != nil {
 		return err
 	}
-	return o.options.Validate()
+	return flagErrors(o.options.Validate(), backupCreateFlags)
+}
+
+// backupCreateFlags are the flags that set core's backup options, by field
+// path (flagErrors).
+var backupCreateFlags = map[string]string{
+	"name":                    "NAME",
+	"cluster_name":            "--cluster-name",
+	"spec.include_namespaces": "--include-namespaces",
+	"spec.exclude_namespaces": "--exclude-namespaces",
+	"spec.include_resources":  "--include-resources",
+	"spec.exclude_resources":  "--exclude-resources",
+	"spec.label_selector":     "--selector",
+	"spec.cluster_resources":  "--cluster-resources",
+	"spec.max_resource_size":  "--max-resource-size",
+	"spec.labels":             "--labels",
 }
 
 // Run backs the cluster up and reports the backup. A PartiallyFailed
@@ -219,13 +239,15 @@ func (o *BackupCreateOptions) Run(ctx context.Context) error {
 		progress.Handle(e)
 		logEvent(log, e)
 	}
-	res, err := backup.Run(ctx, client, o.storage, o.options)
+	res, err := backup.Run(ctx, client, repo.NewChooser(o.primary, o.fallbacks...), o.options)
 	progress.Finish()
 	if err != nil {
 		switch {
+		case isFieldError(err):
+			return flagErrors(err, backupCreateFlags)
 		case errors.Is(err, repo.ErrClusterNameTaken):
 			return fmt.Errorf("%w (--force-cluster-name, with --cluster-name)", err)
-		case errors.Is(err, repo.ErrStorageUnavailable):
+		case errors.Is(err, storage.ErrStorageUnavailable):
 			return fmt.Errorf("%w\nNo backup was written (its manifest is written last); run it again when the storage is back, or give fallback locations (storage.fallback_buckets, --fallback-storage)", err)
 		}
 		return clusterError(err)

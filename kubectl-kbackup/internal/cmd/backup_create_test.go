@@ -55,8 +55,8 @@ func TestBackupCreateFlagsBecomeOptions(t *testing.T) {
 		opts.Labels["team"] != "platform" || opts.ClusterResources != backup.ClusterResourcesAuto {
 		t.Errorf("options: %+v", opts)
 	}
-	if got := o.storage.Primary.Location.String(); got != "file:///data/kbackup" || !o.storage.Primary.Create {
-		t.Errorf("with nothing configured the backup goes to the default local repository, created: %s, create %v", got, o.storage.Primary.Create)
+	if got := o.primary.Location.String(); got != "file:///data/kbackup" || !o.primary.Create {
+		t.Errorf("with nothing configured the backup goes to the default local repository, created: %s, create %v", got, o.primary.Create)
 	}
 }
 
@@ -67,17 +67,17 @@ func TestBackupCreatePrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.options.ClusterName != "from-env" || o.storage.Primary.Location.Bucket != "env-bucket" {
-		t.Errorf("from the environment: cluster %q, bucket %q", o.options.ClusterName, o.storage.Primary.Location.Bucket)
+	if o.options.ClusterName != "from-env" || o.primary.Location.Bucket != "env-bucket" {
+		t.Errorf("from the environment: cluster %q, bucket %q", o.options.ClusterName, o.primary.Location.Bucket)
 	}
 	g = testGlobal(t, map[string]string{"CLUSTER_NAME": "from-env", "KBACKUP_STORAGE": "s3://env-bucket?endpoint=http://127.0.0.1:9000"})
 	o, err = completeCreate(t, g, "--cluster-name", "from-flag", "--storage", "/srv/repo", "--fallback-storage", "/srv/spare")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.options.ClusterName != "from-flag" || o.storage.Primary.Location.String() != "file:///srv/repo" ||
-		len(o.storage.Fallbacks) != 1 || o.storage.Fallbacks[0].Location.Path != "/srv/spare" || !o.storage.Fallbacks[0].Create {
-		t.Errorf("from flags: cluster %q, storage %+v", o.options.ClusterName, o.storage)
+	if o.options.ClusterName != "from-flag" || o.primary.Location.String() != "file:///srv/repo" ||
+		len(o.fallbacks) != 1 || o.fallbacks[0].Location.Path != "/srv/spare" || !o.fallbacks[0].Create {
+		t.Errorf("from flags: cluster %q, storage %+v %+v", o.options.ClusterName, o.primary, o.fallbacks)
 	}
 }
 
@@ -89,13 +89,13 @@ func TestBackupCreateRefusesBadFlags(t *testing.T) {
 		{[]string{"-n", "shop", "-A"}, "-n/--namespace and -A/--all-namespaces exclude each other"},
 		{[]string{"-n", "shop", "--include-namespaces", "web"}, "-n/--namespace shop and --include-namespaces exclude each other"},
 		{[]string{"-A", "--include-namespaces", "web"}, "-A/--all-namespaces and --include-namespaces exclude each other"},
-		{[]string{"--force-cluster-name"}, "forcing the cluster name needs the name to claim: give it with --cluster-name"},
-		{[]string{"--labels", "bad key=x"}, `backup label key "bad key"`},
+		{[]string{"--force-cluster-name"}, "--cluster-name: Required value: forcing the cluster name needs the name to claim"},
+		{[]string{"--labels", "bad key=x"}, `--labels bad key: Invalid value: "bad key"`},
 		{[]string{"--cluster-resources", "sometimes"}, "flag --cluster-resources: backup.cluster_resources"},
 		{[]string{"--max-resource-size", "big"}, `flag --max-resource-size: backup.behavior.max_resource_size: "big" is not a quantity`},
 		{[]string{"--storage", "ftp://host/x"}, `flag --storage: storage.url: "ftp://host/x" has scheme "ftp"`},
 		{[]string{"--fallback-storage", "s3://"}, "--fallback-storage: storage URL"},
-		{[]string{"latest"}, `backup name "latest" is reserved`},
+		{[]string{"latest"}, `NAME: Invalid value: "latest": is reserved`},
 		{[]string{"-o", "wide"}, `--output "wide" is not supported`},
 	} {
 		_, err := completeCreate(t, testGlobal(t, nil), c.args...)

@@ -90,7 +90,7 @@ func TestBackupListValidate(t *testing.T) {
 		t.Errorf("--cluster with --all-clusters: %v", err)
 	}
 	o.AllClusters, o.Cluster = false, "Prod_EU"
-	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), `--cluster: cluster name "Prod_EU"`) {
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), `--cluster: Invalid value: "Prod_EU": a lowercase RFC 1123 label`) {
 		t.Errorf("a bad --cluster: %v", err)
 	}
 }

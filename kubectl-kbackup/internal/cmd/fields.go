@@ -1,8 +1,6 @@
 package cmd
 
 import (
-	"errors"
-	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -12,8 +10,102 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// Flags of the selection fields (selection.Selection), which backup,
-// restore and diff share.
+// flagErrors rewrites the field errors in err (found through errors.Join,
+// utilerrors.Aggregate and wrapping) so that each names the flag that sets
+// its field instead of core's field path: with flags
+// {"spec.include_namespaces": "--include-namespaces"}, the error
+// `spec.include_namespaces[2]: Invalid value: "Shop": ...` reads
+// `--include-namespaces value 3: Invalid value: "Shop": ...` (indices count
+// from 1; map keys follow the flag: `--labels team`). A path with no flag
+// is left as it is. The result keeps err's text around the field errors and
+// wraps err, so errors.Is and errors.As see what they saw before. Several
+// field errors at the top of err are printed one a line.
+func flagErrors(err error, flags map[string]string) error {
+	if err == nil {
+		return nil
+	}
+	fieldErrs := fieldErrorsIn(err)
+	if len(fieldErrs) == 0 {
+		return err
+	}
+	if agg, ok := err.(utilerrors.Aggregate); ok && len(agg.Errors()) > 1 {
+		lines := make([]string, 0, len(agg.Errors()))
+		for _, e := range agg.Errors() {
+			lines = append(lines, flagErrors(e, flags).Error())
+		}
+		return &flagRewrite{msg: strings.Join(lines, "\n"), err: err}
+	}
+	msg := err.Error()
+	// Longer paths first, so that spec.labels[a] is not taken for
+	// spec.labels.
+	slices.SortFunc(fieldErrs, func(a, b *field.Error) int { return len(b.Field) - len(a.Field) })
+	for _, fe := range fieldErrs {
+		if flag, ok := flagFor(fe.Field, flags); ok {
+			msg = strings.ReplaceAll(msg, fe.Field+": ", flag+": ")
+		}
+	}
+	return &flagRewrite{msg: msg, err: err}
+}
+
+type flagRewrite struct {
+	msg string
+	err error
+}
+
+func (e *flagRewrite) Error() string { return e.msg }
+func (e *flagRewrite) Unwrap() error { return e.err }
+
+// fieldErrorsIn finds every *field.Error in err's tree.
+func fieldErrorsIn(err error) []*field.Error {
+	switch e := err.(type) {
+	case nil:
+		return nil
+	case *field.Error:
+		return []*field.Error{e}
+	case utilerrors.Aggregate:
+		var out []*field.Error
+		for _, child := range e.Errors() {
+			out = append(out, fieldErrorsIn(child)...)
+		}
+		return out
+	case interface{ Unwrap() []error }:
+		var out []*field.Error
+		for _, child := range e.Unwrap() {
+			out = append(out, fieldErrorsIn(child)...)
+		}
+		return out
+	case interface{ Unwrap() error }:
+		return fieldErrorsIn(e.Unwrap())
+	}
+	return nil
+}
+
+var subscript = regexp.MustCompile(`\[([^\]]*)\]`)
+
+// flagFor turns a field path into the flag that sets it, or says there is
+// none: spec.include_namespaces[2] → "--include-namespaces value 3",
+// spec.labels[team] → "--labels team".
+func flagFor(path string, flags map[string]string) (string, bool) {
+	base := subscript.ReplaceAllString(path, "")
+	flag, ok := flags[base]
+	if !ok {
+		return "", false
+	}
+	for _, m := range subscript.FindAllStringSubmatch(path, -1) {
+		if i, err := strconv.Atoi(m[1]); err == nil {
+			flag += " value " + strconv.Itoa(i+1)
+		} else {
+			flag += " " + m[1]
+		}
+	}
+	return flag, true
+}
+
+// isFieldError says whether err holds a field error.
+func isFieldError(err error) bool { return len(fieldErrorsIn(err)) > 0 }
+
+// Flags of the selection fields (selection.Selection), which restore and
+// diff share; their paths are at the top level of the options.
 var selectionFlags = map[string]string{
 	"include_namespaces": "--include-namespaces",
 	"exclude_namespaces": "--exclude-namespaces",
@@ -33,83 +125,4 @@ func withFlags(more map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
-}
-
-// index is a list index in a field path: include_namespaces[2].
-var index = regexp.MustCompile(`\[(\d+)\]`)
-
-// flagErrors rewrites the field errors in err (core names fields, such as
-// include_namespaces[1]) into the flags that set them (--include-namespaces,
-// value 2), one problem per line. flags maps a field path without indices
-// to a flag; a field it does not name keeps its path. An error without
-// field errors passes unchanged.
-func flagErrors(err error, flags map[string]string) error {
-	if !hasFieldError(err) {
-		return err
-	}
-	return &fieldFlagError{text: strings.Join(renderFlagErrors(err, flags), "\n"), err: err}
-}
-
-// renderFlagErrors gives the lines of err with field paths turned into
-// flags, keeping the text that wraps a field error ("backup "x" exists for
-// clusters a, b: cluster: Required value").
-func renderFlagErrors(err error, flags map[string]string) []string {
-	if !hasFieldError(err) {
-		return []string{err.Error()}
-	}
-	switch v := err.(type) {
-	case *field.Error:
-		return []string{flagOf(v.Field, flags) + ": " + v.ErrorBody()}
-	case utilerrors.Aggregate:
-		var lines []string
-		for _, inner := range v.Errors() {
-			lines = append(lines, renderFlagErrors(inner, flags)...)
-		}
-		return lines
-	case interface{ Unwrap() []error }:
-		var lines []string
-		for _, inner := range v.Unwrap() {
-			lines = append(lines, renderFlagErrors(inner, flags)...)
-		}
-		return lines
-	case interface{ Unwrap() error }:
-		inner := v.Unwrap()
-		lines := renderFlagErrors(inner, flags)
-		if prefix, found := strings.CutSuffix(err.Error(), inner.Error()); found && len(lines) > 0 {
-			lines[0] = prefix + lines[0]
-		}
-		return lines
-	}
-	return []string{err.Error()}
-}
-
-func hasFieldError(err error) bool {
-	var fe *field.Error
-	if errors.As(err, &fe) {
-		return true
-	}
-	var agg utilerrors.Aggregate
-	return errors.As(err, &agg) && slices.ContainsFunc(agg.Errors(), hasFieldError)
-}
-
-// flagError keeps the original error for errors.Is and errors.As.
-type fieldFlagError struct {
-	text string
-	err  error
-}
-
-func (e *fieldFlagError) Error() string { return e.text }
-func (e *fieldFlagError) Unwrap() error { return e.err }
-
-func flagOf(path string, flags map[string]string) string {
-	bare := index.ReplaceAllString(path, "")
-	flag, ok := flags[bare]
-	if !ok {
-		return path
-	}
-	if m := index.FindStringSubmatch(path); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return fmt.Sprintf("%s (value %d)", flag, n+1)
-	}
-	return flag
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/kbackup/kbackup/core/config"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // GlobalOptions are the flags every command shares: kubectl's connection
@@ -65,7 +66,7 @@ func (g *GlobalOptions) AddFlags(fs *pflag.FlagSet) {
 }
 
 func defaultLocationText() string {
-	if loc, err := repo.DefaultLocation(); err == nil {
+	if loc, err := storage.DefaultLocation(); err == nil {
 		return "the local repository " + loc.Path
 	}
 	return "the local repository $XDG_DATA_HOME/kbackup"
@@ -168,7 +169,7 @@ func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 // creates nothing: an empty location is an error that says how to make a
 // repository there (backup create does).
 func openRepository(ctx context.Context, cfg *LoadedConfig) (*repo.Repository, error) {
-	primary, _, err := repo.OptionsFromConfig(cfg.Config)
+	primary, _, err := config.RepositoryOptions(cfg.Config)
 	if err != nil {
 		return nil, err
 	}

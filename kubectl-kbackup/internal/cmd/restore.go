@@ -19,6 +19,7 @@ import (
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/restore"
 	"github.com/kbackup/kbackup/core/selection"
+	"github.com/kbackup/kbackup/core/storage"
 	"github.com/kbackup/kbackup/kubectl-kbackup/internal/ui"
 )
 
@@ -433,7 +434,7 @@ func (o *RestoreOptions) resolveBackup(ctx context.Context, r *repo.Repository, 
 	} else {
 		m, err = resolveBackup(ctx, r, o.FromCluster, o.Backup, "--from-cluster", targetsOwn)
 	}
-	if errors.Is(err, repo.ErrNotFound) {
+	if errors.Is(err, storage.ErrNotFound) {
 		return nil, fmt.Errorf("%w%s", err, hint)
 	}
 	return m, err
@@ -482,7 +483,7 @@ func (o *RestoreOptions) recordLocation(r *repo.Repository, res *restore.Result)
 // a URL in S3.
 func recordLocation(r *repo.Repository, key string) string {
 	loc := r.Location()
-	if loc.Scheme == repo.SchemeFile {
+	if loc.Scheme == storage.SchemeFile {
 		return filepath.Join(loc.Path, filepath.FromSlash(key))
 	}
 	loc.Prefix = "" // the key has it

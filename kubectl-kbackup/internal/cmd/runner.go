@@ -29,8 +29,23 @@ func runOptions(o commandOptions) func(*cobra.Command, []string) error {
 		if err := o.Validate(); err != nil {
 			return err
 		}
-		return o.Run(c.Context())
+		return repositoryHints(o.Run(c.Context()))
 	}
+}
+
+// repositoryHints adds to core's errors about the repository the commands
+// that help: core names no command.
+func repositoryHints(err error) error {
+	var notFound *repo.BackupNotFoundError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, repo.ErrNoRepository):
+		return fmt.Errorf("%w\nRun `kubectl kbackup backup create` to create one there, or check the storage URL (--storage, KBACKUP_STORAGE or storage.url)", err)
+	case errors.As(err, &notFound) && notFound.Cluster != "":
+		return fmt.Errorf("%w\n`kubectl kbackup backup list --cluster %s` lists its backups", err, notFound.Cluster)
+	}
+	return err
 }
 
 // clusterSelection is --cluster NAME or --all-clusters, which the listing
@@ -54,7 +69,7 @@ func (s *clusterSelection) validate() error {
 	}
 	if s.Cluster != "" {
 		if err := repo.ValidateClusterName(s.Cluster); err != nil {
-			return fmt.Errorf("--cluster: %w", err)
+			return flagErrors(err, map[string]string{"cluster.name": "--cluster"})
 		}
 	}
 	return nil

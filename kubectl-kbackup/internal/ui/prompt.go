@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // Confirm asks a yes/no question on w and reads the answer from in: only y
@@ -42,7 +43,7 @@ func PickBackup(in *bufio.Reader, w io.Writer, s *Styles, cluster string, manife
 		}
 	}
 	if len(offered) == 0 {
-		return nil, fmt.Errorf("cluster %s has no backup to restore that did not fail: %w", cluster, repo.ErrNotFound)
+		return nil, fmt.Errorf("cluster %s has no backup to restore that did not fail: %w", cluster, storage.ErrNotFound)
 	}
 	fmt.Fprintf(w, "Recent backups of cluster %s:\n", cluster)
 	t := &Table{Headers: []string{"#", "ID", "PHASE", "OBJECTS", "NAMESPACES", "AGE"}}

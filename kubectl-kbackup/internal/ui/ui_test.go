@@ -11,6 +11,7 @@ import (
 	"github.com/kbackup/kbackup/core/config"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/selection"
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 func TestBytes(t *testing.T) {
@@ -80,7 +81,7 @@ func TestRenderingToAPipeIsPlain(t *testing.T) {
 	}
 	m := sampleManifest()
 	now := m.StartedAt.Add(time.Hour)
-	res := &backup.Result{Manifest: m, Location: "s3://spare", Attempts: []repo.OpenAttempt{{Location: repo.Location{Scheme: repo.SchemeS3, Bucket: "primary"}, Err: errors.New("storage unavailable")}}}
+	res := &backup.Result{Manifest: m, Location: "s3://spare", Attempts: []repo.OpenAttempt{{Location: storage.Location{Scheme: storage.SchemeS3, Bucket: "primary"}, Err: errors.New("storage unavailable")}}}
 	details := []PackDetail{{Pack: m.Packs[0], Objects: []string{"a", "b"}}, {Pack: m.Packs[1], Err: errors.New("pack x: corrupt")}}
 	for name, render := range map[string]func() error{
 		"result":      func() error { return RenderBackupResult(&buf, s, res) },
@@ -116,7 +117,7 @@ func TestRenderingToAPipeIsPlain(t *testing.T) {
 
 func TestBackupResultJSON(t *testing.T) {
 	m := sampleManifest()
-	res := &backup.Result{Manifest: m, Location: "file:///srv/spare", Attempts: []repo.OpenAttempt{{Location: repo.Location{Scheme: repo.SchemeS3, Bucket: "primary"}, Err: errors.New("down")}}}
+	res := &backup.Result{Manifest: m, Location: "file:///srv/spare", Attempts: []repo.OpenAttempt{{Location: storage.Location{Scheme: storage.SchemeS3, Bucket: "primary"}, Err: errors.New("down")}}}
 	var buf bytes.Buffer
 	if err := PrintObject(&buf, OutputJSON, NewBackupResult(res)); err != nil {
 		t.Fatal(err)

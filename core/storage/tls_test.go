@@ -1,4 +1,4 @@
-package repo
+package storage
 
 import (
 	"context"
@@ -34,7 +34,7 @@ func TestS3TLSVerification(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := OpenBackend(loc, Credentials{AccessKeyID: "id", SecretAccessKey: "secret"}, StorageOptions{MaxAttempts: 1})
+		b, err := Open(loc, Credentials{AccessKeyID: "id", SecretAccessKey: "secret"}, Options{MaxAttempts: 1})
 		if err != nil {
 			return err
 		}

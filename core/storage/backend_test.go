@@ -1,4 +1,4 @@
-package repo
+package storage
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 func TestBackendContract(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s store) {
 		ctx := context.Background()
-		b, err := OpenBackend(s.opts.Location, s.opts.Credentials, StorageOptions{})
+		b, err := Open(s.loc, s.creds, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func TestBackendContract(t *testing.T) {
 // every other gets ErrAlreadyExists.
 func TestPutIfAbsentRace(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s store) {
-		b, err := OpenBackend(s.opts.Location, s.opts.Credentials, StorageOptions{})
+		b, err := Open(s.loc, s.creds, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +133,7 @@ func TestPutIfAbsentRace(t *testing.T) {
 
 // The local backend refuses keys that would leave its directory.
 func TestLocalRefusesEscapingKeys(t *testing.T) {
-	b := newLocalBackend(t.TempDir())
+	b := newLocalBackend(t.TempDir(), nil)
 	for _, key := range []string{"", "../x", "a/../../x", "/etc/passwd", "a//b", "a/./b", "a\\b", "a/", ".kbackup-tmp-1"} {
 		err := b.Put(context.Background(), key, []byte("x"))
 		if !errors.Is(err, ErrInvalid) {

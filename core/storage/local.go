@@ -1,4 +1,4 @@
-package repo
+package storage
 
 import (
 	"context"
@@ -24,12 +24,15 @@ const tempPrefix = ".kbackup-tmp-"
 // a reader sees a whole object or none. Files are readable by the owner
 // only: packs hold Secrets.
 type localBackend struct {
-	root string
+	root     string
+	describe func(string) string
 }
 
 var _ Backend = (*localBackend)(nil)
 
-func newLocalBackend(root string) *localBackend { return &localBackend{root: root} }
+func newLocalBackend(root string, describe func(string) string) *localBackend {
+	return &localBackend{root: root, describe: describe}
+}
 
 func (b *localBackend) String() string { return b.root }
 
@@ -43,7 +46,7 @@ func (b *localBackend) fail(op, key string, err error) error {
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EIO):
 		err = fmt.Errorf("%w: %w", ErrStorageUnavailable, err)
 	}
-	return &OpError{Op: op, Key: key, Location: b.root, Err: err}
+	return &OpError{Op: op, What: describe(b.describe, key), Key: key, Location: b.root, Err: err}
 }
 
 // path maps a key to a file path, refusing keys that could leave the root

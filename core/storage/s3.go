@@ -1,4 +1,4 @@
-package repo
+package storage
 
 import (
 	"bytes"
@@ -16,54 +16,40 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/kbackup/kbackup/core/version"
 )
 
 // s3Backend keeps objects in an S3 bucket through minio-go.
 //
-// Each request is retried by minio-go (StorageOptions.MaxAttempts, with
-// exponential backoff capped at 1 s), and all requests go through one
-// circuit breaker: after FailuresToTrip requests in a row fail with the
-// storage unreachable or erroring (network errors, 5xx, throttling), every
-// request fails at once with ErrStorageUnavailable for OpenFor, so a
-// backup of thousands of packs against a dead server stops in seconds
-// rather than retrying each pack. Answers that show the server working
-// (not found, precondition failed, access denied) do not count as
-// failures.
+// Each request is retried by minio-go (Options.MaxAttempts, with
+// exponential backoff capped at 1 s), and all requests go through the
+// endpoint's circuit breaker (Breaker).
 type s3Backend struct {
-	client  *minio.Client
-	bucket  string
-	where   string
-	opts    StorageOptions
-	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
-	scrub   scrubber
-	// lastFailure is the text of the last failure that counted against
-	// the breaker, to say why it opened.
-	lastFailure atomic.Pointer[string]
+	client   *minio.Client
+	bucket   string
+	where    string
+	opts     Options
+	breaker  *Breaker
+	scrub    scrubber
+	describe func(string) string
 }
 
 var _ Backend = (*s3Backend)(nil)
 
-// errExcluded tells the breaker to ignore a request that the caller
-// cancelled.
-var errExcluded = errors.New("excluded from the circuit breaker")
-
-func newS3Backend(loc Location, creds Credentials, opts StorageOptions) (*s3Backend, error) {
+func newS3Backend(loc Location, creds Credentials, opts Options) (*s3Backend, error) {
 	endpoint, err := url.Parse(loc.EndpointURL())
 	if err != nil {
-		return nil, invalidf("storage location %s: endpoint: %v", loc.display(), err)
+		return nil, invalidf("storage location %s: endpoint: %v", loc.Display(), err)
 	}
 	secure := endpoint.Scheme == "https"
 	transport, err := minio.DefaultTransport(secure)
 	if err != nil {
-		return nil, fmt.Errorf("storage location %s: %w", loc.display(), err)
+		return nil, fmt.Errorf("storage location %s: %w", loc.Display(), err)
 	}
 	transport.DialContext = (&net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
 	transport.ResponseHeaderTimeout = opts.ResponseTimeout
@@ -71,7 +57,7 @@ func newS3Backend(loc Location, creds Credentials, opts StorageOptions) (*s3Back
 	if secure {
 		tlsConfig, err := tlsConfigFor(loc)
 		if err != nil {
-			return nil, fmt.Errorf("storage location %s: %w", loc.display(), err)
+			return nil, fmt.Errorf("storage location %s: %w", loc.Display(), err)
 		}
 		transport.TLSClientConfig = tlsConfig
 	}
@@ -91,16 +77,18 @@ func newS3Backend(loc Location, creds Credentials, opts StorageOptions) (*s3Back
 		MaxRetries:   opts.MaxAttempts,
 	})
 	if err != nil {
-		return nil, invalidf("storage location %s: %v", loc.display(), scrubber(creds.secrets()).wrap(err))
+		return nil, invalidf("storage location %s: %v", loc.Display(), scrubber(creds.secrets()).wrap(err))
 	}
 	client.SetAppInfo("kbackup", version.Get().Version)
 
 	b := &s3Backend{
-		client: client,
-		bucket: loc.Bucket,
-		where:  loc.display(),
-		opts:   opts,
-		scrub:  creds.secrets(),
+		client:   client,
+		bucket:   loc.Bucket,
+		where:    loc.Display(),
+		opts:     opts,
+		scrub:    creds.secrets(),
+		breaker:  opts.Breaker,
+		describe: opts.DescribeKey,
 	}
 	if creds.IsZero() {
 		// The chain may take them from the environment.
@@ -110,15 +98,9 @@ func newS3Backend(loc Location, creds Credentials, opts StorageOptions) (*s3Back
 			SessionToken:    os.Getenv("AWS_SESSION_TOKEN"),
 		}.secrets()
 	}
-	b.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:        b.where,
-		MaxRequests: 1,
-		Timeout:     opts.OpenFor,
-		ReadyToTrip: func(c gobreaker.Counts) bool {
-			return c.ConsecutiveFailures >= uint32(opts.FailuresToTrip)
-		},
-		IsExcluded: func(err error) bool { return err == errExcluded },
-	})
+	if b.breaker == nil {
+		b.breaker = NewBreaker(b.where, opts)
+	}
 	return b, nil
 }
 
@@ -174,9 +156,9 @@ const minUploadRate = 256 << 10 // bytes per second
 
 // callSending is call for a request that uploads size bytes.
 func (b *s3Backend) callSending(ctx context.Context, op, key string, size int64, request func(context.Context) error) error {
-	done, err := b.breaker.Allow()
+	done, err := b.breaker.allow()
 	if err != nil {
-		return b.opError(op, key, b.openError())
+		return b.opError(op, key, err)
 	}
 	start := time.Now()
 	timeout := b.opts.StallTimeout + time.Duration(size)*time.Second/minUploadRate
@@ -186,7 +168,12 @@ func (b *s3Backend) callSending(ctx context.Context, op, key string, size int64,
 	if err != nil && stall.fired() {
 		err = &stalledError{err: fmt.Errorf("no progress for %s: %w", roundDuration(timeout), err)}
 	}
-	done(b.breakerOutcome(ctx, err))
+	outcome := b.breakerOutcome(ctx, err)
+	scrubbed := ""
+	if outcome != nil && outcome != errExcluded {
+		scrubbed = b.scrub.text(err.Error())
+	}
+	done(outcome, scrubbed)
 	if err == nil {
 		return nil
 	}
@@ -194,7 +181,7 @@ func (b *s3Backend) callSending(ctx context.Context, op, key string, size int64,
 }
 
 func (b *s3Backend) opError(op, key string, err error) error {
-	return &OpError{Op: op, Key: key, Location: b.where, Err: err}
+	return &OpError{Op: op, What: describe(b.describe, key), Key: key, Location: b.where, Err: err}
 }
 
 // breakerOutcome is what the breaker counts: a failure only when the
@@ -206,8 +193,6 @@ func (b *s3Backend) breakerOutcome(ctx context.Context, err error) error {
 	case ctx.Err() != nil:
 		return errExcluded
 	case storageFailure(err):
-		msg := b.scrub.text(err.Error())
-		b.lastFailure.Store(&msg)
 		return err
 	}
 	return nil
@@ -269,15 +254,6 @@ func (b *s3Backend) classify(ctx context.Context, err error, elapsed time.Durati
 	return b.scrub.wrap(err)
 }
 
-func (b *s3Backend) openError() error {
-	last := "unknown"
-	if p := b.lastFailure.Load(); p != nil {
-		last = *p
-	}
-	return fmt.Errorf("%w: %d requests in a row failed, so kbackup sends no more for up to %s; last failure: %s",
-		ErrStorageUnavailable, b.opts.FailuresToTrip, b.opts.OpenFor, last)
-}
-
 func (b *s3Backend) Get(ctx context.Context, key string) ([]byte, error) {
 	var data []byte
 	err := b.call(ctx, opRead, key, func(ctx context.Context) error {
@@ -297,9 +273,9 @@ func (b *s3Backend) Get(ctx context.Context, key string) ([]byte, error) {
 
 func contentType(key string) string {
 	switch {
-	case strings.HasSuffix(key, jsonExt):
+	case strings.HasSuffix(key, ".json"):
 		return "application/json"
-	case strings.HasSuffix(key, packExt):
+	case strings.HasSuffix(key, ".zst"):
 		return "application/zstd"
 	}
 	return "application/octet-stream"
@@ -393,11 +369,6 @@ func (b *s3Backend) createBucket(ctx context.Context, region string) error {
 		}
 		return err
 	})
-}
-
-// bucketCreator is implemented by backends whose container can be created.
-type bucketCreator interface {
-	createBucket(ctx context.Context, region string) error
 }
 
 // firstKey finds any object under prefix from the first page of a listing.

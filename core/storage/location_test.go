@@ -1,4 +1,4 @@
-package repo
+package storage
 
 import (
 	"encoding/json"
@@ -203,7 +203,12 @@ func TestDefaultLocation(t *testing.T) {
 func TestCredentialsNeverPrinted(t *testing.T) {
 	const id, secret, token = "AKIAMARKERID0001", "marker-secret-0001", "marker-token-0001"
 	c := Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: token}
-	opts := Options{Location: Location{Scheme: SchemeS3, Bucket: "backups"}, Credentials: c}
+	// A struct that carries credentials beside a location, as a caller's
+	// options do.
+	opts := struct {
+		Location    Location
+		Credentials Credentials
+	}{Location{Scheme: SchemeS3, Bucket: "backups"}, c}
 	var outputs []string
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
 		outputs = append(outputs, fmt.Sprintf(verb, c), fmt.Sprintf(verb, opts), fmt.Sprintf(verb, &opts))

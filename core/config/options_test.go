@@ -1,16 +1,16 @@
-package repo
+package config
 
 import (
 	"errors"
 	"strings"
 	"testing"
 
-	"github.com/kbackup/kbackup/core/config"
+	"github.com/kbackup/kbackup/core/storage"
 )
 
-func kbackupYAML(t *testing.T, yaml string, env map[string]string) *config.Config {
+func kbackupYAML(t *testing.T, yaml string, env map[string]string) *Config {
 	t.Helper()
-	cfg, err := config.Parse("kbackup.yaml", []byte(yaml), config.LoadOptions{LookupEnv: func(k string) (string, bool) {
+	cfg, err := Parse("kbackup.yaml", []byte(yaml), LoadOptions{LookupEnv: func(k string) (string, bool) {
 		v, ok := env[k]
 		return v, ok
 	}})
@@ -22,7 +22,7 @@ func kbackupYAML(t *testing.T, yaml string, env map[string]string) *config.Confi
 
 // The storage section picks the repository: a URL, spelled-out fields, or
 // the local default when nothing but defaults is set.
-func TestOptionsFromConfig(t *testing.T) {
+func TestRepositoryOptions(t *testing.T) {
 	t.Setenv("XDG_DATA_HOME", "/data")
 	cases := []struct {
 		name, yaml string
@@ -54,7 +54,7 @@ func TestOptionsFromConfig(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			primary, fallbacks, err := OptionsFromConfig(cfg)
+			primary, fallbacks, err := RepositoryOptions(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,8 +77,8 @@ func TestOptionsFromConfig(t *testing.T) {
 
 func TestOptionsFromConfigRefusesABadURL(t *testing.T) {
 	cfg := kbackupYAML(t, "storage:\n  url: s3://backups?endpoint=minio:9000\n", nil)
-	_, _, err := OptionsFromConfig(cfg)
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "minio:9000") {
+	_, _, err := RepositoryOptions(cfg)
+	if !errors.Is(err, storage.ErrInvalid) || !strings.Contains(err.Error(), "minio:9000") {
 		t.Errorf("want an invalid-URL error naming the endpoint, got %v", err)
 	}
 }

@@ -1,4 +1,9 @@
-package repo
+// Package storage is kbackup's transport: objects by key in an S3 bucket
+// (through minio-go) or a local directory, with conditional writes, retries,
+// a stall watchdog, a circuit breaker per endpoint, TLS, and errors that
+// never contain a credential. It knows nothing of the repository format
+// (core/repo builds on it) nor of kbackup.yaml (core/config).
+package storage
 
 import (
 	"context"
@@ -8,8 +13,8 @@ import (
 	"time"
 )
 
-// Backend stores objects by key. Keys are '/'-separated paths; the
-// repository builds them with Layout. Every error is an *OpError naming the
+// Backend stores objects by key. Keys are '/'-separated paths; core/repo
+// builds them with its Layout. Every error is an *OpError naming the
 // key and the location, wrapping ErrNotFound, ErrAlreadyExists,
 // ErrBucketNotFound or ErrStorageUnavailable where they apply, and never
 // containing a credential.
@@ -45,9 +50,9 @@ type ObjectInfo struct {
 	ModTime time.Time
 }
 
-// StorageOptions tune how storage is reached. The zero value gives the
+// Options tune how storage is reached. The zero value gives the
 // defaults.
-type StorageOptions struct {
+type Options struct {
 	// MaxAttempts is how often one S3 request is tried before it fails
 	// with ErrStorageUnavailable (default 5: a stopped server fails a
 	// request within about 4 s, an unreachable host within about 20 s).
@@ -72,9 +77,17 @@ type StorageOptions struct {
 	// server that accepts connections but never answers from holding a
 	// request for minutes.
 	StallTimeout time.Duration
+
+	// Breaker is the circuit breaker of the endpoint, shared by every
+	// backend opened on it for one run (see NewBreaker); nil gives the
+	// backend a breaker of its own.
+	Breaker *Breaker `json:"-" yaml:"-"`
+	// DescribeKey names what a key holds ("pack", "manifest") in
+	// OpError; nil says "object".
+	DescribeKey func(key string) string `json:"-" yaml:"-"`
 }
 
-func (o StorageOptions) withDefaults() StorageOptions {
+func (o Options) withDefaults() Options {
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 5
 	}
@@ -96,17 +109,54 @@ func (o StorageOptions) withDefaults() StorageOptions {
 	return o
 }
 
-// OpenBackend returns the backend of a location. It sends no request: an
+// Open returns the backend of a location. It sends no request: an
 // unreachable server shows on the first operation.
-func OpenBackend(loc Location, creds Credentials, opts StorageOptions) (Backend, error) {
+func Open(loc Location, creds Credentials, opts Options) (Backend, error) {
 	loc, err := loc.normalized()
 	if err != nil {
-		return nil, invalidf("storage location %s: %v", loc.display(), err)
+		return nil, invalidf("storage location %s: %v", loc.Display(), err)
 	}
 	if loc.IsLocal() {
-		return newLocalBackend(loc.Path), nil
+		return newLocalBackend(loc.Path, opts.DescribeKey), nil
 	}
 	return newS3Backend(loc, creds, opts.withDefaults())
+}
+
+// Unwrap finds the backend under wrappers that expose
+// Unwrap() Backend (metrics, request counters in tests).
+func Unwrap(b Backend) Backend {
+	for {
+		u, ok := b.(interface{ Unwrap() Backend })
+		if !ok {
+			return b
+		}
+		b = u.Unwrap()
+	}
+}
+
+// CreateBucket creates the S3 bucket of b unless it exists. It fails with
+// ErrInvalid for a backend that has no bucket (a local directory).
+func CreateBucket(ctx context.Context, b Backend, region string) error {
+	s3, ok := Unwrap(b).(*s3Backend)
+	if !ok {
+		return invalidf("%s has no bucket to create", b)
+	}
+	return s3.createBucket(ctx, region)
+}
+
+// FirstKey finds any object under prefix. S3 answers from the first page
+// of a listing instead of the whole listing.
+func FirstKey(ctx context.Context, b Backend, prefix string) (key string, found bool, err error) {
+	if s3, ok := Unwrap(b).(*s3Backend); ok {
+		return s3.firstKey(ctx, prefix)
+	}
+	for obj, err := range b.List(ctx, prefix) {
+		if err != nil {
+			return "", false, err
+		}
+		return obj.Key, true, nil
+	}
+	return "", false, nil
 }
 
 // scrubber removes known secrets from error text. Servers and HTTP

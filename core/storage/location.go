@@ -1,4 +1,4 @@
-package repo
+package storage
 
 import (
 	"errors"
@@ -113,9 +113,9 @@ func (l Location) String() string {
 	return fmt.Sprintf("<invalid location with scheme %q>", l.Scheme)
 }
 
-// display is how backends name the location in messages: the bucket and
+// Display is how backends name the location in messages: the bucket and
 // prefix, and the server when it is not AWS.
-func (l Location) display() string {
+func (l Location) Display() string {
 	if l.IsLocal() {
 		return l.Path
 	}
@@ -274,9 +274,19 @@ func parseS3URL(s string, fail func(string, ...any) error) (Location, error) {
 func (l Location) Validate() error {
 	_, err := l.normalized()
 	if err != nil {
-		return invalidf("storage location %s: %v", l.display(), err)
+		return invalidf("storage location %s: %v", l.Display(), err)
 	}
 	return nil
+}
+
+// Normalized checks the location and returns it in canonical form; the
+// error, wrapping ErrInvalid, names the location.
+func (l Location) Normalized() (Location, error) {
+	n, err := l.normalized()
+	if err != nil {
+		return l, invalidf("storage location %s: %v", l.Display(), err)
+	}
+	return n, nil
 }
 
 // normalized checks the location and returns it in canonical form.
