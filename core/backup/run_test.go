@@ -4,14 +4,13 @@ import (
 	"context"
 	"testing"
 
-	"github.com/kbackup/kbackup/core/selection"
-
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kbackup/kbackup/core/backup"
 	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/selection"
 	"github.com/kbackup/kbackup/core/testenv"
 	"github.com/kbackup/kbackup/core/testenv/repotest"
 )

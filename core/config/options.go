@@ -3,11 +3,10 @@ package config
 import (
 	"strings"
 
-	"github.com/kbackup/kbackup/core/selection"
-
 	"github.com/kbackup/kbackup/core/backup"
 	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/selection"
 	"github.com/kbackup/kbackup/core/storage"
 )
 

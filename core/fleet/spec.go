@@ -18,10 +18,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kbackup/kbackup/core/selection"
-
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/kbackup/kbackup/core/selection"
 )
 
 // ClusterResources says whether cluster-scoped resources are backed up

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kbackup/kbackup/core/selection"
-
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/kbackup/kbackup/core/selection"
 )
 
 // The spec is serialised with snake_case keys, the same in a schedule, a

@@ -7,9 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/kbackup/kbackup/core/selection"
-
 	"github.com/kbackup/kbackup/core/fleet"
+	"github.com/kbackup/kbackup/core/selection"
 	"github.com/kbackup/kbackup/core/storage"
 )
 

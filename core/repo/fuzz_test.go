@@ -3,11 +3,12 @@ package repo
 import (
 	"bytes"
 	"errors"
-	"github.com/kbackup/kbackup/core/selection"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kbackup/kbackup/core/selection"
 )
 
 // FuzzReadManifest feeds arbitrary bytes to the manifest parser: it never

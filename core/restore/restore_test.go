@@ -3,7 +3,6 @@ package restore_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/kbackup/kbackup/core/selection"
 	"strings"
 	"testing"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/diff"
 	"github.com/kbackup/kbackup/core/restore"
+	"github.com/kbackup/kbackup/core/selection"
 	"github.com/kbackup/kbackup/core/testenv/workload"
 )
 
