@@ -1,6 +1,7 @@
 package archtest
 
 import (
+	"fmt"
 	"go/ast"
 	"go/types"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/tools/go/packages"
@@ -31,13 +33,27 @@ var frontEndLibraries = []string{
 // and the format that writes and collects them.
 var packListReaders = []string{coreModule + "/catalog", coreModule + "/repo"}
 
+var (
+	loadOnce   sync.Once
+	loaded     []*packages.Package
+	loadFailed string
+)
+
 // loadModules loads every package of the three modules (go.work ties
-// them), with types for the pack-list check.
+// them), with types for the pack-list check, once for every test.
 func loadModules(t *testing.T) []*packages.Package {
 	t.Helper()
+	loadOnce.Do(func() { loaded, loadFailed = load() })
+	if loadFailed != "" {
+		t.Fatal(loadFailed)
+	}
+	return loaded
+}
+
+func load() ([]*packages.Package, string) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err.Error()
 	}
 	cfg := &packages.Config{
 		Mode: packages.NeedName | packages.NeedImports | packages.NeedFiles | packages.NeedSyntax |
@@ -46,7 +62,7 @@ func loadModules(t *testing.T) []*packages.Package {
 	}
 	pkgs, err := packages.Load(cfg, "./core/...", "./kubectl-kbackup/...", "./terraform-provider/...")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err.Error()
 	}
 	var broken []string
 	packages.Visit(pkgs, nil, func(p *packages.Package) {
@@ -55,12 +71,12 @@ func loadModules(t *testing.T) []*packages.Package {
 		}
 	})
 	if len(broken) > 0 {
-		t.Fatalf("loading the modules:\n%s", strings.Join(broken, "\n"))
+		return nil, "loading the modules:\n" + strings.Join(broken, "\n")
 	}
 	if len(pkgs) < 20 {
-		t.Fatalf("loaded only %d packages: the patterns did not find the modules", len(pkgs))
+		return nil, fmt.Sprintf("loaded only %d packages: the patterns did not find the modules", len(pkgs))
 	}
-	return pkgs
+	return pkgs, ""
 }
 
 // importRules reads the table between the imports markers of
