@@ -45,7 +45,7 @@ func TestFleetRegistry(t *testing.T) {
 			t.Fatalf("GetSchedule = %+v, %v", got, err)
 		}
 		stored := string(s.rawGet(t, r.Layout().Schedule("nightly-prod")))
-		for _, want := range []string{`"time_zone": "Europe/Paris"`, `"exclude_namespaces": [`, `"cluster_resources": "on"`, `"policy": "by-environment"`} {
+		for _, want := range []string{`"timeZone": "Europe/Paris"`, `"excludeNamespaces": [`, `"clusterResources": "on"`, `"policy": "by-environment"`} {
 			if !strings.Contains(stored, want) {
 				t.Errorf("stored schedule does not hold %s:\n%s", want, stored)
 			}
