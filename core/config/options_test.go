@@ -82,3 +82,34 @@ func TestOptionsFromConfigRefusesABadURL(t *testing.T) {
 		t.Errorf("want an invalid-URL error naming the endpoint, got %v", err)
 	}
 }
+
+// kbackup.yaml's backup section becomes the backup spec, and the cluster
+// name's source is recorded without naming a front end's flag.
+func TestBackupOptions(t *testing.T) {
+	cfg := kbackupYAML(t, `cluster:
+  name: prod-eu
+backup:
+  include_namespaces: [shop-*]
+  exclude_resources: [secrets]
+  cluster_resources: "off"
+  behavior:
+    max_resource_size: 1Mi
+    batch_size: 100
+`, nil)
+	opts := BackupOptions(cfg)
+	if opts.ClusterName != "prod-eu" || opts.ClusterNameSource != "config" || opts.PageSize != 100 ||
+		opts.IncludeNamespaces[0] != "shop-*" || opts.ExcludeResources[0] != "secrets" || opts.ClusterResources != "off" || opts.MaxResourceSize != 1<<20 {
+		t.Errorf("BackupOptions = %+v", opts)
+	}
+	if err := cfg.Set("cluster.name", "dr-us", "flag --cluster-name"); err != nil {
+		t.Fatal(err)
+	}
+	if got := BackupOptions(cfg).ClusterNameSource; got != "explicit" {
+		t.Errorf("a name from a flag is recorded as from %q; want explicit", got)
+	}
+	for source, want := range map[string]string{"env CLUSTER_NAME": "env", "kbackup.yaml:3": "config", "": "config", "flag --cluster-name": "explicit"} {
+		if got := NameSource(source); got != want {
+			t.Errorf("NameSource(%q) = %q; want %q", source, got, want)
+		}
+	}
+}

@@ -42,7 +42,8 @@ func (r *Repository) ClaimCluster(ctx context.Context, id ClusterIdentity, opts 
 		return nil, err
 	}
 	if id.UID == "" {
-		return nil, invalidf("cluster %s: no UID (the kube-system namespace UID) to claim the name with", id.Name)
+		return nil, invalidFields(field.ErrorList{field.Required(field.NewPath("cluster", "uid"),
+			fmt.Sprintf("cluster %s needs its UID (the kube-system namespace UID) to claim the name with", id.Name))})
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	key := r.layout.ClusterEntry(id.Name)
