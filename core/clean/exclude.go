@@ -86,7 +86,7 @@ func ExcludedObject(gr schema.GroupResource, obj *unstructured.Unstructured) str
 		}
 	case schema.GroupResource{Group: "networking.k8s.io", Resource: "servicecidrs"}:
 		if name == "kubernetes" {
-			return "the API server makes the ServiceCIDR \"kubernetes\" from its own --service-cluster-ip-range"
+			return "the API server makes the ServiceCIDR \"kubernetes\" from its own service cluster IP range"
 		}
 	}
 	return ""
