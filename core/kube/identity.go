@@ -106,7 +106,7 @@ const nodeSample = 10
 type Identity struct {
 	// Name is the cluster's name in the repository: a DNS-1123 label.
 	Name string `json:"name"`
-	// NameSource says where Name came from: the caller's NameSource ("flag",
+	// NameSource says where Name came from: the caller's NameSource ("explicit",
 	// "config", "env CLUSTER_NAME") or a detection source.
 	NameSource string `json:"nameSource"`
 	// UID is the UID of the kube-system namespace: the cluster's stable id.
@@ -137,7 +137,7 @@ type DetectOptions struct {
 	// Name is an explicit cluster name; it wins over detection and must be a
 	// valid name (ValidateClusterName).
 	Name string
-	// NameSource says where Name came from: "flag", "config",
+	// NameSource says where Name came from: "explicit", "config",
 	// "env CLUSTER_NAME". Defaults to "explicit".
 	NameSource string
 }

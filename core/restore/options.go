@@ -95,7 +95,7 @@ type Options struct {
 
 	// TargetClusterName overrides the detected name of the target, under
 	// which the restore is recorded; TargetClusterNameSource says where it
-	// came from ("flag", "config").
+	// came from ("explicit", "env", "config").
 	TargetClusterName       string `json:"-"`
 	TargetClusterNameSource string `json:"-"`
 	// ForceClusterName records under TargetClusterName even when another

@@ -160,7 +160,7 @@ func (o *DiffOptions) Validate() error {
 	}
 	if o.FromCluster != "" {
 		if err := repo.ValidateClusterName(o.FromCluster); err != nil {
-			return fmt.Errorf("--from-cluster: %w", err)
+			return flagErrors(err, map[string]string{"cluster.name": "--from-cluster"})
 		}
 	}
 	if o.namespace != "" && o.changed != nil && o.changed("include-namespaces") {

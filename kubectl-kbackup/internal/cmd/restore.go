@@ -15,6 +15,7 @@ import (
 
 	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/clean"
+	"github.com/kbackup/kbackup/core/config"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/restore"
@@ -206,7 +207,7 @@ func (o *RestoreOptions) Complete(fs *pflag.FlagSet, args []string) error {
 	}
 	if cfg.Cluster.Name != "" {
 		o.options.TargetClusterName = cfg.Cluster.Name
-		o.options.TargetClusterNameSource = nameSource(cfg.Sources["cluster.name"])
+		o.options.TargetClusterNameSource = config.NameSource(cfg.Sources["cluster.name"])
 	}
 	if o.Object != "" {
 		typ, name, ok := strings.Cut(o.Object, "/")
@@ -218,18 +219,6 @@ func (o *RestoreOptions) Complete(fs *pflag.FlagSet, args []string) error {
 		o.options.IncludeNamespaces = []string{o.namespace}
 	}
 	return nil
-}
-
-// nameSource turns a configuration source ("flag --cluster-name", "env
-// CLUSTER_NAME", "kbackup.yaml:3") into the short form identities record.
-func nameSource(source string) string {
-	switch {
-	case strings.HasPrefix(source, "flag"):
-		return "flag"
-	case strings.HasPrefix(source, "env"):
-		return "env"
-	}
-	return "config"
 }
 
 // Validate rejects contradicting flags, and a restore that nobody could
@@ -246,7 +235,7 @@ func (o *RestoreOptions) Validate() error {
 	}
 	if o.FromCluster != "" {
 		if err := repo.ValidateClusterName(o.FromCluster); err != nil {
-			return fmt.Errorf("--from-cluster: %w", err)
+			return flagErrors(err, map[string]string{"cluster.name": "--from-cluster"})
 		}
 	}
 	if o.namespace != "" && changed("include-namespaces") {

@@ -83,7 +83,7 @@ func (o *RestoreDescribeOptions) Validate() error {
 	}
 	if o.Cluster != "" {
 		if err := repo.ValidateClusterName(o.Cluster); err != nil {
-			return fmt.Errorf("--cluster: %w", err)
+			return flagErrors(err, map[string]string{"cluster.name": "--cluster"})
 		}
 	}
 	return ui.ValidateOutput(o.Output, false)

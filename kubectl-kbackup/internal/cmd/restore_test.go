@@ -41,7 +41,7 @@ func TestRestoreFlagsBecomeOptions(t *testing.T) {
 	if o.Backup != "latest" || o.FromCluster != "prod-eu" || strings.Join(opts.IncludeNamespaces, ",") != "shop" || opts.NamespaceMapping["shop"] != "shop-restored" ||
 		!opts.DryRun || opts.ExistingResourcePolicy != restore.PolicyUpdate || !opts.IncludeOwned || !opts.PreserveNodePorts || opts.Concurrency != 32 ||
 		strings.Join(opts.ExcludeResources, ",") != "secrets" || opts.LabelSelector != "app=web" || opts.ClusterResources != selection.ClusterResourcesOff ||
-		opts.TargetClusterName != "dr-us" || opts.TargetClusterNameSource != "flag" || opts.Object != nil {
+		opts.TargetClusterName != "dr-us" || opts.TargetClusterNameSource != "explicit" || opts.Object != nil {
 		t.Errorf("options: %+v", opts)
 	}
 
