@@ -31,8 +31,11 @@ func YAML(obj *unstructured.Unstructured) (string, error) {
 // Objects returns the unified diff from a to b, labelled with fromName and
 // toName, and whether they differ. Either may be nil: the other is then all
 // added or all removed. Objects are compared as YAML text, so two objects
-// are equal exactly when they render the same.
+// are equal exactly when they render the same. The values of a Secret
+// never appear: they are masked (maskSecrets), and the diff says which
+// keys differ.
 func Objects(a, b *unstructured.Unstructured, fromName, toName string, context int) (string, bool, error) {
+	a, b = maskSecrets(a, b)
 	from, err := YAML(a)
 	if err != nil {
 		return "", false, err
