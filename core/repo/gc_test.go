@@ -87,7 +87,7 @@ func TestDeleteBackupCollectsGarbage(t *testing.T) {
 		}
 		// The remaining backup restores whole.
 		for _, p := range []PackEntry{shared, only2} {
-			if err := r.VerifyPack(ctx, p.PackRef); err != nil {
+			if _, err := r.ReadPack(ctx, p.PackRef); err != nil {
 				t.Error(err)
 			}
 		}

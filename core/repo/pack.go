@@ -220,10 +220,3 @@ func decodePack(data []byte, rawSize int64) ([]byte, error) {
 	}
 	return content, nil
 }
-
-// VerifyPack checks that a pack exists and that its content has the hash
-// that names it, as ReadPack does, without returning the content.
-func (r *Repository) VerifyPack(ctx context.Context, ref PackRef) error {
-	_, err := r.ReadPack(ctx, ref)
-	return err
-}

@@ -1,7 +1,8 @@
 // Package verify checks that backups can be restored: that every pack they
-// reference exists and has the content its SHA-256 names. A pack shared by
-// several backups is read once, and a problem names every backup it
-// breaks.
+// reference exists, has the content its SHA-256 names, decodes, and holds
+// the objects its manifest entry names where it says (catalog.ReadPack). A
+// pack shared by several backups is read once, and a problem names every
+// backup it breaks.
 package verify
 
 import (
@@ -114,7 +115,7 @@ func Backups(ctx context.Context, r *repo.Repository, manifests []*repo.Manifest
 		opts.Progress = func(Event) {}
 	}
 	type pack struct {
-		ref     repo.PackRef
+		entry   repo.PackEntry
 		key     string
 		backups []BackupRef
 		status  Status
@@ -126,7 +127,7 @@ func Backups(ctx context.Context, r *repo.Repository, manifests []*repo.Manifest
 		for _, p := range catalog.Packs(m) {
 			pk, ok := byKey[p.Key]
 			if !ok {
-				pk = &pack{ref: p.PackRef, key: p.Key}
+				pk = &pack{entry: p, key: p.Key}
 				byKey[p.Key] = pk
 				order = append(order, pk)
 			}
@@ -139,7 +140,10 @@ func Backups(ctx context.Context, r *repo.Repository, manifests []*repo.Manifest
 	g.SetLimit(opts.Concurrency)
 	for _, pk := range order {
 		g.Go(func() error {
-			err := r.VerifyPack(gctx, pk.ref)
+			// Reading through the catalog checks the hash, that the pack
+			// decodes, and that it holds what the manifest says where it
+			// says: what a restore would read.
+			_, err := catalog.ReadPack(gctx, r, pk.entry)
 			switch {
 			case err == nil:
 				pk.status = OK
@@ -174,7 +178,7 @@ func Backups(ctx context.Context, r *repo.Repository, manifests []*repo.Manifest
 		}
 	}
 	for _, pk := range order {
-		rep.Bytes += pk.ref.Size
+		rep.Bytes += pk.entry.Size
 		for _, b := range pk.backups {
 			br := results[b]
 			br.Packs++
