@@ -432,6 +432,19 @@ func TestRestoreDryRunChangesNothing(t *testing.T) {
 	if !checked {
 		t.Errorf("objects of %s, which dr-us does not have, should be skipped saying why", ns)
 	}
+	// The whole-cluster dry run sent cluster-scoped objects too (the
+	// backup holds prod-eu's ClusterRoles, PriorityClasses, …): nothing of
+	// them, nor anything else, may have been created or changed.
+	clusterScoped := 0
+	for _, o := range whole.Objects {
+		if o.Namespace == "" && o.Outcome == restore.Created {
+			clusterScoped++
+		}
+	}
+	if clusterScoped == 0 {
+		t.Errorf("the whole-cluster dry run sent no cluster-scoped object, so it checks none of them: %+v", whole.Totals)
+	}
+	sameCluster(t, "a whole-cluster dry run", before, listCluster(t, "dr-us"))
 	// Into a namespace that exists, the server checks every object.
 	cs, err := env.Cluster("dr-us").Clientset()
 	if err != nil {
