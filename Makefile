@@ -134,6 +134,19 @@ test: testenv ## Build the test environment, then run every module's unit and en
 		(cd $$m && $(GO) test $(RACE) -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...); \
 	done
 
+FUZZTIME ?= 60s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target of every module for FUZZTIME each (default 60s); a finding fails and stays in the package's testdata/fuzz as a regression input.
+	@n=0; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' $(MODULES) | sort); do \
+		dir=$$(dirname $$f); mod=$${dir%%/*}; \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			n=$$((n+1)); echo "== $$dir $$target ($(FUZZTIME))"; \
+			(cd $$mod && $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./$${dir#*/}); \
+		done; \
+	done; \
+	if [ $$n -eq 0 ]; then echo "no fuzz targets found"; exit 1; fi; echo "$$n fuzz targets ran for $(FUZZTIME) each"
+
 BENCH ?= .
 BENCH_OUT ?= $(CURDIR)/bench-results.md
 
