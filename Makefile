@@ -151,10 +151,10 @@ BENCH ?= .
 BENCH_OUT ?= $(CURDIR)/bench-results.md
 
 .PHONY: bench
-bench: testenv ## Run the benchmarks (BENCH=regexp) against the test environment; results in bench-results.md.
+bench: testenv ## Run the benchmarks (BENCH=regexp) against the test environment; results in bench-results.md, tables copied into docs/benchmarks.md.
 	@rm -f $(BENCH_OUT)
 	cd kubectl-kbackup && KBACKUP_BENCH_OUT=$(BENCH_OUT) $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -timeout 90m ./test/bench/
-	@echo "results: $(BENCH_OUT) (copy them into docs/benchmarks.md with the command above)"
+	hack/bench-docs.sh $(BENCH_OUT) docs/benchmarks.md
 
 .PHONY: lint
 lint: ## go vet and a gofmt check over every module.
@@ -192,7 +192,8 @@ docs: $(TFPLUGINDOCS) $(OPENTOFU_DIR)/tofu ## Regenerate the provider's docs/ fr
 	hack/provider-docs.sh $(OPENTOFU_DIR)/tofu $(TFPLUGINDOCS)
 
 .PHONY: docs-check
-docs-check: docs ## Fail when the checked-in generated docs are stale.
+docs-check: docs ## Fail when the checked-in generated docs are stale, or docs/cli.md and the command tree disagree.
+	cd kubectl-kbackup && $(GO) test -count=1 -run '^TestCLIReferenceMatchesCommandTree$$' ./internal/cmd
 	@git diff --exit-code -- terraform-provider/docs || { echo "terraform-provider/docs is stale: run make docs and commit it"; exit 1; }
 	@test -z "$$(git ls-files --others --exclude-standard -- terraform-provider/docs)" || { echo "terraform-provider/docs has new files: run make docs and commit them"; exit 1; }
 

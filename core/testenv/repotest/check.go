@@ -64,7 +64,7 @@ func PackKeys(keys []string) []string {
 
 // leftOutByDefault are the types a backup leaves out unless named
 // (core/backup's selection), and which ObjectVersions lists.
-var leftOutByDefault = []string{"leasecandidates.coordination.k8s.io"}
+var leftOutByDefault = []string{"leasecandidates.coordination.k8s.io", "componentstatuses"}
 
 // CheckBackupHoldsCluster reads every pack of backup m from r, which checks
 // each pack's hash, and fails the test unless the backup holds exactly the
