@@ -63,6 +63,8 @@ type harness struct {
 	// restoreObjects is how many objects the restore benchmark's
 	// namespaces hold so far.
 	restoreObjects int
+	// restoreRounds counts the restores, which name their target cluster.
+	restoreRounds int
 }
 
 var (

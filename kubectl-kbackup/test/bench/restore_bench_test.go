@@ -161,9 +161,12 @@ func (h *harness) restore(b *testing.B, bucket string, total int) (time.Duration
 	b.Helper()
 	target, kubeconfig := h.emptyCluster(b, "restored")
 	defer target.Stop()
+	// Each round's cluster is a new one (a new kube-system UID), so its
+	// restore record goes under a name of its own.
+	h.restoreRounds++
 	cmd := exec.Command(h.binary, "--kubeconfig", kubeconfig, "--context", "restored",
 		"--storage", h.env.S3.RepositoryURL(bucket),
-		"restore", "latest", "--from-cluster", "bench", "--cluster-name", "restored", "--yes", "-o", "json")
+		"restore", "latest", "--from-cluster", "bench", "--cluster-name", fmt.Sprintf("restored-%d", h.restoreRounds), "--yes", "-o", "json")
 	cmd.Env = append(os.Environ(), h.env.S3.Env()...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
