@@ -23,6 +23,7 @@ replace() { # replace NAME BLOCKFILE: swap DOC's block NAME for BLOCKFILE's line
 }
 
 names=$(sed -n 's/^<!-- bench:\([a-z-]*\) -->$/\1/p' "$results")
+list=$(echo $names | sed "s/ /, /g")
 [ -n "$names" ] || { echo "$results holds no <!-- bench:NAME --> block" >&2; exit 1; }
 for name in $names; do
 	sed -n "/^<!-- bench:$name -->\$/,/^<!-- \/bench:$name -->\$/p" "$results" > "$tmp/$name"
@@ -35,7 +36,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || commit="$commit with local changes"
 {
 	echo "<!-- bench:run -->"
-	echo "Written by \`make bench\` ($names) on $(date -u +%Y-%m-%d): $(nproc) cores ($cpu), shared by the API"
+	echo "Written by \`make bench\` ($list) on $(date -u +%Y-%m-%d): $(nproc) cores ($cpu), shared by the API"
 	echo "server, etcd, the S3 server, the benchmark and kbackup; $mem GiB; commit $commit."
 	echo "<!-- /bench:run -->"
 } > "$tmp/run"
