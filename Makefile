@@ -134,14 +134,27 @@ test: testenv ## Build the test environment, then run every module's unit and en
 		(cd $$m && $(GO) test $(RACE) -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...); \
 	done
 
+FUZZTIME ?= 60s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target of every module for FUZZTIME each (default 60s); a finding fails and stays in the package's testdata/fuzz as a regression input.
+	@n=0; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' $(MODULES) | sort); do \
+		dir=$$(dirname $$f); mod=$${dir%%/*}; \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			n=$$((n+1)); echo "== $$dir $$target ($(FUZZTIME))"; \
+			(cd $$mod && $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./$${dir#*/}); \
+		done; \
+	done; \
+	if [ $$n -eq 0 ]; then echo "no fuzz targets found"; exit 1; fi; echo "$$n fuzz targets ran for $(FUZZTIME) each"
+
 BENCH ?= .
 BENCH_OUT ?= $(CURDIR)/bench-results.md
 
 .PHONY: bench
-bench: testenv ## Run the benchmarks (BENCH=regexp) against the test environment; results in bench-results.md.
+bench: testenv ## Run the benchmarks (BENCH=regexp) against the test environment; results in bench-results.md, tables copied into docs/benchmarks.md.
 	@rm -f $(BENCH_OUT)
 	cd kubectl-kbackup && KBACKUP_BENCH_OUT=$(BENCH_OUT) $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -timeout 90m ./test/bench/
-	@echo "results: $(BENCH_OUT) (copy them into docs/benchmarks.md with the command above)"
+	hack/bench-docs.sh $(BENCH_OUT) docs/benchmarks.md
 
 .PHONY: lint
 lint: ## go vet and a gofmt check over every module.
@@ -179,7 +192,8 @@ docs: $(TFPLUGINDOCS) $(OPENTOFU_DIR)/tofu ## Regenerate the provider's docs/ fr
 	hack/provider-docs.sh $(OPENTOFU_DIR)/tofu $(TFPLUGINDOCS)
 
 .PHONY: docs-check
-docs-check: docs ## Fail when the checked-in generated docs are stale.
+docs-check: docs ## Fail when the checked-in generated docs are stale, or docs/cli.md and the command tree disagree.
+	cd kubectl-kbackup && $(GO) test -count=1 -run '^TestCLIReferenceMatchesCommandTree$$' ./internal/cmd
 	@git diff --exit-code -- terraform-provider/docs || { echo "terraform-provider/docs is stale: run make docs and commit it"; exit 1; }
 	@test -z "$$(git ls-files --others --exclude-standard -- terraform-provider/docs)" || { echo "terraform-provider/docs has new files: run make docs and commit them"; exit 1; }
 

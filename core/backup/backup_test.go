@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -386,52 +386,84 @@ func TestTwoClustersOneBucket(t *testing.T) {
 }
 
 // The S3 server dying during a backup leaves no manifest and a clear error;
-// with a fallback configured, the backup goes there instead, and says so.
+// with a fallback configured, the backup goes there instead, whole and
+// readable, and says so.
 func TestStorageFailureMidBackup(t *testing.T) {
 	ctx := context.Background()
-	// A server of its own, since this test stops it.
-	own, err := testenv.New(ctx, testenv.Options{S3: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer own.Stop()
-	bucket, err := own.S3.CreateBucket(ctx, "dying")
-	if err != nil {
-		t.Fatal(err)
-	}
-	primary := repotest.S3Options(own.S3, bucket)
-	fallbackDir := t.TempDir()
-	fallbackLoc, _ := storage.ParseURL(fallbackDir)
-	fallback := repo.Options{Location: fallbackLoc, Create: true}
-
-	var once sync.Once
-	stopAfterFirstType := func(e backup.Event) {
-		if e.Kind == backup.EventTypeDone {
-			once.Do(own.S3.Stop)
-		}
-	}
 	kc := client(t, env.Cluster("alpha").Config())
-	opts := backup.Options{ClusterName: "alpha", Concurrency: 1, Progress: stopAfterFirstType}
+	// dyingS3 is an S3 server of the test's own, since the test stops it,
+	// with a bucket, and a Progress that stops the server once the first
+	// resource type is stored, while the rest of the backup is to come.
+	dyingS3 := func(t *testing.T) (*testenv.Env, string, func(backup.Event), func() bool) {
+		own := testenv.Start(t, testenv.Options{S3: true})
+		bucket := own.S3.NewBucket(t)
+		var once sync.Once
+		var stopped atomic.Bool
+		stopAfterFirstType := func(e backup.Event) {
+			if e.Kind == backup.EventTypeDone && e.Objects > 0 {
+				once.Do(func() { own.S3.Stop(); stopped.Store(true) })
+			}
+		}
+		return own, bucket, stopAfterFirstType, stopped.Load
+	}
 
-	res, err := backup.Run(ctx, kc, repo.NewChooser(primary, fallback), opts)
-	if err != nil {
-		t.Fatalf("with a fallback: %v", err)
-	}
-	if !res.UsedFallback() || res.Location != fallbackLoc.String() || res.Manifest.StorageLocation != fallbackLoc.String() {
-		t.Errorf("backup went to %s (attempts %v), want the fallback %s", res.Location, res.Attempts, fallbackLoc)
-	}
-	if _, err := os.Stat(filepath.Join(fallbackDir, "alpha", "_backups", res.Manifest.ID+".json")); err != nil {
-		t.Errorf("no manifest in the fallback: %v", err)
-	}
+	t.Run("no fallback", func(t *testing.T) {
+		own, bucket, stop, stopped := dyingS3(t)
+		_, err := backup.Run(ctx, kc, repo.NewChooser(repotest.S3Options(own.S3, bucket)),
+			backup.Options{ClusterName: "alpha", Concurrency: 1, Progress: stop})
+		if !stopped() {
+			t.Fatalf("the server was never stopped during the backup (backup.Run: %v)", err)
+		}
+		if err == nil || !errors.Is(err, storage.ErrStorageUnavailable) {
+			t.Fatalf("S3 stopped during the backup, no fallback: want ErrStorageUnavailable, got %v", err)
+		}
+		if !strings.Contains(err.Error(), own.S3.Host()) {
+			t.Errorf("error %q does not say which storage failed", err)
+		}
+		// The stopped server's files: packs written before the stop, and
+		// no manifest.
+		keys := repotest.StoredKeys(t, own, bucket)
+		if len(repotest.PackKeys(keys)) == 0 {
+			t.Errorf("no pack was written before the stop, so the stop was not during the backup: %v", keys)
+		}
+		if manifests := repotest.ManifestKeys(keys); len(manifests) > 0 {
+			t.Errorf("a backup that lost its storage wrote manifests %v", manifests)
+		}
+	})
 
-	// Without a fallback: an error, and no manifest anywhere.
-	_, err = backup.Run(ctx, kc, repo.NewChooser(primary), backup.Options{ClusterName: "alpha"})
-	if err == nil || !errors.Is(err, storage.ErrStorageUnavailable) {
-		t.Fatalf("S3 stopped, no fallback: want ErrStorageUnavailable, got %v", err)
-	}
-	if !strings.Contains(err.Error(), own.S3.Host()) {
-		t.Errorf("error %q does not say which storage failed", err)
-	}
+	t.Run("fallback", func(t *testing.T) {
+		own, bucket, stop, stopped := dyingS3(t)
+		fallbackDir := t.TempDir()
+		fallbackLoc, _ := storage.ParseURL(fallbackDir)
+		fallback := repo.Options{Location: fallbackLoc, Create: true}
+		res, err := backup.Run(ctx, kc, repo.NewChooser(repotest.S3Options(own.S3, bucket), fallback),
+			backup.Options{ClusterName: "alpha", Concurrency: 1, Progress: stop})
+		if err != nil {
+			t.Fatalf("with a fallback: %v", err)
+		}
+		if !stopped() {
+			t.Fatal("the server was never stopped during the backup")
+		}
+		if !res.UsedFallback() || res.Location != fallbackLoc.String() || res.Manifest.StorageLocation != fallbackLoc.String() {
+			t.Errorf("backup went to %s (attempts %v), want the fallback %s", res.Location, res.Attempts, fallbackLoc)
+		}
+		if manifests := repotest.ManifestKeys(repotest.StoredKeys(t, own, bucket)); len(manifests) > 0 {
+			t.Errorf("the stopped primary holds manifests %v", manifests)
+		}
+		fallback.Create = false
+		r, err := repo.Open(ctx, fallback)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := r.ReadManifest(ctx, "alpha", res.Manifest.ID)
+		if err != nil {
+			t.Fatalf("no manifest in the fallback: %v", err)
+		}
+		if m.Phase != repo.PhaseCompleted {
+			t.Errorf("the fallback's backup is %s, want Completed (errors %+v)", m.Phase, m.Errors)
+		}
+		repotest.CheckBackupHoldsCluster(t, r, m, env.Cluster("alpha"), nil)
+	})
 }
 
 // Objects above max_resource_size are left out and recorded.

@@ -4,13 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
 
 // FuzzParse checks that no input makes Parse panic, that every error it
-// returns names the file, and that what it accepts can be validated,
-// redacted and printed.
+// returns names the file, that what it accepts either validates or fails
+// with a field path, and that it can be redacted and printed.
 func FuzzParse(f *testing.F) {
 	if example, err := os.ReadFile("../../examples/kbackup.yaml"); err == nil {
 		f.Add(string(example), "prod")
@@ -54,7 +55,25 @@ func FuzzParse(f *testing.F) {
 		if environment != "" && c.ActiveEnvironment != environment {
 			t.Errorf("ActiveEnvironment = %q, want %q", c.ActiveEnvironment, environment)
 		}
-		_ = c.Validate()
+		// What parses either validates or fails naming the field: a
+		// dotted key under a top-level key of the schema, and the file
+		// (or the variable or flag) the value came from.
+		if err := c.Validate(); err != nil {
+			var es ValidationErrors
+			if !errors.As(err, &es) || len(es) == 0 {
+				t.Fatalf("Validate: %v (%T) is not a non-empty ValidationErrors", err, err)
+			}
+			for _, e := range es {
+				top, _, _ := strings.Cut(e.Key, ".")
+				top, _, _ = strings.Cut(top, "[")
+				if !topLevelKeys[top] {
+					t.Errorf("Validate: error %q has no field path (key %q)", e, e.Key)
+				}
+				if e.File != name && e.Source == "" {
+					t.Errorf("Validate: error %q names neither the file nor the source of the value", e)
+				}
+			}
+		}
 		r := c.Redacted()
 		if _, err := json.Marshal(r); err != nil {
 			t.Errorf("json.Marshal(Redacted()): %v", err)
@@ -64,3 +83,15 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// topLevelKeys are the keys of kbackup.yaml's top level, from the schema.
+var topLevelKeys = func() map[string]bool {
+	keys := map[string]bool{}
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" {
+			keys[name] = true
+		}
+	}
+	return keys
+}()

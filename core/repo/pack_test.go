@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -92,26 +91,6 @@ func TestPackRoundTrip(t *testing.T) {
 			}
 		}
 	})
-}
-
-// The zstd command line reads a pack (when the machine has one).
-func TestPackReadableWithZstdCLI(t *testing.T) {
-	zstdCLI, err := exec.LookPath("zstd")
-	if err != nil {
-		t.Log("no zstd command here; the frame is checked with a fresh decoder in TestPackRoundTrip")
-		return
-	}
-	s := localStore(t)
-	r := openRepo(t, s.opts)
-	content := packContent("Secret", "x", "y")
-	ref, _, err := r.WritePack(context.Background(), PackSpec{Cluster: "c1", Namespace: "payments", Resource: "secrets"}, content, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(zstdCLI, "-d", "-c", s.opts.Location.Path+"/"+ref.Key()).Output()
-	if err != nil || !bytes.Equal(out, content) {
-		t.Fatalf("zstd -d: %d bytes, %v", len(out), err)
-	}
 }
 
 // A pack whose key is in the known set costs no request at all; the set

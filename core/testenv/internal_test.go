@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -37,16 +39,38 @@ func TestProcessThatFailsIsNamedWithItsLog(t *testing.T) {
 	}
 }
 
+// stop kills, after its grace period, a process that ignores SIGTERM. The
+// shell says when its trap is installed, and the test waits for that, so
+// that a SIGTERM arriving first cannot end it; it must die of SIGKILL.
 func TestStopKillsProcessThatIgnoresSIGTERM(t *testing.T) {
 	dir := t.TempDir()
-	p, err := startProcess("stubborn", filepath.Join(dir, "log"), nil, "/bin/sh", "-c", "trap '' TERM; while true; do sleep 1; done")
+	logPath := filepath.Join(dir, "log")
+	p, err := startProcess("stubborn", logPath, nil, "/bin/sh", "-c", "trap '' TERM; echo trap-installed; while true; do sleep 1; done")
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // let the shell install its trap
+	err = p.waitReady(context.Background(), time.Minute, func(context.Context) error {
+		if !logMentions(logPath, "trap-installed") {
+			return errors.New("the shell has not installed its trap yet")
+		}
+		return nil
+	})
+	if err != nil {
+		p.stop()
+		t.Fatal(err)
+	}
 	p.stop()
-	if done, _ := p.exited(); !done {
+	done, err := p.exited()
+	if !done {
 		t.Fatal("process still running after stop")
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		t.Fatalf("the process ended with %v; want it killed by SIGKILL", err)
+	}
+	status, ok := exit.Sys().(syscall.WaitStatus)
+	if !ok || !status.Signaled() || status.Signal() != syscall.SIGKILL {
+		t.Fatalf("the process ended with %v; want it killed by SIGKILL, since it ignores SIGTERM", exit)
 	}
 }
 

@@ -98,6 +98,9 @@ func TestVerifyFindsMissingAndCorruptPacks(t *testing.T) {
 		shared.Key: {Key: shared.Key, Status: verify.Missing, Backups: both},
 		own.Key:    {Key: own.Key, Status: verify.Corrupt, Backups: both[1:]},
 	}
+	if len(rep.Problems) != len(wantProblems) {
+		t.Errorf("%d problems %+v, want %d: one per damaged pack", len(rep.Problems), rep.Problems, len(wantProblems))
+	}
 	for _, p := range rep.Problems {
 		want, ok := wantProblems[p.Key]
 		if !ok || p.Status != want.Status || !slices.Equal(p.Backups, want.Backups) || p.Error == "" {
@@ -122,7 +125,8 @@ func TestVerifyFindsMissingAndCorruptPacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Missing != 1 || rep.Corrupt != 0 || len(rep.Backups) != 1 || rep.Packs != len(first.Packs) {
+	if rep.Missing != 1 || rep.Corrupt != 0 || len(rep.Backups) != 1 || rep.Packs != len(first.Packs) ||
+		len(rep.Problems) != 1 || rep.Problems[0].Key != shared.Key || rep.Problems[0].Status != verify.Missing {
 		t.Errorf("first backup alone: %+v", rep)
 	}
 }

@@ -1,14 +1,15 @@
 package cmd
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
@@ -139,17 +140,52 @@ func TestUnknownSubcommandIsAnError(t *testing.T) {
 	}
 }
 
+// Execute turns what a command returns into the process exit code: an
+// ExitError's code, even when wrapped; 1 for any other error or a bad flag;
+// 0 on success. The error is printed once, on stderr.
 func TestExitCodes(t *testing.T) {
-	err := &ExitError{Code: ExitPartiallyFailed, Err: errors.New("partial")}
-	var exit *ExitError
-	if !errors.As(error(err), &exit) || exit.Code != 2 {
-		t.Fatal("ExitError is not found with errors.As")
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		err     error
+		want    int
+		wantErr string
+	}{
+		{"success", []string{"probe"}, nil, ExitOK, ""},
+		{"partially failed", []string{"probe"}, &ExitError{Code: ExitPartiallyFailed, Err: errors.New("2 types failed")}, ExitPartiallyFailed, "Error: 2 types failed\n"},
+		{"differences, wrapped", []string{"probe"}, fmt.Errorf("comparing: %w", &ExitError{Code: ExitDifferences, Err: errors.New("3 changed")}), ExitDifferences, "Error: comparing: 3 changed\n"},
+		{"plain error", []string{"probe"}, errors.New("boom"), ExitFailed, "Error: boom\n"},
+		{"unknown flag", []string{"probe", "--no-such-flag"}, nil, ExitFailed, "Error: unknown flag: --no-such-flag\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+			root := NewCmdKbackup(streams)
+			ran := false
+			root.AddCommand(&cobra.Command{Use: "probe", RunE: func(*cobra.Command, []string) error { ran = true; return tc.err }})
+			root.SetArgs(tc.args)
+			code := Execute(root)
+			if code != tc.want {
+				t.Errorf("exit code %d, want %d (stderr %q)", code, tc.want, errOut)
+			}
+			if tc.wantErr == "" && errOut.Len() != 0 {
+				t.Errorf("stderr %q, want nothing", errOut)
+			}
+			if tc.wantErr != "" && (!strings.HasPrefix(errOut.String(), tc.wantErr) || strings.Count(errOut.String(), "Error:") != 1) {
+				t.Errorf("stderr %q, want it to start with %q, once", errOut, tc.wantErr)
+			}
+			if wantRun := tc.name != "unknown flag"; ran != wantRun {
+				t.Errorf("command ran: %v, want %v", ran, wantRun)
+			}
+			if out.Len() != 0 {
+				t.Errorf("stdout %q, want nothing", out)
+			}
+		})
 	}
-	var buf bytes.Buffer
-	streams := genericiooptions.IOStreams{In: &buf, Out: &buf, ErrOut: &buf}
+	// A real command: version succeeds and prints on stdout.
+	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
 	root := NewCmdKbackup(streams)
 	root.SetArgs([]string{"version"})
-	if code := Execute(root); code != ExitOK || !strings.HasPrefix(buf.String(), "kubectl-kbackup ") {
-		t.Errorf("version: exit %d, %q", code, buf.String())
+	if code := Execute(root); code != ExitOK || !strings.HasPrefix(out.String(), "kubectl-kbackup ") || errOut.Len() != 0 {
+		t.Errorf("version: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -62,9 +61,11 @@ type harness struct {
 	kubectl    string
 	objects    int
 	report     *report
-	targets    *restoreTargets
-	// restoreSource is set once the restore benchmark's objects exist.
-	restoreSource bool
+	// restoreObjects is how many objects the restore benchmark's
+	// namespaces hold so far.
+	restoreObjects int
+	// restoreRounds counts the restores, which name their target cluster.
+	restoreRounds int
 }
 
 var (
@@ -77,9 +78,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if shared != nil {
 		shared.env.Stop()
-		if shared.targets != nil {
-			shared.targets.env.Stop()
-		}
 	}
 	os.Exit(code)
 }
@@ -221,7 +219,7 @@ func (h *harness) kubectlGetYAML(b *testing.B) time.Duration {
 type backupRun struct {
 	bucket   string
 	duration time.Duration
-	peakRSS  int64 // bytes
+	peakRSS  int64 // bytes: the VmHWM of the kubectl-kbackup process
 	manifest *repo.Manifest
 }
 
@@ -234,14 +232,11 @@ func (h *harness) backup(b *testing.B, bucket string) backupRun {
 	cmd.Env = append(cmd.Env, "NO_COLOR=1")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
+	duration, peak, err := runMeasured(cmd)
+	if err != nil {
 		b.Fatalf("kubectl-kbackup backup create: %v\n%s", err, stderr.String())
 	}
-	run := backupRun{bucket: bucket, duration: time.Since(start)}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		run.peakRSS = ru.Maxrss * 1024 // Linux reports kilobytes
-	}
+	run := backupRun{bucket: bucket, duration: duration, peakRSS: peak}
 	r, err := repo.Open(context.Background(), h.repoOptions(bucket))
 	if err != nil {
 		b.Fatal(err)
@@ -364,8 +359,8 @@ func benchmarkBackup(b *testing.B, h *harness, total int) {
 	b.ReportMetric(float64(incr.manifest.Stats.BytesUploaded)/float64(full.manifest.Stats.BytesUploaded), "incr-packs/full-packs")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-MB")
 
-	h.report.add(fmt.Sprintf("| %d | %s | %s | %s | %s (%.2fx) | %s | %s + manifest %s = %s, %.1f%% of %s (packs alone %.1f%%); spread: %.1f%% | %d MB |",
-		total, secs(list), secs(listJSON), secs(kubectl), secs(full.duration), ratio,
+	h.report.add(fmt.Sprintf("| %s | %s | %s | %s | %s (**%.2fx**) | %s | %s + manifest %s = %s, %.1f%% of %s (packs alone **%.1f%%**); spread: %.0f%% | **%d MB** |",
+		count(total), secs(list), secs(listJSON), secs(kubectl), secs(full.duration), ratio,
 		secs(incr.duration), mb(incr.manifest.Stats.BytesUploaded), mb(incrManifest), mb(incrBytes),
 		100*float64(incrBytes)/float64(fullBytes), mb(fullBytes),
 		100*float64(incr.manifest.Stats.BytesUploaded)/float64(full.manifest.Stats.BytesUploaded),
@@ -374,6 +369,15 @@ func benchmarkBackup(b *testing.B, h *harness, total int) {
 		full.manifest.Stats.PacksUploaded, mb(full.manifest.Stats.BytesUploaded), mb(fullManifest),
 		incr.manifest.Stats.PacksUploaded, mb(incr.manifest.Stats.BytesUploaded), mb(incrManifest),
 		spread.manifest.Stats.PacksUploaded, mb(spreadBytes))
+}
+
+// count writes n with thousands separators, as the docs do.
+func count(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
@@ -406,32 +410,37 @@ func (r *report) addRestore(row string) {
 	r.restoreRows = append(r.restoreRows, row)
 }
 
-// write logs the rows collected so far, appends them to $KBACKUP_BENCH_OUT,
-// and forgets them.
+// write logs the rows collected so far, appends them to $KBACKUP_BENCH_OUT
+// between the markers that hack/bench-docs.sh copies into
+// docs/benchmarks.md, and forgets them.
 func (r *report) write(b *testing.B) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var s strings.Builder
 	if len(r.restoreRows) > 0 {
-		s.WriteString("| objects | bare creates, JSON | bare creates, protobuf | kbackup restore (vs bare) |\n|---|---|---|---|\n")
+		s.WriteString("<!-- bench:restore -->\n")
+		s.WriteString("| objects | bare creates, JSON | bare creates, protobuf | kbackup restore (vs bare) | peak RSS of the restore |\n|---|---|---|---|---|\n")
 		for _, row := range r.restoreRows {
 			s.WriteString(row + "\n")
 		}
+		s.WriteString("<!-- /bench:restore -->\n")
 		r.restoreRows = nil
-	}
-	if len(r.rows) == 0 && s.Len() == 0 {
-		return
 	}
 	if len(r.rows) > 0 {
 		if s.Len() > 0 {
 			s.WriteString("\n")
 		}
-		s.WriteString("| objects | LIST, protobuf (the baseline) | LIST, JSON, dynamic client | kubectl get -A -o yaml | kbackup backup (median of the paired ratios to the LIST) | incremental, 1% changed in one namespace | uploaded by the incremental | peak RSS |\n")
+		s.WriteString("<!-- bench:backup -->\n")
+		s.WriteString("| objects | LIST, protobuf (the baseline) | LIST, JSON, dynamic client | `kubectl get cm -A -o yaml` | kbackup backup (median of the paired ratios to the LIST) | incremental, 1% changed in one namespace | uploaded by the incremental | peak RSS of the backup |\n")
 		s.WriteString("|---|---|---|---|---|---|---|---|\n")
 		for _, row := range r.rows {
 			s.WriteString(row + "\n")
 		}
+		s.WriteString("<!-- /bench:backup -->\n")
 		r.rows = nil
+	}
+	if s.Len() == 0 {
+		return
 	}
 	b.Log("\n" + s.String())
 	if out := os.Getenv("KBACKUP_BENCH_OUT"); out != "" {
@@ -440,6 +449,6 @@ func (r *report) write(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer f.Close()
-		fmt.Fprintf(f, "\n%s\n", s.String())
+		fmt.Fprintf(f, "\n%s", s.String())
 	}
 }

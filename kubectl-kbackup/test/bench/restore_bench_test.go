@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/clean"
@@ -30,28 +30,21 @@ import (
 	"github.com/kbackup/kbackup/core/testenv/workload"
 )
 
-// restoreTargets are two empty clusters: kbackup restores into one, the
-// baselines create the same objects in the other.
-type restoreTargets struct {
-	env        *testenv.Env
-	kubeconfig string
-}
-
-func (h *harness) restoreTargets(b *testing.B) *restoreTargets {
+// emptyCluster starts a cluster of its own for one measurement, so that
+// every round of kbackup's restore and of each baseline goes into an empty
+// cluster; stop it when the measurement is done.
+func (h *harness) emptyCluster(b *testing.B, name string) (env *testenv.Env, kubeconfig string) {
 	b.Helper()
-	if h.targets != nil {
-		return h.targets
-	}
-	env, err := testenv.New(context.Background(), testenv.Options{ClusterNames: []string{"restored", "baseline"}})
+	env, err := testenv.New(context.Background(), testenv.Options{ClusterNames: []string{name}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	t := &restoreTargets{env: env, kubeconfig: filepath.Join(filepath.Dir(h.kubeconfig), "targets-kubeconfig")}
-	if err := env.WriteKubeconfig(t.kubeconfig); err != nil {
+	kubeconfig = filepath.Join(filepath.Dir(h.kubeconfig), name+"-kubeconfig")
+	if err := env.WriteKubeconfig(kubeconfig); err != nil {
+		env.Stop()
 		b.Fatal(err)
 	}
-	h.targets = t
-	return t
+	return env, kubeconfig
 }
 
 // restoreNamespaces hold the restore benchmark's objects, apart from the
@@ -65,27 +58,30 @@ func restoreNamespaces() []string {
 }
 
 func BenchmarkRestore(b *testing.B) {
-	const total = 10_000
-	b.Run(fmt.Sprintf("objects=%d", total), func(b *testing.B) {
-		h := setup(b)
-		if !h.restoreSource {
-			err := workload.CreateConfigMaps(context.Background(), h.cs, workload.ConfigMaps{Namespaces: restoreNamespaces(), Total: total, Workers: 32})
-			if err != nil {
-				b.Fatal(err)
+	for _, total := range []int{10_000, 50_000} {
+		b.Run(fmt.Sprintf("objects=%d", total), func(b *testing.B) {
+			h := setup(b)
+			if total > h.restoreObjects {
+				err := workload.CreateConfigMaps(context.Background(), h.cs, workload.ConfigMaps{
+					Namespaces: restoreNamespaces(), Total: total - h.restoreObjects, Workers: 32,
+					Prefix: fmt.Sprintf("cm-%d", h.restoreObjects),
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				h.restoreObjects = total
 			}
-			h.restoreSource = true
-		}
-		targets := h.restoreTargets(b)
-		for range b.N {
-			benchmarkRestore(b, h, targets, total)
-		}
-	})
+			for range b.N {
+				benchmarkRestore(b, h, total)
+			}
+		})
+	}
 	if shared != nil {
 		shared.report.write(b)
 	}
 }
 
-func benchmarkRestore(b *testing.B, h *harness, targets *restoreTargets, total int) {
+func benchmarkRestore(b *testing.B, h *harness, total int) {
 	ctx := context.Background()
 	bucket := h.env.S3.NewBucket(b)
 	h.backupWith(b, bucket, "--include-resources", "configmaps,namespaces", "--include-namespaces", "rbench-*")
@@ -105,27 +101,36 @@ func benchmarkRestore(b *testing.B, h *harness, targets *restoreTargets, total i
 	if err != nil {
 		b.Fatal(err)
 	}
-	baselineCfg := targets.env.Cluster("baseline").Config()
-	dyn := dynamic.NewForConfigOrDie(baselineCfg)
-	cs := kubernetes.NewForConfigOrDie(baselineCfg)
+	if len(objs) != total {
+		b.Fatalf("the backup holds %d ConfigMaps, want %d", len(objs), total)
+	}
 
+	// Every round of each starts an empty cluster of its own.
 	var kb, bareJSON, bareProto []time.Duration
-	for round := range repeats {
-		prefix := func(kind string) func(string) string {
-			return func(ns string) string { return fmt.Sprintf("%s%d-%s", kind, round, ns) }
-		}
-		kb = append(kb, h.restore(b, targets, bucket, prefix("r"), total))
-		bareJSON = append(bareJSON, bareCreates(b, cs, objs, prefix("j"), func(ctx context.Context, o *unstructured.Unstructured) error {
-			_, err := dyn.Resource(configMaps).Namespace(o.GetNamespace()).Create(ctx, o, metav1.CreateOptions{})
-			return err
-		}))
-		bareProto = append(bareProto, bareCreates(b, cs, objs, prefix("p"), func(ctx context.Context, o *unstructured.Unstructured) error {
-			cm := &corev1.ConfigMap{}
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, cm); err != nil {
+	var peak int64
+	for range repeats {
+		d, p := h.restore(b, bucket, total)
+		kb, peak = append(kb, d), max(peak, p)
+		bareJSON = append(bareJSON, h.bareCreates(b, "bare-json", objs, func(cfg *rest.Config) createFunc {
+			dyn := dynamic.NewForConfigOrDie(cfg)
+			return func(ctx context.Context, o *unstructured.Unstructured) error {
+				_, err := dyn.Resource(configMaps).Namespace(o.GetNamespace()).Create(ctx, o, metav1.CreateOptions{})
 				return err
 			}
-			_, err := cs.CoreV1().ConfigMaps(cm.Namespace).Create(ctx, cm, metav1.CreateOptions{})
-			return err
+		}))
+		bareProto = append(bareProto, h.bareCreates(b, "bare-protobuf", objs, func(cfg *rest.Config) createFunc {
+			pb := rest.CopyConfig(cfg)
+			pb.ContentType = "application/vnd.kubernetes.protobuf"
+			pb.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+			cs := kubernetes.NewForConfigOrDie(pb)
+			return func(ctx context.Context, o *unstructured.Unstructured) error {
+				cm := &corev1.ConfigMap{}
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, cm); err != nil {
+					return err
+				}
+				_, err := cs.CoreV1().ConfigMaps(cm.Namespace).Create(ctx, cm, metav1.CreateOptions{})
+				return err
+			}
 		}))
 	}
 	n := float64(len(objs))
@@ -136,9 +141,12 @@ func benchmarkRestore(b *testing.B, h *harness, targets *restoreTargets, total i
 	b.ReportMetric(protoRate, "bare-protobuf-obj/s")
 	b.ReportMetric(kbRate/jsonRate, "restore/bare-json")
 	b.ReportMetric(kbRate/protoRate, "restore/bare-protobuf")
-	h.report.addRestore(fmt.Sprintf("| %d | %.0f/s | %.0f/s | %.0f/s (%.2fx JSON, %.2fx protobuf) |",
-		len(objs), jsonRate, protoRate, kbRate, kbRate/jsonRate, kbRate/protoRate))
+	b.ReportMetric(float64(peak)/(1<<20), "restore-peak-MB")
+	h.report.addRestore(fmt.Sprintf("| %s | %s/s | %s/s | %s/s (**%.2fx** JSON, **%.2fx** protobuf) | **%d MB** |",
+		count(len(objs)), count(int(jsonRate)), count(int(protoRate)), count(int(kbRate)), kbRate/jsonRate, kbRate/protoRate, peak>>20))
 }
+
+type createFunc func(context.Context, *unstructured.Unstructured) error
 
 // backupWith runs `backup create` with extra arguments into bucket.
 func (h *harness) backupWith(b *testing.B, bucket string, args ...string) {
@@ -152,23 +160,22 @@ func (h *harness) backupWith(b *testing.B, bucket string, args ...string) {
 }
 
 // restore runs `kubectl kbackup restore` of the latest backup of cluster
-// bench into the restored cluster, every namespace renamed by rename.
-func (h *harness) restore(b *testing.B, targets *restoreTargets, bucket string, rename func(string) string, total int) time.Duration {
+// bench into an empty cluster of its own, and returns its duration and the
+// peak resident set of the kubectl-kbackup process.
+func (h *harness) restore(b *testing.B, bucket string, total int) (time.Duration, int64) {
 	b.Helper()
-	var mapping []string
-	for _, ns := range restoreNamespaces() {
-		mapping = append(mapping, ns+":"+rename(ns))
-	}
-	cmd := exec.Command(h.binary, "--kubeconfig", targets.kubeconfig, "--context", "restored",
+	target, kubeconfig := h.emptyCluster(b, "restored")
+	defer target.Stop()
+	// Each round's cluster is a new one (a new kube-system UID), so its
+	// restore record goes under a name of its own.
+	h.restoreRounds++
+	cmd := exec.Command(h.binary, "--kubeconfig", kubeconfig, "--context", "restored",
 		"--storage", h.env.S3.RepositoryURL(bucket),
-		"restore", "latest", "--from-cluster", "bench", "--namespace-mapping", strings.Join(mapping, ","),
-		"--cluster-name", "restored", "--yes", "-o", "json")
+		"restore", "latest", "--from-cluster", "bench", "--cluster-name", fmt.Sprintf("restored-%d", h.restoreRounds), "--yes", "-o", "json")
 	cmd.Env = append(os.Environ(), h.env.S3.Env()...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	elapsed := time.Since(start)
+	elapsed, peak, err := runMeasured(cmd)
 	if err != nil {
 		b.Fatalf("restore: %v\n%s", err, stderr.String())
 	}
@@ -179,26 +186,29 @@ func (h *harness) restore(b *testing.B, targets *restoreTargets, bucket string, 
 	if res.Totals.Failed > 0 || res.Totals.Created < total {
 		b.Fatalf("restore created %d objects and failed %d, want %d created", res.Totals.Created, res.Totals.Failed, total)
 	}
-	return elapsed
+	return elapsed, peak
 }
 
 // bareCreates creates the backed-up ConfigMaps, cleaned as a restore cleans
-// them, into renamed namespaces of the baseline cluster, with the restore's
-// default concurrency, and times only the creates.
-func bareCreates(b *testing.B, cs kubernetes.Interface, objs []catalog.Object, rename func(string) string,
-	create func(context.Context, *unstructured.Unstructured) error) time.Duration {
+// them, and their namespaces, in an empty cluster of its own, with the
+// restore's default concurrency, and times only the ConfigMaps' creates.
+func (h *harness) bareCreates(b *testing.B, name string, objs []catalog.Object, client func(*rest.Config) createFunc) time.Duration {
 	b.Helper()
 	ctx := context.Background()
+	target, _ := h.emptyCluster(b, name)
+	defer target.Stop()
+	cfg := target.Cluster(name).Config()
+	cs := kubernetes.NewForConfigOrDie(cfg)
 	for _, ns := range restoreNamespaces() {
-		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: rename(ns)}}, metav1.CreateOptions{}); err != nil {
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	cleaned := make([]*unstructured.Unstructured, len(objs))
 	for i, o := range objs {
 		cleaned[i] = clean.Copy(o.Object, clean.Options{})
-		cleaned[i].SetNamespace(rename(cleaned[i].GetNamespace()))
 	}
+	create := client(cfg)
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(restore.DefaultConcurrency)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -38,19 +39,11 @@ func TestOutputFormats(t *testing.T) {
 		{"config", "view"},
 		{"version"},
 	} {
-		for _, format := range []string{"json", "yaml"} {
-			res := mustRun(t, 0, invocation{}, append(args, "-o", format)...)
-			var v any
-			var err error
-			if format == "json" {
-				err = json.Unmarshal([]byte(res.stdout), &v)
-			} else {
-				err = yaml.Unmarshal([]byte(res.stdout), &v)
-			}
-			if err != nil || v == nil {
-				t.Errorf("-o %s does not parse (%v):\n%s", format, err, res)
-			}
-		}
+		jsonOut := mustRun(t, 0, invocation{}, append(args, "-o", "json")...)
+		yamlOut := mustRun(t, 0, invocation{}, append(args, "-o", "yaml")...)
+		// backup create makes a new backup each time: its two outputs
+		// differ in values (ID, times), not in fields.
+		sameAsJSON(t, jsonOut, yamlOut, args[0] == "backup" && args[1] == "create")
 	}
 	// The first backup, then the two the loop above made.
 	list := mustRun(t, 0, invocation{}, with("backup", "list", "--context", "prod-eu", "-o", "json")...)
@@ -196,4 +189,84 @@ func openPTY() (master, slave *os.File, err error) {
 	// 200 columns, so that tables are not wrapped.
 	_ = unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 200})
 	return master, slave, nil
+}
+
+// sameAsJSON fails the test unless -o yaml printed the same object as -o
+// json: YAML that parses into exactly the JSON's value, or, when each run
+// makes something new (onlyFields), the same fields with the same types.
+func sameAsJSON(t *testing.T, jsonOut, yamlOut result, onlyFields bool) {
+	t.Helper()
+	var fromJSON, fromYAML any
+	if err := json.Unmarshal([]byte(jsonOut.stdout), &fromJSON); err != nil || fromJSON == nil {
+		t.Errorf("-o json does not parse (%v):\n%s", err, jsonOut)
+		return
+	}
+	// sigs.k8s.io/yaml turns YAML into JSON first: numbers and strings are
+	// typed as in JSON, and YAML that is not one object or list fails.
+	converted, err := yaml.YAMLToJSON([]byte(yamlOut.stdout))
+	if err == nil {
+		err = json.Unmarshal(converted, &fromYAML)
+	}
+	if err != nil || fromYAML == nil {
+		t.Errorf("-o yaml does not parse (%v):\n%s", err, yamlOut)
+		return
+	}
+	if _, isObject := fromYAML.(map[string]any); !isObject {
+		t.Errorf("-o yaml is not an object:\n%s", yamlOut)
+	}
+	if onlyFields {
+		fromJSON, fromYAML = fieldShape(fromJSON), fieldShape(fromYAML)
+	} else {
+		fromJSON, fromYAML = unmeasured(fromJSON), unmeasured(fromYAML)
+	}
+	if !reflect.DeepEqual(fromJSON, fromYAML) {
+		t.Errorf("-o yaml and -o json print different objects:\njson: %v\nyaml: %v\n%s\n%s", fromJSON, fromYAML, jsonOut, yamlOut)
+	}
+}
+
+// measuredFields hold what each run measures anew (verify's duration).
+var measuredFields = map[string]bool{"durationNanos": true}
+
+// unmeasured replaces the values of measuredFields by their JSON type.
+func unmeasured(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range v {
+			if measuredFields[k] {
+				out[k] = fieldShape(e)
+			} else {
+				out[k] = unmeasured(e)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = unmeasured(e)
+		}
+		return out
+	}
+	return v
+}
+
+// fieldShape replaces every value by its JSON type, keeping the fields of
+// objects and of a list's first element.
+func fieldShape(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range v {
+			out[k] = fieldShape(e)
+		}
+		return out
+	case []any:
+		if len(v) == 0 {
+			return "list"
+		}
+		return []any{fieldShape(v[0])}
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("%T", v)
 }

@@ -163,6 +163,9 @@ func TestRestoreIntoAnotherCluster(t *testing.T) {
 	b := parseBackupResult(t, mustRun(t, 0, invocation{}, append([]string{"backup", "create", "--context", "prod-eu", "-o", "json"}, storage...)...))
 	restoreArgs := append([]string{"restore", "latest", "--from-cluster", "prod-eu", "-n", ns, "--context", "dr-us", "--yes"}, storage...)
 
+	// Cluster-scoped objects of the application (its CRD, ClusterRole, …)
+	// may exist in dr-us already, restored by another test that ran first.
+	before := listCluster(t, "dr-us")
 	started := time.Now()
 	first := mustRun(t, 0, invocation{}, restoreArgs...)
 	t.Logf("first restore took %s:\n%s", time.Since(started).Round(time.Millisecond), first.stdout)
@@ -223,6 +226,8 @@ func TestRestoreIntoAnotherCluster(t *testing.T) {
 		switch {
 		case o.Outcome == restore.Created:
 			created[o.Resource] = true
+		case o.Namespace == "" && before[o.Resource+" /"+o.Name] != "":
+			created[o.Resource] = true // there before this test: not this restore's to create
 		case o.Outcome == restore.Skipped && strings.HasPrefix(o.Reason, "controlled by"):
 			owned[o.Resource] = true
 		}
@@ -432,6 +437,19 @@ func TestRestoreDryRunChangesNothing(t *testing.T) {
 	if !checked {
 		t.Errorf("objects of %s, which dr-us does not have, should be skipped saying why", ns)
 	}
+	// The whole-cluster dry run sent cluster-scoped objects too (the
+	// backup holds prod-eu's ClusterRoles, PriorityClasses, …): nothing of
+	// them, nor anything else, may have been created or changed.
+	clusterScoped := 0
+	for _, o := range whole.Objects {
+		if o.Namespace == "" && o.Outcome == restore.Created {
+			clusterScoped++
+		}
+	}
+	if clusterScoped == 0 {
+		t.Errorf("the whole-cluster dry run sent no cluster-scoped object, so it checks none of them: %+v", whole.Totals)
+	}
+	sameCluster(t, "a whole-cluster dry run", before, listCluster(t, "dr-us"))
 	// Into a namespace that exists, the server checks every object.
 	cs, err := env.Cluster("dr-us").Clientset()
 	if err != nil {

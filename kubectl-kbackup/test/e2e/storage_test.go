@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +12,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/storage"
 	"github.com/kbackup/kbackup/core/testenv"
+	"github.com/kbackup/kbackup/core/testenv/repotest"
 	"github.com/kbackup/kbackup/core/testenv/workload"
 )
 
@@ -53,14 +55,12 @@ func TestStorageStoppedMidBackup(t *testing.T) {
 		}
 		// The stopped server's files are still on disk: packs were
 		// written before the stop, and no manifest.
-		keys := storedKeys(t, own, bucket)
-		if len(packKeys(keys)) == 0 {
+		keys := repotest.StoredKeys(t, own, bucket)
+		if len(repotest.PackKeys(keys)) == 0 {
 			t.Fatalf("no pack was written before the stop: %v", keys)
 		}
-		for _, k := range keys {
-			if strings.Contains(k, "/_backups/") {
-				t.Errorf("a manifest was written: %s", k)
-			}
+		if manifests := repotest.ManifestKeys(keys); len(manifests) > 0 {
+			t.Errorf("manifests were written: %v", manifests)
 		}
 	})
 
@@ -80,14 +80,27 @@ func TestStorageStoppedMidBackup(t *testing.T) {
 		if !strings.Contains(res.stderr, "storage switched") {
 			t.Errorf("the switch should be logged:\n%s", res.stderr)
 		}
-		if _, err := os.Stat(filepath.Join(fallback, "dr-us", "_backups", b.ID+".json")); err != nil {
-			t.Errorf("no manifest in the fallback: %v", err)
+		if manifests := repotest.ManifestKeys(repotest.StoredKeys(t, own, bucket)); len(manifests) > 0 {
+			t.Errorf("manifests were written to the stopped primary: %v", manifests)
 		}
-		for _, k := range storedKeys(t, own, bucket) {
-			if strings.Contains(k, "/_backups/") {
-				t.Errorf("a manifest was written to the stopped primary: %s", k)
-			}
+		// The fallback holds the whole backup: every object of the
+		// cluster, in packs that read back with their hashes.
+		loc, err := storage.ParseURL(fallback)
+		if err != nil {
+			t.Fatal(err)
 		}
+		r, err := repo.Open(ctx, repo.Options{Location: loc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := r.ReadManifest(ctx, "dr-us", b.ID)
+		if err != nil {
+			t.Fatalf("no manifest in the fallback: %v", err)
+		}
+		if m.Phase != repo.PhaseCompleted || m.Stats.Objects < 800 {
+			t.Errorf("the fallback's backup is %s with %d objects, want Completed with the 800 ConfigMaps and the rest", m.Phase, m.Stats.Objects)
+		}
+		repotest.CheckBackupHoldsCluster(t, r, m, env.Cluster("dr-us"), nil)
 	})
 }
 
@@ -149,30 +162,6 @@ func backupUntilFirstPack(t *testing.T, s3 *testenv.S3Server, args ...string) re
 	}
 	noCredentials(t, s3, res)
 	return res
-}
-
-// storedKeys lists the objects a stopped S3 server holds in bucket, from its
-// files: versitygw's posix backend keeps an object as the file
-// <root>/<bucket>/<key>, and testenv puts the root at <env dir>/s3/root.
-func storedKeys(t *testing.T, own *testenv.Env, bucket string) []string {
-	t.Helper()
-	root := filepath.Join(own.Dir, "s3", "root", bucket)
-	if _, err := os.Stat(root); err != nil {
-		t.Fatalf("cannot find the files of bucket %s of the stopped server: %v", bucket, err)
-	}
-	var keys []string
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		keys = append(keys, filepath.ToSlash(rel))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys
 }
 
 // S3 credentials may come from flags instead of AWS_* variables; a wrong

@@ -93,6 +93,9 @@ func TestVerifyFindsDeletedAndCorruptPacks(t *testing.T) {
 				t.Errorf("%v: %s breaks %+v", args, p.Key, p.Backups)
 			}
 		}
+		if len(rep.Problems) != 2 {
+			t.Errorf("%v: %d problems %+v, want 2: one per damaged pack", args, len(rep.Problems), rep.Problems)
+		}
 		if len(statuses) != 2 || statuses[missing] != verify.Missing || statuses[corrupt] != verify.Corrupt || rep.Healthy() {
 			t.Errorf("%v: problems %v", args, statuses)
 		}

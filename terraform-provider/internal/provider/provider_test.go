@@ -2,7 +2,9 @@ package provider_test
 
 import (
 	"context"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -39,23 +41,72 @@ func TestSchemaDescribesEveryAttribute(t *testing.T) {
 }
 
 // The provider is served to a real OpenTofu through terraform-plugin-testing,
-// which is how every resource of the provider will be tested.
+// which is how every resource of the provider will be tested. What the test
+// checks comes from the provider, through OpenTofu's plugin protocol: OpenTofu
+// asked the provider for its schema and got the storage attribute. (The
+// provider has no resource or data source yet, so OpenTofu prunes it from the
+// graph and neither validates nor configures it; an output of the test's own
+// configuration would pass without the provider.)
 func TestProviderServesThroughOpenTofu(t *testing.T) {
 	env := testenv.Start(t, testenv.Options{OpenTofu: true})
 	env.Tofu.Setenv(t)
+	var mu sync.Mutex
+	var calls []string
+	var schemaAttributes []string
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: map[string]func() (tfprotov6.ProviderServer, error){
-			"kbackup": providerserver.NewProtocol6WithError(kbprovider.New("test")()),
+			"kbackup": func() (tfprotov6.ProviderServer, error) {
+				server, err := providerserver.NewProtocol6WithError(kbprovider.New("test")())()
+				return &recordingServer{ProviderServer: server, record: func(call string, attributes []string) {
+					mu.Lock()
+					defer mu.Unlock()
+					calls = append(calls, call)
+					schemaAttributes = append(schemaAttributes, attributes...)
+				}}, err
+			},
 		},
 		Steps: []resource.TestStep{{
 			Config: `provider "kbackup" {
   storage = "file:///tmp/kbackup-provider-test"
-}
-
-output "ok" {
-  value = "configured"
 }`,
-			Check: resource.TestCheckOutput("ok", "configured"),
 		}},
 	})
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("OpenTofu called %q", calls)
+	if !slices.Contains(calls, "GetProviderSchema") {
+		t.Fatalf("OpenTofu never asked the provider for its schema: calls %q", calls)
+	}
+	if !slices.Contains(schemaAttributes, "storage") {
+		t.Errorf("the schema served to OpenTofu lacks the storage attribute: %q", schemaAttributes)
+	}
+}
+
+// recordingServer passes every call to the provider and records the schema
+// calls, with the provider attributes each schema served.
+type recordingServer struct {
+	tfprotov6.ProviderServer
+	record func(call string, attributes []string)
+}
+
+func (s *recordingServer) GetProviderSchema(ctx context.Context, req *tfprotov6.GetProviderSchemaRequest) (*tfprotov6.GetProviderSchemaResponse, error) {
+	resp, err := s.ProviderServer.GetProviderSchema(ctx, req)
+	var attributes []string
+	if err == nil && resp != nil && resp.Provider != nil && resp.Provider.Block != nil && len(resp.Diagnostics) == 0 {
+		for _, a := range resp.Provider.Block.Attributes {
+			attributes = append(attributes, a.Name)
+		}
+	}
+	s.record("GetProviderSchema", attributes)
+	return resp, err
+}
+
+func (s *recordingServer) ValidateProviderConfig(ctx context.Context, req *tfprotov6.ValidateProviderConfigRequest) (*tfprotov6.ValidateProviderConfigResponse, error) {
+	s.record("ValidateProviderConfig", nil)
+	return s.ProviderServer.ValidateProviderConfig(ctx, req)
+}
+
+func (s *recordingServer) ConfigureProvider(ctx context.Context, req *tfprotov6.ConfigureProviderRequest) (*tfprotov6.ConfigureProviderResponse, error) {
+	s.record("ConfigureProvider", nil)
+	return s.ProviderServer.ConfigureProvider(ctx, req)
 }
