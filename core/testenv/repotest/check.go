@@ -74,7 +74,8 @@ var leftOutByDefault = []string{"leasecandidates.coordination.k8s.io", "componen
 func CheckBackupHoldsCluster(t testing.TB, r *repo.Repository, m *repo.Manifest, cluster *testenv.Cluster, keep func(namespace string) bool) {
 	t.Helper()
 	ctx := context.Background()
-	objs, err := catalog.ReadAll(ctx, r, catalog.Packs(m), 4)
+	packs := catalog.Packs(m)
+	objs, err := catalog.ReadAll(ctx, r, packs, 4)
 	if err != nil {
 		t.Fatalf("backup %s in %s does not read back: %v", m.ID, r.Location(), err)
 	}
@@ -82,7 +83,7 @@ func CheckBackupHoldsCluster(t testing.TB, r *repo.Repository, m *repo.Manifest,
 		t.Errorf("backup %s: %d objects read back, the manifest counts %d", m.ID, len(objs), m.Stats.Objects)
 	}
 	listed := 0
-	for _, p := range m.Packs {
+	for _, p := range packs {
 		listed += len(p.Objects)
 	}
 	if listed != len(objs) {
