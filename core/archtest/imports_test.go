@@ -76,6 +76,16 @@ func load() ([]*packages.Package, string) {
 	if len(pkgs) < 20 {
 		return nil, fmt.Sprintf("loaded only %d packages: the patterns did not find the modules", len(pkgs))
 	}
+	// go list read the sources in another process, which go test's cache
+	// does not see: stat them here, so that a changed source runs the test
+	// again instead of replaying a cached pass.
+	for _, p := range pkgs {
+		for _, f := range p.GoFiles {
+			if _, err := os.Stat(f); err != nil {
+				return nil, err.Error()
+			}
+		}
+	}
 	return pkgs, ""
 }
 
