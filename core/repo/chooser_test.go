@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/kbackup/kbackup/core/storage"
+	"github.com/kbackup/kbackup/core/testenv"
 )
 
 // The chooser takes the first location that opens and accepts a write
@@ -15,7 +16,7 @@ import (
 func TestChooser(t *testing.T) {
 	ctx := context.Background()
 	dead := Options{
-		Location:    storage.Location{Scheme: storage.SchemeS3, Bucket: "primary", Endpoint: "http://" + closedPort(t), Region: "us-east-1"},
+		Location:    storage.Location{Scheme: storage.SchemeS3, Bucket: "primary", Endpoint: "http://" + testenv.ClosedAddress(t), Region: "us-east-1"},
 		Credentials: storage.Credentials{AccessKeyID: "id", SecretAccessKey: "secret"},
 		Create:      true,
 		Storage:     storage.Options{MaxAttempts: 2},

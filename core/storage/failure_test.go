@@ -7,12 +7,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kbackup/kbackup/core/testenv"
 )
 
 // An unreachable endpoint (nothing listening) fails the same way, and a
 // cancelled context is not counted against the storage.
 func TestUnreachableEndpoint(t *testing.T) {
-	loc := Location{Scheme: SchemeS3, Bucket: "backups", Endpoint: "http://" + closedPort(t)}
+	loc := Location{Scheme: SchemeS3, Bucket: "backups", Endpoint: "http://" + testenv.ClosedAddress(t)}
 	b, err := Open(loc, Credentials{AccessKeyID: "id", SecretAccessKey: "secret"}, Options{FailuresToTrip: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -32,17 +34,6 @@ func TestUnreachableEndpoint(t *testing.T) {
 	_, err = b.Get(context.Background(), "x.json")
 	mustIs(t, err, ErrStorageUnavailable)
 	t.Logf("unreachable endpoint: failed after %s: %v", time.Since(start), err)
-}
-
-func closedPort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 // A server that accepts connections and never answers fails a request
@@ -116,7 +107,7 @@ func TestHungS3Server(t *testing.T) {
 // Backends that share a breaker (two buckets of one endpoint in one run)
 // trip together: failures of one stop requests of the other at once.
 func TestSharedBreaker(t *testing.T) {
-	endpoint := "http://" + closedPort(t)
+	endpoint := "http://" + testenv.ClosedAddress(t)
 	opts := Options{FailuresToTrip: 2, MaxAttempts: 1}
 	opts.Breaker = NewBreaker(endpoint, opts)
 	open := func(bucket string) Backend {
