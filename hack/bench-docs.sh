@@ -9,6 +9,9 @@
 set -euo pipefail
 results=$1
 doc=$2
+# The commit measured, before this script changes the document.
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD 2>/dev/null || commit="$commit with local changes"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -32,8 +35,6 @@ done
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 mem=$(awk '/^MemTotal:/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD 2>/dev/null || commit="$commit with local changes"
 {
 	echo "<!-- bench:run -->"
 	echo "Written by \`make bench\` ($list) on $(date -u +%Y-%m-%d): $(nproc) cores ($cpu), shared by the API"
