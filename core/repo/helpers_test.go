@@ -8,7 +8,6 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,31 +19,18 @@ import (
 	"github.com/kbackup/kbackup/core/testenv"
 )
 
-// The S3 server is shared by the package's tests and started on first use,
-// so that fuzz workers, which run no storage test, do not start one.
-var shared struct {
-	once sync.Once
-	env  *testenv.Env
-	err  error
-}
+// The S3 server is shared by the package's tests and started on first use.
+var shared = testenv.Shared{Options: testenv.Options{S3: true}}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if shared.env != nil {
-		shared.env.Stop()
-	}
+	shared.Stop()
 	os.Exit(code)
 }
 
 func sharedS3(t testing.TB) *testenv.S3Server {
 	t.Helper()
-	shared.once.Do(func() {
-		shared.env, shared.err = testenv.New(context.Background(), testenv.Options{S3: true})
-	})
-	if shared.err != nil {
-		t.Fatal(shared.err)
-	}
-	return shared.env.S3
+	return shared.Get(t).S3
 }
 
 // store is a place a repository can live, with raw access to its objects

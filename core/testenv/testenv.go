@@ -187,3 +187,31 @@ func ClosedAddress(t testing.TB) string {
 	l.Close()
 	return addr
 }
+
+// Shared is an environment that a package's tests share: started on first
+// use (so that fuzz workers, which run no such test, start none) and
+// stopped by the package's TestMain.
+type Shared struct {
+	Options Options
+
+	once sync.Once
+	env  *Env
+	err  error
+}
+
+// Get starts the environment on first use and returns it.
+func (s *Shared) Get(t testing.TB) *Env {
+	t.Helper()
+	s.once.Do(func() { s.env, s.err = New(context.Background(), s.Options) })
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	return s.env
+}
+
+// Stop stops the environment, if it was started.
+func (s *Shared) Stop() {
+	if s.env != nil {
+		s.env.Stop()
+	}
+}
