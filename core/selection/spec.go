@@ -185,10 +185,6 @@ func (m *Matcher) Namespaces() Namespaces { return m.namespaces }
 // be excluded).
 func (m *Matcher) WholeCluster() bool { return m.namespaces.All() }
 
-// IncludesType reports whether resource (resource.group) was named in
-// IncludeResources.
-func (m *Matcher) IncludesType(resource string) bool { return m.include[resource] }
-
 // HasIncludedTypes reports whether IncludeResources named any type.
 func (m *Matcher) HasIncludedTypes() bool { return len(m.include) > 0 }
 
@@ -248,9 +244,6 @@ func (m *Matcher) TakesNamespace(namespace string) bool { return m.namespaces.Ma
 func (m *Matcher) MatchesLabels(obj *unstructured.Unstructured) bool {
 	return m.labels.Matches(labels.Set(obj.GetLabels()))
 }
-
-// LabelSelector is the parsed label selector.
-func (m *Matcher) LabelSelector() labels.Selector { return m.labels }
 
 // TakesObject reports whether an object of a selected type is selected,
 // its namespace given as the selection names it (before any mapping). A
