@@ -175,7 +175,8 @@ func RenderBackupList(w io.Writer, s *Styles, manifests []*repo.Manifest, now ti
 	return t.Render(w, s)
 }
 
-// printer writes lines and keeps the first error.
+// printer writes lines and keeps the first error. Every line goes through
+// Sanitize, since most of what is shown comes from a repository or a cluster.
 type printer struct {
 	w   io.Writer
 	err error
@@ -183,7 +184,7 @@ type printer struct {
 
 func (p *printer) line(format string, args ...any) {
 	if p.err == nil {
-		_, p.err = fmt.Fprintf(p.w, format+"\n", args...)
+		_, p.err = io.WriteString(p.w, Sanitize(fmt.Sprintf(format, args...))+"\n")
 	}
 }
 

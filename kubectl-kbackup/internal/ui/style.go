@@ -35,7 +35,10 @@ func IsTerminal(stream any) bool {
 
 // NewStyles returns the styles for w.
 func NewStyles(w io.Writer) *Styles {
-	plain := !IsTerminal(w) || os.Getenv("NO_COLOR") != ""
+	return newStyles(w, !IsTerminal(w) || os.Getenv("NO_COLOR") != "")
+}
+
+func newStyles(w io.Writer, plain bool) *Styles {
 	r := lipgloss.NewRenderer(w)
 	s := &Styles{Plain: plain, renderR: r}
 	if plain {
