@@ -90,6 +90,24 @@ func RepositoryOptions(cfg *Config) (primary repo.Options, fallbacks []repo.Opti
 	return primary, fallbacks, nil
 }
 
+// FallbackOptions returns the repository a fallback URL (--fallback-storage)
+// names. It gets the primary's static keys only when it is on the primary's
+// S3 server and names no profile: keys are never sent to a server they were
+// not given for. Elsewhere it uses its URL's profile=, or the S3 client's
+// usual chain (AWS_* variables, the shared credentials file).
+func FallbackOptions(primary repo.Options, url string) (repo.Options, error) {
+	loc, err := storage.ParseURL(url)
+	if err != nil {
+		return repo.Options{}, err
+	}
+	fb := repo.Options{Location: loc}
+	p := primary.Location
+	if loc.Scheme == storage.SchemeS3 && p.Scheme == storage.SchemeS3 && loc.EndpointURL() == p.EndpointURL() && loc.Profile == "" {
+		fb.Credentials = primary.Credentials
+	}
+	return fb, nil
+}
+
 // setByUser says whether a storage field holds a value that the file, the
 // environment or a flag gave, rather than a default.
 func setByUser(cfg *Config, key, value string) bool {

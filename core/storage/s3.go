@@ -61,6 +61,18 @@ func newS3Backend(loc Location, creds Credentials, opts Options) (*s3Backend, er
 		}
 		transport.TLSClientConfig = tlsConfig
 	}
+	chain := credentialsFor(loc, creds)
+	if loc.Profile != "" {
+		// Read the profile now, so that a missing one is a clear error
+		// rather than every request failing.
+		if _, err := chain.GetWithContext(nil); err != nil {
+			file := os.Getenv("AWS_SHARED_CREDENTIALS_FILE")
+			if file == "" {
+				file = "~/.aws/credentials"
+			}
+			return nil, invalidf("storage location %s: profile=%s: %v in the AWS shared credentials file %s (AWS_SHARED_CREDENTIALS_FILE); give a profile that the file has", loc.Display(), loc.Profile, err, file)
+		}
+	}
 	lookup := minio.BucketLookupAuto
 	switch loc.BucketLookup {
 	case BucketLookupPath:
@@ -69,7 +81,7 @@ func newS3Backend(loc Location, creds Credentials, opts Options) (*s3Backend, er
 		lookup = minio.BucketLookupDNS
 	}
 	client, err := minio.New(endpoint.Host, &minio.Options{
-		Creds:        credentialsFor(loc, creds),
+		Creds:        chain,
 		Secure:       secure,
 		Region:       loc.Region,
 		BucketLookup: lookup,
@@ -124,10 +136,15 @@ func tlsConfigFor(loc Location) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// credentialsFor returns static credentials when given, or the usual chain.
-// The instance-role provider (which asks the EC2 metadata address) is only
-// tried against AWS itself.
+// credentialsFor returns the location's profile when it names one, static
+// credentials when given, or the usual chain. The instance-role provider
+// (which asks the EC2 metadata address) is only tried against AWS itself.
 func credentialsFor(loc Location, creds Credentials) *credentials.Credentials {
+	if loc.Profile != "" {
+		// Only the profile: falling back to other keys would send them to
+		// a server they were not meant for.
+		return credentials.New(&credentials.FileAWSCredentials{Profile: loc.Profile})
+	}
 	if !creds.IsZero() {
 		return credentials.NewStaticV4(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
 	}

@@ -175,11 +175,11 @@ func (o *BackupCreateOptions) Complete(fs *pflag.FlagSet, args []string) error {
 		return err
 	}
 	for _, url := range o.FallbackStorage {
-		loc, err := storage.ParseURL(url)
+		fb, err := config.FallbackOptions(primary, url)
 		if err != nil {
 			return fmt.Errorf("--fallback-storage: %w", err)
 		}
-		fallbacks = append(fallbacks, repo.Options{Location: loc, Credentials: primary.Credentials})
+		fallbacks = append(fallbacks, fb)
 	}
 	primary.Create = true
 	for i := range fallbacks {
