@@ -329,6 +329,15 @@ func (v *validator) performance() {
 	}
 	v.positive("performance.limits.memory_limit", l.MemoryLimit, "2Gi")
 	v.positive("performance.limits.cpu_limit", l.CPULimit, "2 or 500m")
+	// What kbackup always does cannot be switched off; saying it can would
+	// let a user believe in a setting that changes nothing.
+	o := v.c.Performance.Optimization
+	if !o.BatchProcessing {
+		v.fail("performance.optimization.batch_processing", "false is not supported: objects are always read in pages of backup.behavior.batch_size; leave it true or out, and set batch_size to change the page size")
+	}
+	if !o.Compression {
+		v.fail("performance.optimization.compression", "false is not supported: the repository format compresses every pack with zstd; leave it true or out")
+	}
 }
 
 func (v *validator) schedules() {
@@ -363,8 +372,8 @@ func (v *validator) notifications() {
 	if n.Slack.Channel != "" && strings.ContainsAny(n.Slack.Channel, " \t") {
 		v.fail("notifications.slack.channel", "%q has spaces; want a channel like #backup-notifications", clip(n.Slack.Channel))
 	}
-	if n.Enabled && n.Webhook.URL == "" && n.Slack.WebhookURL == "" {
-		v.fail("notifications.enabled", "notifications are enabled, but neither notifications.webhook.url nor notifications.slack.webhook_url is set")
+	if n.Enabled {
+		v.fail("notifications.enabled", "true, but no command of this version of kbackup sends notifications yet; set it to false or leave it out (the webhook and Slack settings are checked and kept for when one does)")
 	}
 }
 
@@ -380,8 +389,8 @@ func (v *validator) observability() {
 	}
 	v.oneOf("observability.logging.level", "log level", o.Logging.Level, logLevels)
 	v.oneOf("observability.logging.format", "log format", o.Logging.Format, logFormats)
-	if o.Tracing.Enabled && o.Tracing.Endpoint == "" {
-		v.fail("observability.tracing.endpoint", "tracing is enabled but has no endpoint; want a collector address like otel-collector:4317")
+	if o.Tracing.Enabled {
+		v.fail("observability.tracing.enabled", "true, but this version of kbackup sends no traces; set it to false or leave it out")
 	}
 }
 

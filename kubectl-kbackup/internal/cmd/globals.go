@@ -133,6 +133,9 @@ func (g *GlobalOptions) loadConfig(overrides ...configOverride) (*LoadedConfig, 
 	if len(problems) > 0 {
 		return nil, configError(located, problems)
 	}
+	// performance.limits.memory_limit and cpu_limit hold for the whole
+	// process, as GOMEMLIMIT and GOMAXPROCS would (which win when set).
+	cfg.ProcessLimits(g.lookupEnv).Apply()
 	return &LoadedConfig{Config: cfg, File: located}, nil
 }
 
