@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"os"
 	"runtime"
 	"runtime/debug"
 )
@@ -19,7 +20,11 @@ type ProcessLimits struct {
 
 // ProcessLimits returns the limits of performance.limits.memory_limit and
 // cpu_limit, leaving out those the GOMEMLIMIT and GOMAXPROCS variables set.
+// A nil lookupEnv reads the process's environment.
 func (c *Config) ProcessLimits(lookupEnv func(string) (string, bool)) ProcessLimits {
+	if lookupEnv == nil {
+		lookupEnv = os.LookupEnv
+	}
 	var p ProcessLimits
 	if _, set := lookupEnv("GOMEMLIMIT"); !set {
 		p.MemoryBytes = c.Performance.Limits.MemoryLimit.Value()

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -215,6 +216,7 @@ func (v *validator) clusters() {
 }
 
 func (v *validator) storage() {
+	v.encryption()
 	s := v.c.Storage
 	loc := splitLocation(s.URL)
 	if loc.problem != "" {
@@ -271,6 +273,25 @@ func (v *validator) storage() {
 			v.fail(key, "%q is listed twice", b)
 		}
 		seen[b] = true
+	}
+}
+
+// encryption checks storage.encryption's shape; the key itself is read and
+// checked when the repository options are made.
+func (v *validator) encryption() {
+	e := v.c.Storage.Encryption
+	v.oneOf("storage.encryption.mode", "server-side encryption mode", cmp.Or(e.Mode, "none"), []string{"none", "sse-s3", "sse-kms", "sse-c"})
+	if e.KMSKeyID != "" && e.Mode != "sse-kms" {
+		v.fail("storage.encryption.kms_key_id", "is set, but mode is %q; a KMS key ID goes with mode sse-kms", cmp.Or(e.Mode, "none"))
+	}
+	hasKey := e.CustomerKey != "" || e.CustomerKeyFile != ""
+	switch {
+	case e.CustomerKey != "" && e.CustomerKeyFile != "":
+		v.fail("storage.encryption.customer_key_file", "and storage.encryption.customer_key are both set; give the SSE-C key one way")
+	case hasKey && e.Mode != "sse-c":
+		v.fail("storage.encryption.mode", "%q, but a customer key is given; a customer key goes with mode sse-c", cmp.Or(e.Mode, "none"))
+	case !hasKey && e.Mode == "sse-c":
+		v.fail("storage.encryption.mode", "sse-c needs a customer key: set storage.encryption.customer_key_file, or KBACKUP_SSE_CUSTOMER_KEY to the base64 of 32 random bytes (openssl rand -base64 32)")
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -109,6 +110,9 @@ func newS3Backend(loc Location, creds Credentials, opts Options) (*s3Backend, er
 			SecretAccessKey: cmp.Or(os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SECRET_KEY")),
 			SessionToken:    os.Getenv("AWS_SESSION_TOKEN"),
 		}.secrets()
+	}
+	if k := opts.Encryption.CustomerKey; len(k) > 0 {
+		b.scrub = append(b.scrub, base64.StdEncoding.EncodeToString(k), string(k))
 	}
 	if b.breaker == nil {
 		b.breaker = NewBreaker(b.where, opts)
@@ -274,7 +278,11 @@ func (b *s3Backend) classify(ctx context.Context, err error, elapsed time.Durati
 func (b *s3Backend) Get(ctx context.Context, key string) ([]byte, error) {
 	var data []byte
 	err := b.call(ctx, opRead, key, func(ctx context.Context) error {
-		obj, err := b.client.GetObject(ctx, b.bucket, key, minio.GetObjectOptions{})
+		sse, err := b.opts.Encryption.forRead(key)
+		if err != nil {
+			return err
+		}
+		obj, err := b.client.GetObject(ctx, b.bucket, key, minio.GetObjectOptions{ServerSideEncryption: sse})
 		if err != nil {
 			return err
 		}
@@ -300,19 +308,27 @@ func contentType(key string) string {
 
 func (b *s3Backend) Put(ctx context.Context, key string, data []byte) error {
 	return b.callSending(ctx, opWrite, key, int64(len(data)), func(ctx context.Context) error {
-		_, err := b.client.PutObject(ctx, b.bucket, key, bytes.NewReader(data), int64(len(data)),
-			minio.PutObjectOptions{ContentType: contentType(key)})
+		sse, err := b.opts.Encryption.forWrite(key)
+		if err != nil {
+			return err
+		}
+		_, err = b.client.PutObject(ctx, b.bucket, key, bytes.NewReader(data), int64(len(data)),
+			minio.PutObjectOptions{ContentType: contentType(key), ServerSideEncryption: sse})
 		return err
 	})
 }
 
 func (b *s3Backend) PutIfAbsent(ctx context.Context, key string, data []byte) error {
 	return b.callSending(ctx, opCreate, key, int64(len(data)), func(ctx context.Context) error {
-		opts := minio.PutObjectOptions{ContentType: contentType(key), DisableMultipart: true}
+		sse, err := b.opts.Encryption.forWrite(key)
+		if err != nil {
+			return err
+		}
+		opts := minio.PutObjectOptions{ContentType: contentType(key), DisableMultipart: true, ServerSideEncryption: sse}
 		// If-None-Match: * makes the server refuse the write when the
 		// key exists, atomically (S3 conditional writes).
 		opts.SetMatchETagExcept("*")
-		_, err := b.client.PutObject(ctx, b.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
+		_, err = b.client.PutObject(ctx, b.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
 		return err
 	})
 }
@@ -320,14 +336,33 @@ func (b *s3Backend) PutIfAbsent(ctx context.Context, key string, data []byte) er
 func (b *s3Backend) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	var info ObjectInfo
 	err := b.call(ctx, opStat, key, func(ctx context.Context) error {
-		st, err := b.client.StatObject(ctx, b.bucket, key, minio.StatObjectOptions{})
+		sse, err := b.opts.Encryption.forRead(key)
 		if err != nil {
 			return err
 		}
-		info = ObjectInfo{Key: key, Size: st.Size, ModTime: st.LastModified}
+		st, err := b.client.StatObject(ctx, b.bucket, key, minio.StatObjectOptions{ServerSideEncryption: sse})
+		if err != nil {
+			return err
+		}
+		info = ObjectInfo{Key: key, Size: st.Size, ModTime: st.LastModified, Encryption: reportedEncryption(st.Metadata)}
 		return nil
 	})
 	return info, err
+}
+
+// reportedEncryption is the server-side encryption that a HEAD response's
+// headers report.
+func reportedEncryption(h http.Header) string {
+	if h.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm") != "" {
+		return EncryptionSSEC
+	}
+	switch h.Get("X-Amz-Server-Side-Encryption") {
+	case "AES256":
+		return EncryptionSSES3
+	case "aws:kms", "aws:kms:dsse":
+		return EncryptionSSEKMS
+	}
+	return ""
 }
 
 // List reads the whole listing before yielding, and sorts it: S3 lists in

@@ -226,3 +226,46 @@ func TestFallbackOnAnotherServerUsesItsOwnKeys(t *testing.T) {
 		t.Errorf("the fallback bucket holds manifests %v, want the one backup", manifests)
 	}
 }
+
+// Server-side encryption as a user sets it: the test S3 server accepts the
+// headers but does not encrypt, which a backup finds out and refuses until
+// the user accepts it; an SSE-C repository then needs its key to be read,
+// and the key is never printed.
+func TestServerSideEncryptionThroughTheBinary(t *testing.T) {
+	bucket := env.S3.NewBucket(t)
+	url := env.S3.RepositoryURL(bucket)
+	key := "WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo=" // 32 bytes of 'Z'
+	noKeyShown := func(res result) {
+		t.Helper()
+		if strings.Contains(res.stdout+res.stderr, key) {
+			t.Errorf("the customer key was printed:\n%s", res)
+		}
+	}
+
+	res := kbackup(t, invocation{env: []string{"KBACKUP_SSE=sse-s3"}},
+		"backup", "create", "--context", "dr-us", "-n", "kube-public", "--storage", url)
+	noKeyShown(res)
+	if res.code == 0 || !strings.Contains(res.stderr, "reports server-side encryption none") || !strings.Contains(res.stderr, "accept_unverified") {
+		t.Fatalf("a backup to a server that ignores SSE should be refused, saying how to accept it:\n%s", res)
+	}
+
+	cfg := filepath.Join(t.TempDir(), "kbackup.yaml")
+	if err := os.WriteFile(cfg, []byte("storage:\n  encryption:\n    mode: sse-c\n    accept_unverified: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withKey := invocation{env: []string{"KBACKUP_SSE_CUSTOMER_KEY=" + key}}
+	res = kbackup(t, withKey, "backup", "create", "--context", "dr-us", "-n", "kube-public", "--storage", url, "--config", cfg)
+	noKeyShown(res)
+	if res.code != 0 {
+		t.Fatalf("the sse-c backup failed:\n%s", res)
+	}
+	res = kbackup(t, withKey, "backup", "list", "--cluster", "dr-us", "--storage", url, "--config", cfg)
+	noKeyShown(res)
+	if res.code != 0 || !strings.Contains(res.stdout, "Completed") {
+		t.Errorf("listing with the key:\n%s", res)
+	}
+	res = kbackup(t, invocation{}, "backup", "list", "--cluster", "dr-us", "--storage", url)
+	if res.code == 0 || !strings.Contains(res.stderr, "KBACKUP_SSE_CUSTOMER_KEY") {
+		t.Errorf("listing without the key should say that it is needed:\n%s", res)
+	}
+}
