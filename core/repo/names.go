@@ -62,6 +62,11 @@ func validateID(what, id string) error {
 	return nil
 }
 
+// ValidateRunID checks the ID of a run (a command, or a fleet run over many
+// clusters), which manifests and restore records carry: the form of a
+// backup ID.
+func ValidateRunID(id string) error { return validateID("run ID", id) }
+
 // ValidateBackupID checks a backup ID.
 func ValidateBackupID(id string) error { return validateID("backup ID", id) }
 
