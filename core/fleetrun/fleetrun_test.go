@@ -290,3 +290,55 @@ func TestTransient(t *testing.T) {
 		}
 	}
 }
+
+// --fleet's matching: registered clusters are found by the UID of their
+// kube-system namespace, whatever their contexts are called.
+func TestMatchRegistryByIdentity(t *testing.T) {
+	e := env(t)
+	ctx := context.Background()
+	uid := func(c *testenv.Cluster) string {
+		cs, err := c.Clientset()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, err := cs.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(ns.UID)
+	}
+	east, west, north := e.Clusters[0], e.Clusters[1], e.Clusters[2]
+	downAddr := "https://" + testenv.ClosedAddress(t)
+	entries := []*fleet.ClusterEntry{
+		{Name: "east", UID: uid(east), Environment: "dev", Priority: 1},
+		{Name: "prod-north", UID: uid(north), Environment: "prod", Priority: 10},
+		{Name: "ghost", UID: "00000000-0000-0000-0000-000000000000"},
+		{Name: "down-reg", UID: "11111111-1111-1111-1111-111111111111", Server: downAddr, Environment: "test"},
+	}
+	downCfg := east.Config()
+	downCfg.Host = downAddr
+	candidates := []fleetrun.Candidate{
+		{Context: "east", Config: east.Config()},
+		{Context: "east-again", Config: east.Config()},
+		{Context: "west", Config: west.Config()},
+		{Context: "north-admin", Config: north.Config()},
+		{Context: "down", Config: downCfg},
+	}
+	started := time.Now()
+	m := fleetrun.MatchRegistry(ctx, candidates, entries, 3*time.Second)
+	if took := time.Since(started); took > 5*time.Second {
+		t.Errorf("matching took %s with a timeout of 3s", took)
+	}
+	got := map[string]fleetrun.Cluster{}
+	for _, c := range m.Clusters {
+		got[c.ClusterName] = c
+	}
+	if len(got) != 3 || got["east"].Context != "east" || got["east"].Err != nil ||
+		got["prod-north"].Context != "north-admin" || got["prod-north"].Priority != 10 || got["prod-north"].Environment != "prod" ||
+		got["down-reg"].Context != "down" || got["down-reg"].Err == nil {
+		t.Errorf("clusters: %+v", m.Clusters)
+	}
+	if fmt.Sprint(m.Unregistered, m.Duplicates, m.NotReached) != "[west] [east-again] [ghost]" {
+		t.Errorf("unregistered %v, duplicates %v, not reached %v", m.Unregistered, m.Duplicates, m.NotReached)
+	}
+}
