@@ -79,6 +79,10 @@ func validateSHA256(h string) error {
 	return nil
 }
 
+// NewRunID returns the ID of a new run (a command, or a fleet run over many
+// clusters): run-20260102T030405Z-1a2b3c.
+func NewRunID(t time.Time) string { return "run-" + NewID(t) }
+
 // NewID returns an ID that sorts by time and does not collide:
 // 20260102T030405Z-1a2b3c.
 func NewID(t time.Time) string {
