@@ -62,8 +62,8 @@ type fleetRun struct {
 	// candidates are the contexts chosen, read from the kubeconfig.
 	candidates []fleetrun.Candidate
 	clusters   []fleetrun.Cluster
-	match    *fleetrun.RegistryMatch
-	options  fleetrun.Options
+	match      *fleetrun.RegistryMatch
+	options    fleetrun.Options
 	// selector names the flag that chose the clusters, for messages.
 	selector string
 }
