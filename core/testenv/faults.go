@@ -19,11 +19,12 @@ import (
 func (c *Cluster) StopAPIServer() { c.apiserver.stop() }
 
 // StartS3Server starts an S3 server of its own for t, beside the
-// environment's, and stops it when t ends: a second endpoint, for fallback
-// repositories.
-func StartS3Server(t testing.TB) *S3Server {
+// environment's, with the credentials of like (so that one set of AWS_*
+// variables opens both), and stops it when t ends: a second endpoint, for
+// fallback repositories.
+func StartS3Server(t testing.TB, like *S3Server) *S3Server {
 	t.Helper()
-	s, err := startS3(context.Background(), filepath.Join(t.TempDir(), "s3"))
+	s, err := startS3WithKeys(context.Background(), filepath.Join(t.TempDir(), "s3"), like.AccessKey, like.SecretKey)
 	if err != nil {
 		t.Fatal(err)
 	}
