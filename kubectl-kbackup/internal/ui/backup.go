@@ -106,6 +106,9 @@ func RenderBackupResult(w io.Writer, s *Styles, res *backup.Result) error {
 	kv.add("Uploaded", fmt.Sprintf("%s: %s uploaded, %d reused", Bytes(st.BytesUploaded), Count(st.PacksUploaded, "pack"), st.PacksReused))
 	kv.add("Duration", Duration(took(m)))
 	kv.add("Location", res.Location)
+	if m.RunID != "" {
+		kv.add("Run", m.RunID)
+	}
 	if res.UsedFallback() {
 		var why []string
 		for _, a := range res.Attempts {
