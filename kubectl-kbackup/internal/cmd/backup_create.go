@@ -266,6 +266,7 @@ var backupCreateFlags = map[string]string{
 	"spec.cluster_resources":  "--cluster-resources",
 	"spec.max_resource_size":  "--max-resource-size",
 	"spec.labels":             "--labels",
+	"concurrency":             "--max-concurrent-operations",
 }
 
 // Run backs the cluster up and reports the backup. A PartiallyFailed
