@@ -276,12 +276,10 @@ type Event struct {
 	Result  *ClusterResult
 }
 
-// Order sorts clusters as a run takes them: higher priority first, then
-// by context name.
+// Order sorts clusters as a run takes them: higher priority first, and
+// clusters of equal priority in the order given.
 func Order(clusters []Cluster) {
-	slices.SortStableFunc(clusters, func(a, b Cluster) int {
-		return cmp.Or(cmp.Compare(b.Priority, a.Priority), strings.Compare(a.Context, b.Context))
-	})
+	slices.SortStableFunc(clusters, func(a, b Cluster) int { return cmp.Compare(b.Priority, a.Priority) })
 }
 
 // Run backs up every cluster into the repository target chooses, and

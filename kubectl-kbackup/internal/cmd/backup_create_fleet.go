@@ -221,15 +221,10 @@ func (o *BackupCreateOptions) resolveClusters(ctx context.Context) error {
 		names = append(names, c.Context)
 	}
 	if !o.Fleet.Fleet {
-		for i, c := range candidates {
-			// --contexts keeps the order given: without priorities, the
-			// first named goes first.
-			run.clusters = append(run.clusters, fleetrun.Cluster{Context: c.Context, Config: c.Config, Priority: len(candidates) - i})
-		}
-		if o.Fleet.AllContexts {
-			for i := range run.clusters {
-				run.clusters[i].Priority = 0
-			}
+		// Without priorities, the run keeps the order of --contexts (and
+		// takes --all-contexts by name).
+		for _, c := range candidates {
+			run.clusters = append(run.clusters, fleetrun.Cluster{Context: c.Context, Config: c.Config})
 		}
 		return nil
 	}
