@@ -229,7 +229,11 @@ func (o *BackupCreateOptions) resolveClusters(ctx context.Context) error {
 		return nil
 	}
 
-	r, err := repo.Open(ctx, o.primary)
+	// Reading the registry creates nothing: a repository without one has
+	// no registered cluster to back up.
+	readOnly := o.primary
+	readOnly.Create = false
+	r, err := repo.Open(ctx, readOnly)
 	if err != nil {
 		return fmt.Errorf("--fleet reads the registry of the repository: %w", err)
 	}
