@@ -69,7 +69,7 @@ func (s *Styles) Status(status string) string {
 		return s.Good.Render(status)
 	case "PartiallyFailed", "Skipped", "Warning", "Changed", "InProgress", "Added", "Removed", "Unreadable":
 		return s.Warn.Render(status)
-	case "Failed", "Error", "Missing", "Corrupt":
+	case "Failed", "Error", "Missing", "Corrupt", "NotBackedUp":
 		return s.Bad.Render(status)
 	}
 	return status
