@@ -43,7 +43,7 @@ var retentionFlagNames = map[string]string{
 	"flags.keep_weekly":  "--keep-weekly",
 	"flags.keep_monthly": "--keep-monthly",
 	"flags.keep_within":  "--keep-within",
-	"flags":              "--keep-*",
+	"flags":              "the retention flags",
 }
 
 // validate checks the rules given; errors name the flags.
