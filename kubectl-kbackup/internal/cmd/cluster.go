@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kbackup/kbackup/core/config"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/storage"
 	"github.com/kbackup/kbackup/kubectl-kbackup/internal/ui"
@@ -146,7 +147,14 @@ func (o *ClusterRegisterOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := openRepository(ctx, o.config)
+	// Registering may come before the first backup: it creates the
+	// repository in an empty location, as backup create does.
+	opts, _, err := config.RepositoryOptions(o.config.Config)
+	if err != nil {
+		return err
+	}
+	opts.Create = true
+	r, err := repo.Open(ctx, opts)
 	if err != nil {
 		return err
 	}
