@@ -227,7 +227,7 @@ retention_policies:
 		{[]string{"prune", "--cluster", "dr-us", "--keep-daily", "-1", "--yes"}, "--keep-daily: Invalid value: -1: must not be negative"},
 		{[]string{"prune", "--cluster", "dr-us", "--keep-within", "a month", "--yes"}, "--keep-within: Invalid value: \"a month\": not a duration"},
 		{[]string{"cluster", "register", "--context", "dr-us", "--keep-weekly", "-2"}, "--keep-weekly: Invalid value: -2"},
-		{[]string{"cluster", "register", "--context", "dr-us", "--environment", "staging"}, `environment "staging" (from flag --environment) is not defined`},
+		{[]string{"cluster", "register", "--context", "dr-us", "--environment", "staging"}, `environment "staging" is not defined; defined: dev, test, prod`},
 	} {
 		res := mustRun(t, 1, invocation{}, with(tc.args...)...)
 		if !strings.Contains(res.stderr, tc.want) {
