@@ -119,4 +119,3 @@ func generateCluster(ctx context.Context, r *repo.Repository, i int, spec FleetS
 	_, err := r.RebuildSummary(ctx, name)
 	return err
 }
-
