@@ -424,3 +424,23 @@ func TestPruneWhileBackupRuns(t *testing.T) {
 	}
 	mustRun(t, 0, invocation{}, append([]string{"verify", "--all", "--cluster", "prod-eu"}, storage...)...)
 }
+
+// backup create --prune prunes the cluster by its policy after a
+// Completed backup.
+func TestBackupCreatePrune(t *testing.T) {
+	bucket := env.S3.NewBucket(t)
+	storage := []string{"--storage", env.S3.RepositoryURL(bucket)}
+	create := func(id string, more ...string) result {
+		return mustRun(t, 0, invocation{}, append(append([]string{"backup", "create", id, "--context", "dr-us", "-n", "kube-system"}, storage...), more...)...)
+	}
+	create("a")
+	create("b")
+	mustRun(t, 0, invocation{}, append([]string{"cluster", "register", "--context", "dr-us", "--keep-last", "2"}, storage...)...)
+	res := create("c", "--prune", "-o", "json")
+	if got, want := manifestIDs(t, bucket, "dr-us"), []string{"b", "c"}; !slices.Equal(got, want) {
+		t.Errorf("after backup create --prune: %v, want %v\n%s", got, want, res)
+	}
+	if parseBackupResult(t, res).ID != "c" || !strings.Contains(res.stderr, "Removed 1 backup") {
+		t.Errorf("stdout keeps -o json's document and the prune report goes to stderr:\n%s", res)
+	}
+}
