@@ -3,6 +3,7 @@ package repo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -193,6 +194,46 @@ func TestUnregisterClusterKeepsBackups(t *testing.T) {
 		}
 		if _, _, err := r.UnregisterCluster(ctx, "dr-us"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("unregistering twice: %v", err)
+		}
+	})
+}
+
+// Two clusters registering one name at once: exactly one gets it, and the
+// entry holds the winner's settings.
+func TestRegisterClusterRace(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store) {
+		r := openRepo(t, s.opts)
+		const n = 6
+		errs := make([]error, n)
+		done := make(chan int)
+		for i := range n {
+			go func() {
+				region := fmt.Sprintf("region-%d", i)
+				_, errs[i] = r.RegisterCluster(context.Background(), ClusterIdentity{Name: "contested", UID: fmt.Sprintf("uid-%d", i)},
+					ClusterSettings{Region: &region}, ClaimOptions{})
+				done <- i
+			}()
+		}
+		for range n {
+			<-done
+		}
+		winners := 0
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				winners++
+				winner = i
+			case !errors.Is(err, ErrClusterNameTaken):
+				t.Errorf("register %d: %v", i, err)
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("%d registrations won, want 1: %v", winners, errs)
+		}
+		e, err := r.GetCluster(context.Background(), "contested")
+		if err != nil || e.UID != fmt.Sprintf("uid-%d", winner) || e.Region != fmt.Sprintf("region-%d", winner) {
+			t.Errorf("entry %+v, %v; want the winner %d's", e, err, winner)
 		}
 	})
 }
