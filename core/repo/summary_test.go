@@ -57,6 +57,25 @@ func TestSummaryFollowsTheManifests(t *testing.T) {
 			t.Errorf("Latest = %s, %s; want b2 (Failed) and b1", last.ID, good.ID)
 		}
 
+		// A third backup, with nothing changed since it read the packs:
+		// the summary grows by what it uploaded, and matches a rebuild.
+		third := writeTestPack(t, r, "prod-eu", "shop", "c")
+		m3 := testManifest("prod-eu", "b3", time.Now(), PhaseCompleted, shared, third)
+		m3.Stats.BytesUploaded, m3.Stats.PacksUploaded = third.Size, 1
+		commitRecorded(t, r, m3, time.Now().Add(2*summaryClockSkew))
+		grown, err := r.ReadSummary(ctx, "prod-eu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rebuilt, err := r.RebuildSummary(ctx, "prod-eu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(grown.Backups) != 3 || grown.BytesStored != rebuilt.BytesStored || grown.Packs != 3 {
+			t.Errorf("grown %+v, rebuilt %+v", grown, rebuilt)
+		}
+		s.rawDel(t, r.layout.Manifest("prod-eu", "b3"))
+
 		// A backup deleted behind the summary's back.
 		s.rawDel(t, r.layout.Manifest("prod-eu", "b2"))
 		sum, state, err = r.CurrentSummary(ctx, "prod-eu")
