@@ -25,43 +25,43 @@ import (
 
 // The synthetic fleet of issue 9: 1,000 clusters with 30 daily backups.
 // KBACKUP_BENCH_FLEET_CLUSTERS sets fewer, to try the benchmark quickly.
-var fleetClusters = envInt("KBACKUP_BENCH_FLEET_CLUSTERS", 1000)
+var fleetClusters = fleetEnvInt("KBACKUP_BENCH_FLEET_CLUSTERS", 1000)
 
 const fleetBackups = 30
 
-func envInt(name string, def int) int {
+func fleetEnvInt(name string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
 		return n
 	}
 	return def
 }
 
-// countingBackend counts the requests that reach the storage.
-type countingBackend struct {
+// fleetRequestCounter counts the requests that reach the storage.
+type fleetRequestCounter struct {
 	storage.Backend
 	n atomic.Int64
 }
 
-func (c *countingBackend) Unwrap() storage.Backend { return c.Backend }
-func (c *countingBackend) Get(ctx context.Context, key string) ([]byte, error) {
+func (c *fleetRequestCounter) Unwrap() storage.Backend { return c.Backend }
+func (c *fleetRequestCounter) Get(ctx context.Context, key string) ([]byte, error) {
 	c.n.Add(1)
 	return c.Backend.Get(ctx, key)
 }
-func (c *countingBackend) Put(ctx context.Context, key string, data []byte) error {
+func (c *fleetRequestCounter) Put(ctx context.Context, key string, data []byte) error {
 	c.n.Add(1)
 	return c.Backend.Put(ctx, key, data)
 }
-func (c *countingBackend) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+func (c *fleetRequestCounter) PutIfAbsent(ctx context.Context, key string, data []byte) error {
 	c.n.Add(1)
 	return c.Backend.PutIfAbsent(ctx, key, data)
 }
-func (c *countingBackend) Stat(ctx context.Context, key string) (storage.ObjectInfo, error) {
+func (c *fleetRequestCounter) Stat(ctx context.Context, key string) (storage.ObjectInfo, error) {
 	c.n.Add(1)
 	return c.Backend.Stat(ctx, key)
 }
 
 // List counts a request per page of 1,000 keys, as S3 answers them.
-func (c *countingBackend) List(ctx context.Context, prefix string) iter.Seq2[storage.ObjectInfo, error] {
+func (c *fleetRequestCounter) List(ctx context.Context, prefix string) iter.Seq2[storage.ObjectInfo, error] {
 	return func(yield func(storage.ObjectInfo, error) bool) {
 		c.n.Add(1)
 		i := 0
@@ -75,7 +75,7 @@ func (c *countingBackend) List(ctx context.Context, prefix string) iter.Seq2[sto
 		}
 	}
 }
-func (c *countingBackend) Delete(ctx context.Context, key string) error {
+func (c *fleetRequestCounter) Delete(ctx context.Context, key string) error {
 	c.n.Add(1)
 	return c.Backend.Delete(ctx, key)
 }
@@ -103,7 +103,7 @@ func BenchmarkFleetView(b *testing.B) {
 	}
 	bucket := env.S3.NewBucket(b)
 	opts := repotest.S3Options(env.S3, bucket)
-	counter := &countingBackend{}
+	counter := &fleetRequestCounter{}
 	opts.WrapBackend = func(be storage.Backend) storage.Backend { counter.Backend = be; return counter }
 	r, err := repo.Open(ctx, opts)
 	if err != nil {
