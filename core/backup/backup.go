@@ -133,6 +133,8 @@ type run struct {
 	prepared   chan struct{}
 	prepareErr error
 	known      *repo.PackSet
+	// knownSince is when known was read (repo.RecordBackup).
+	knownSince time.Time
 
 	mu       sync.Mutex
 	packs    []repo.PackEntry
@@ -212,6 +214,9 @@ func (b *run) execute(ctx context.Context) (*repo.Manifest, error) {
 	if err := b.repo.CommitBackup(ctx, manifest); err != nil {
 		return nil, err
 	}
+	// The summary is a cache that readers rebuild when it is not current:
+	// failing to update it does not fail a committed backup.
+	_ = b.repo.RecordBackup(ctx, manifest, b.knownSince)
 	b.opts.Progress(Event{Kind: EventCommitted, BackupID: b.id, TypesDone: total, TypesTotal: total, ObjectsDone: manifest.Stats.Objects, BytesUploaded: manifest.Stats.BytesUploaded})
 	return manifest, nil
 }
@@ -231,6 +236,7 @@ func (b *run) prepare(ctx context.Context) (release func(context.Context) error,
 	if release, err = b.repo.BeginBackup(ctx, cluster, b.id); err != nil {
 		return nil, err
 	}
+	b.knownSince = time.Now()
 	if b.known, err = b.repo.KnownPacks(ctx, cluster); err != nil {
 		return release, err
 	}

@@ -30,6 +30,9 @@ type ClusterEntry struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 	// Priority orders clusters in fleet operations; higher first.
 	Priority int `json:"priority,omitempty"`
+	// Retention is the cluster's own retention rules, which win over its
+	// environment's and the repository's (core/retention.Resolve).
+	Retention *RetentionRules `json:"retention,omitempty"`
 
 	FirstSeen time.Time `json:"firstSeen"`
 	LastSeen  time.Time `json:"lastSeen"`
@@ -50,6 +53,12 @@ func (e *ClusterEntry) Validate(p *field.Path) field.ErrorList {
 		}
 	}
 	errs = append(errs, ValidateLabels(p.Child("labels"), e.Labels)...)
+	if e.Retention != nil {
+		errs = append(errs, e.Retention.Validate(p.Child("retention"))...)
+		if e.Retention.Empty() {
+			errs = append(errs, field.Required(p.Child("retention"), "rules that keep something: keep_last, keep_daily, keep_within...; or leave retention out"))
+		}
+	}
 	return errs
 }
 

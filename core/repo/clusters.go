@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/storage"
+	"github.com/kbackup/kbackup/core/version"
 )
 
 // validateEntry checks a registry entry: the format version, and the
@@ -114,6 +116,15 @@ func (r *Repository) GetCluster(ctx context.Context, name string) (*fleet.Cluste
 	data, err := r.backend.Get(ctx, key)
 	if err != nil {
 		return nil, err
+	}
+	// The version first: an entry of a newer format may have fields this
+	// kbackup does not know, and is reported as newer, not as corrupt.
+	var probe struct {
+		FormatVersion int `json:"formatVersion"`
+	}
+	if err := json.Unmarshal(data, &probe); err == nil && probe.FormatVersion > FormatVersion {
+		return nil, fmt.Errorf("cluster entry %s in %s: %w: cluster.formatVersion is %d, written by a newer kbackup; this kbackup (%s) reads version %d: upgrade kbackup",
+			key, r.backend, ErrUnsupportedFormat, probe.FormatVersion, version.Get().Version, FormatVersion)
 	}
 	entry := new(fleet.ClusterEntry)
 	if err := decodeStrict(data, entry); err != nil {

@@ -13,6 +13,7 @@ const (
 	clusterEntryDir  = "clusters"
 	scheduleDir      = "schedules"
 	retentionDir     = "retention"
+	summaryDir       = "summaries"
 	probeDir         = "_probes"
 	backupsDir       = "_backups"
 	restoresDir      = "_restores"
@@ -30,6 +31,7 @@ const (
 //	<prefix>/_fleet/clusters/<cluster>.json
 //	<prefix>/_fleet/schedules/<name>.json
 //	<prefix>/_fleet/retention/<name>.json
+//	<prefix>/_fleet/summaries/<cluster>.json      a cache of the cluster's manifests
 //	<prefix>/<cluster>/_backups/<backup-id>.json
 //	<prefix>/<cluster>/_restores/<restore-id>.json
 //	<prefix>/<cluster>/_inprogress/<backup-id>.json
@@ -80,6 +82,12 @@ func (l Layout) RetentionPolicies() string { return l.prefix + fleetDir + "/" + 
 
 // RetentionPolicy is the key of a named retention policy.
 func (l Layout) RetentionPolicy(name string) string { return l.RetentionPolicies() + name + jsonExt }
+
+// Summaries is the key prefix of the clusters' backup summaries.
+func (l Layout) Summaries() string { return l.prefix + fleetDir + "/" + summaryDir + "/" }
+
+// Summary is the key of a cluster's backup summary.
+func (l Layout) Summary(cluster string) string { return l.Summaries() + cluster + jsonExt }
 
 // Cluster is the key prefix of everything a cluster wrote.
 func (l Layout) Cluster(cluster string) string { return l.prefix + cluster + "/" }
@@ -137,6 +145,7 @@ const (
 	KindClusterEntry    KeyKind = "cluster-entry"
 	KindSchedule        KeyKind = "schedule"
 	KindRetentionPolicy KeyKind = "retention-policy"
+	KindSummary         KeyKind = "summary"
 	KindManifest        KeyKind = "manifest"
 	KindRestoreRecord   KeyKind = "restore-record"
 	KindInProgress      KeyKind = "in-progress-marker"
@@ -146,8 +155,8 @@ const (
 // KeyInfo is what a key says about itself.
 type KeyInfo struct {
 	Kind KeyKind
-	// Cluster is set for everything under <cluster>/ and for registry
-	// entries.
+	// Cluster is set for everything under <cluster>/, for registry
+	// entries and for summaries.
 	Cluster string
 	// Namespace is set for packs of namespaced objects.
 	Namespace string
@@ -200,6 +209,8 @@ func parseRelativeKey(rel string) (KeyInfo, error) {
 			return KeyInfo{Kind: KindSchedule, Name: name}, validateID("schedule name", name)
 		case retentionDir:
 			return KeyInfo{Kind: KindRetentionPolicy, Name: name}, validateID("retention policy name", name)
+		case summaryDir:
+			return KeyInfo{Kind: KindSummary, Cluster: name}, ValidateClusterName(name)
 		}
 		return KeyInfo{}, fmt.Errorf("unknown fleet directory %q", segs[1])
 	case len(segs) == 3 && !strings.HasPrefix(segs[0], "_") && strings.HasPrefix(segs[1], "_"):
@@ -268,6 +279,8 @@ func describeKey(key string) string {
 		return "schedule"
 	case parent == retentionDir:
 		return "retention policy"
+	case parent == summaryDir:
+		return "cluster summary"
 	}
 	return "object"
 }

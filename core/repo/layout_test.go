@@ -26,6 +26,7 @@ func TestLayoutKeys(t *testing.T) {
 			{l.ClusterEntry("prod-eu"), "_fleet/clusters/prod-eu.json", KeyInfo{Kind: KindClusterEntry, Cluster: "prod-eu"}},
 			{l.Schedule("nightly"), "_fleet/schedules/nightly.json", KeyInfo{Kind: KindSchedule, Name: "nightly"}},
 			{l.RetentionPolicy("ninety-days"), "_fleet/retention/ninety-days.json", KeyInfo{Kind: KindRetentionPolicy, Name: "ninety-days"}},
+			{l.Summary("prod-eu"), "_fleet/summaries/prod-eu.json", KeyInfo{Kind: KindSummary, Cluster: "prod-eu"}},
 			{l.Manifest("prod-eu", "b1"), "prod-eu/_backups/b1.json", KeyInfo{Kind: KindManifest, Cluster: "prod-eu", Name: "b1"}},
 			{l.RestoreRecord("prod-eu", "r1"), "prod-eu/_restores/r1.json", KeyInfo{Kind: KindRestoreRecord, Cluster: "prod-eu", Name: "r1"}},
 			{l.InProgressMarker("prod-eu", "b2"), "prod-eu/_inprogress/b2.json", KeyInfo{Kind: KindInProgress, Cluster: "prod-eu", Name: "b2"}},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kbackup/kbackup/core/backup"
 	"github.com/kbackup/kbackup/core/config"
+	"github.com/kbackup/kbackup/core/prune"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/storage"
 	"github.com/kbackup/kbackup/kubectl-kbackup/internal/ui"
@@ -53,7 +54,9 @@ type BackupCreateOptions struct {
 	options   backup.Options
 	// primary and fallbacks are the run's repository locations; Run
 	// builds one chooser of them for the command.
-	primary   repo.Options
+	primary repo.Options
+	// Prune is --prune.
+	Prune     bool
 	fallbacks []repo.Options
 	// runID is the command's run ID: in the manifest and every log line.
 	runID string
@@ -140,6 +143,7 @@ func (o *BackupCreateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringToStringVar(&o.Labels, "labels", nil, "Labels of the backup, as key=value pairs.")
 	fs.StringArrayVar(&o.FallbackStorage, "fallback-storage", nil, "A repository URL to write to when the primary and the configured fallback buckets cannot be written; repeat for more.")
 	o.Fleet.AddFlags(fs)
+	fs.BoolVar(&o.Prune, "prune", false, "After a Completed backup, prune the cluster by its retention policy (as kubectl kbackup prune --cluster NAME --yes would).")
 	ui.AddOutputFlag(fs, &o.Output)
 }
 
@@ -245,6 +249,9 @@ func (o *BackupCreateOptions) Validate() error {
 		return err
 	}
 	if o.fleet != nil {
+		if o.Prune {
+			return errors.New("--prune applies to a backup of one cluster; after a run over several, prune them with kubectl kbackup prune --fleet")
+		}
 		return o.validateFleet(changed)
 	}
 	if err := o.Fleet.validateOneCluster(changed); err != nil {
@@ -310,6 +317,9 @@ func (o *BackupCreateOptions) Run(ctx context.Context) error {
 	}
 	switch m.Phase {
 	case repo.PhaseCompleted:
+		if o.Prune {
+			return o.prune(ctx, res)
+		}
 		return nil
 	case repo.PhasePartiallyFailed:
 		return &ExitError{Code: ExitPartiallyFailed, Err: fmt.Errorf("backup %s of cluster %s is PartiallyFailed: %s failed, %s skipped (listed above)",
@@ -334,4 +344,26 @@ func logEvent(log *slog.Logger, e backup.Event) {
 	case backup.EventStorageSwitched:
 		log.Warn("storage switched", "reason", e.Message)
 	}
+}
+
+// prune prunes the backed-up cluster in the repository that took the
+// backup; its report goes to stderr when stdout carries -o's document.
+func (o *BackupCreateOptions) prune(ctx context.Context, res *backup.Result) error {
+	opts := o.primary
+	if res.UsedFallback() {
+		return fmt.Errorf("backup %s went to the fallback location %s; not pruning there: prune the primary with kubectl kbackup prune when it is back", res.Manifest.ID, res.Location)
+	}
+	r, err := repo.Open(ctx, opts)
+	if err != nil {
+		return err
+	}
+	out := o.Out
+	if o.Output != "" {
+		out = o.ErrOut
+	}
+	return runPrune(ctx, r, prune.Options{
+		Clusters:     []string{res.Manifest.Cluster.Name},
+		ConfigDays:   o.config.RetentionPolicies,
+		Environments: o.config.EnvironmentNames(),
+	}, pruneRun{yes: true, in: o.In, out: out, errOut: o.ErrOut})
 }
