@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -68,7 +67,7 @@ func TestStageOf(t *testing.T) {
 
 func item(stage Stage, resource, ns, name, uid string, owners ...string) *Item {
 	it := &Item{Stage: stage, Resource: resource, Namespace: ns, Name: name, sourceUID: types.UID(uid),
-		obj: &unstructured.Unstructured{Object: map[string]any{}}}
+		sends: true}
 	for _, o := range owners {
 		it.owners = append(it.owners, ownerLink{uid: types.UID(o)})
 	}
