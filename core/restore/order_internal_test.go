@@ -157,3 +157,16 @@ func TestStagesAreDocumented(t *testing.T) {
 		}
 	}
 }
+
+// docs/restore.md names every adaptation a restore makes.
+func TestAdaptationsAreDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/restore.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range Adaptations {
+		if !strings.Contains(string(doc), "`"+a.Name+"`") {
+			t.Errorf("docs/restore.md does not describe adaptation %s", a.Name)
+		}
+	}
+}
