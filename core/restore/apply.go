@@ -156,7 +156,9 @@ type job struct {
 // one pack at a time, a little ahead of the requests, so that a stage holds
 // a pack's content and the objects in flight, never the whole stage.
 func (a *applier) applyStage(ctx context.Context, start, end int) {
-	jobs := make(chan job, a.opts.Concurrency)
+	// The requests in flight are the buffer: the reader stays one object
+	// ahead, so that a stage of large objects holds few of them at once.
+	jobs := make(chan job, 1)
 	go a.readStage(ctx, start, end, jobs)
 	g := errgroup.Group{}
 	g.SetLimit(a.opts.Concurrency)

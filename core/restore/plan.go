@@ -422,6 +422,9 @@ func (pl *planner) planPack(ctx context.Context, plan *Plan, index int, p repo.P
 	builtin := served && res.Builtin || !served && scheme.Scheme.Recognizes(schema.GroupVersionKind{Group: p.Group, Version: p.Version, Kind: p.Kind})
 	stage := StageOf(gr, builtin, p.Namespaced)
 	gvr := schema.GroupVersionResource{Group: p.Group, Version: p.Version, Resource: gr.Resource}
+	// Every object of the pack has the pack's version and kind (the
+	// catalog checks it): the items share one copy of each.
+	apiVersion := gvr.GroupVersion().String()
 	// Why the type cannot be sent, if it cannot.
 	var action Action
 	var reason, pendingCRD string
@@ -463,7 +466,7 @@ func (pl *planner) planPack(ctx context.Context, plan *Plan, index int, p repo.P
 			return nil
 		}
 		it := &Item{
-			Stage: stage, Resource: p.Resource, APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(),
+			Stage: stage, Resource: p.Resource, APIVersion: apiVersion, Kind: p.Kind,
 			Namespace: targetNS, Name: obj.GetName(), Live: LiveUnknown, sourceUID: obj.GetUID(),
 			gvr: gvr, builtin: builtin, pack: index, pos: pos,
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -186,33 +187,30 @@ func (pl *planner) surveyPacks(ctx context.Context, packs []repo.PackEntry) (*su
 			first = append(first, p)
 		}
 	}
-	err := pl.readPacks(ctx, first, func(p repo.PackEntry, objs []*unstructured.Unstructured) error {
+	err := pl.readPacks(ctx, first, func(p repo.PackEntry, obj *unstructured.Unstructured) {
 		gr := schema.ParseGroupResource(p.Resource)
 		mu.Lock()
 		defer mu.Unlock()
-		for _, obj := range objs {
-			switch o := s.object; {
-			case gr == grNamespaces && (o == nil || p.Resource != o.Resource):
-				if o != nil && obj.GetName() == o.Namespace || o == nil && pl.sel.TakesNamespace(obj.GetName()) {
-					// Only the name, the UID and the kind are kept.
-					lean := &unstructured.Unstructured{}
-					lean.SetKind(obj.GetKind())
-					lean.SetName(obj.GetName())
-					lean.SetUID(obj.GetUID())
-					nsCandidates = append(nsCandidates, nsCandidate{p: p, obj: lean, byLabels: o == nil && pl.sel.MatchesLabels(obj)})
-				}
-			case !s.takes(p, obj):
-			default:
-				s.note(p, obj)
-				if p.Namespaced {
-					used[obj.GetNamespace()] = true
-					if s.object == nil {
-						needs.Add(selection.Object{Resource: p.Resource, Object: obj})
-					}
+		switch o := s.object; {
+		case gr == grNamespaces && (o == nil || p.Resource != o.Resource):
+			if o != nil && obj.GetName() == o.Namespace || o == nil && pl.sel.TakesNamespace(obj.GetName()) {
+				// Only the name, the UID and the kind are kept.
+				lean := &unstructured.Unstructured{}
+				lean.SetKind(obj.GetKind())
+				lean.SetName(obj.GetName())
+				lean.SetUID(obj.GetUID())
+				nsCandidates = append(nsCandidates, nsCandidate{p: p, obj: lean, byLabels: o == nil && pl.sel.MatchesLabels(obj)})
+			}
+		case !s.takes(p, obj):
+		default:
+			s.note(p, obj)
+			if p.Namespaced {
+				used[obj.GetNamespace()] = true
+				if s.object == nil {
+					needs.Add(selection.Object{Resource: p.Resource, Object: obj})
 				}
 			}
 		}
-		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading backup %s: %w", pl.manifest.ID, err)
@@ -233,20 +231,17 @@ func (pl *planner) surveyPacks(ctx context.Context, packs []repo.PackEntry) (*su
 		s.namespaces[name] = true
 	}
 	for _, group := range [][]repo.PackEntry{bindings, related} {
-		err := pl.readPacks(ctx, group, func(p repo.PackEntry, objs []*unstructured.Unstructured) error {
+		err := pl.readPacks(ctx, group, func(p repo.PackEntry, obj *unstructured.Unstructured) {
 			mu.Lock()
 			defer mu.Unlock()
-			for _, obj := range objs {
-				if !pl.sel.MatchesLabels(obj) || !needs.Take(selection.Object{Resource: p.Resource, Object: obj}, s.namespaces) {
-					continue
-				}
-				if s.related[p.Resource] == nil {
-					s.related[p.Resource] = map[string]bool{}
-				}
-				s.related[p.Resource][obj.GetName()] = true
-				s.note(p, obj)
+			if !pl.sel.MatchesLabels(obj) || !needs.Take(selection.Object{Resource: p.Resource, Object: obj}, s.namespaces) {
+				return
 			}
-			return nil
+			if s.related[p.Resource] == nil {
+				s.related[p.Resource] = map[string]bool{}
+			}
+			s.related[p.Resource][obj.GetName()] = true
+			s.note(p, obj)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("reading backup %s: %w", pl.manifest.ID, err)
@@ -256,7 +251,17 @@ func (pl *planner) surveyPacks(ctx context.Context, packs []repo.PackEntry) (*su
 }
 
 // readPacks reads packs, packReads at a time, and calls fn with each
-// pack's objects.
-func (pl *planner) readPacks(ctx context.Context, packs []repo.PackEntry, fn func(repo.PackEntry, []*unstructured.Unstructured) error) error {
-	return catalog.Read(ctx, pl.repo, packs, min(packReads, pl.opts.Concurrency), fn)
+// object as it is decoded, from several goroutines.
+func (pl *planner) readPacks(ctx context.Context, packs []repo.PackEntry, fn func(repo.PackEntry, *unstructured.Unstructured)) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(min(packReads, pl.opts.Concurrency))
+	for _, p := range packs {
+		g.Go(func() error {
+			return catalog.EachObject(gctx, pl.repo, p, func(_ int, obj *unstructured.Unstructured) error {
+				fn(p, obj)
+				return nil
+			})
+		})
+	}
+	return g.Wait()
 }
