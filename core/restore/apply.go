@@ -46,7 +46,8 @@ var retryBackoff = wait.Backoff{Steps: 5, Duration: 200 * time.Millisecond, Fact
 // concurrently (Options.Concurrency at a time), and never stops at an
 // object that fails. It returns the Result of every object, and writes it
 // as the restore record (<target>/_restores/<id>.json) unless the plan is a
-// dry run. An error with a nil Result means nothing was changed
+// dry run. Apply spends the plan: it releases the plan's items once every
+// object is done. An error with a nil Result means nothing was changed
 // (ErrExistingObjects, a cluster name taken); an error with a Result means
 // the restore ran but its record could not be written, or it was cancelled.
 func Apply(ctx context.Context, plan *Plan) (*Result, error) {
@@ -117,6 +118,9 @@ func Apply(ctx context.Context, plan *Plan) (*Result, error) {
 		opts.Progress(Event{Kind: EventStageDone, Stage: stage, StageDone: a.stageDone, StageTotal: a.stageTotal, Done: a.done, Total: a.total, Counts: a.counts})
 		start = end
 	}
+	// The plan is spent: its items go before the record is encoded, so
+	// that a restore of many objects does not hold both at its peak.
+	plan.Items, a.owners, a.ownerDone = nil, nil, nil
 	res.CompletedAt = opts.Now().UTC()
 	res.Warnings = plan.Warnings
 	res.Objects = a.results

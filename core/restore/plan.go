@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -485,7 +486,7 @@ func (pl *planner) planPack(ctx context.Context, plan *Plan, index int, p repo.P
 		if owner, ok := pl.controlledBy(obj); ok && !pl.opts.IncludeOwned && gr != grPVCs {
 			it.Action = ActionSkip
 			it.Reason = fmt.Sprintf("controlled by %s %s, which is in this restore: its controller makes it again (IncludeOwned restores it)",
-				owner.kind, owner.name)
+				owner.Kind, owner.Name)
 			return nil
 		}
 		for _, ref := range obj.GetOwnerReferences() {
@@ -521,15 +522,16 @@ func (pl *planner) planPack(ctx context.Context, plan *Plan, index int, p repo.P
 	return items, warning, nil
 }
 
-// controlledBy returns the restored object that controls obj, if any.
-func (pl *planner) controlledBy(obj *unstructured.Unstructured) (ownerName, bool) {
+// controlledBy returns the reference to obj's controller when the
+// controller is restored too.
+func (pl *planner) controlledBy(obj *unstructured.Unstructured) (metav1.OwnerReference, bool) {
 	for _, ref := range obj.GetOwnerReferences() {
 		if ref.Controller != nil && *ref.Controller {
-			c, ok := pl.survey.restored[ref.UID]
-			return c, ok
+			_, ok := pl.survey.restored[ref.UID]
+			return ref, ok
 		}
 	}
-	return ownerName{}, false
+	return metav1.OwnerReference{}, false
 }
 
 // order sorts items stage by stage; within a stage, owners before what

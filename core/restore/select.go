@@ -77,9 +77,6 @@ func (pl *planner) selectPacks() ([]repo.PackEntry, error) {
 	return packs, nil
 }
 
-// ownerName is what an owner reference's message names.
-type ownerName struct{ kind, name string }
-
 // survey is what a first read of the selected packs learns, so that the
 // second read can decide each object on its own, a pack at a time: which
 // namespaces and related cluster-scoped objects are taken, and the few
@@ -99,7 +96,7 @@ type survey struct {
 	// restored are the objects the restore brings (not excluded by a
 	// rule), by source UID: an object whose controller is among them is
 	// left for that controller.
-	restored map[types.UID]ownerName
+	restored map[types.UID]struct{}
 	// tokenSecrets are the ServiceAccount token Secrets, "namespace/name".
 	tokenSecrets map[string]bool
 	// crdOf names the restored CustomResourceDefinition of each custom
@@ -134,7 +131,7 @@ func (s *survey) takes(p repo.PackEntry, obj *unstructured.Unstructured) bool {
 func (s *survey) note(p repo.PackEntry, obj *unstructured.Unstructured) {
 	gr := schema.ParseGroupResource(p.Resource)
 	if clean.ExcludedObject(gr, obj) == "" && obj.GetUID() != "" {
-		s.restored[obj.GetUID()] = ownerName{kind: obj.GetKind(), name: obj.GetName()}
+		s.restored[obj.GetUID()] = struct{}{}
 	}
 	switch gr {
 	case grCRDs:
@@ -162,7 +159,7 @@ func (s *survey) note(p repo.PackEntry, obj *unstructured.Unstructured) {
 // bind.
 func (pl *planner) surveyPacks(ctx context.Context, packs []repo.PackEntry) (*survey, error) {
 	s := &survey{sel: pl.sel, object: pl.opts.Object, namespaces: map[string]bool{}, related: map[string]map[string]bool{},
-		restored: map[types.UID]ownerName{}, tokenSecrets: map[string]bool{}, crdOf: map[string]string{}, restoredPVs: map[string]bool{}}
+		restored: map[types.UID]struct{}{}, tokenSecrets: map[string]bool{}, crdOf: map[string]string{}, restoredPVs: map[string]bool{}}
 	type nsCandidate struct {
 		p        repo.PackEntry
 		obj      *unstructured.Unstructured
