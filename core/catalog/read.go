@@ -80,23 +80,52 @@ func Read(ctx context.Context, r *repo.Repository, packs []repo.PackEntry, concu
 
 // ReadPack reads one pack and checks it against its manifest entry.
 func ReadPack(ctx context.Context, r *repo.Repository, p repo.PackEntry) ([]*unstructured.Unstructured, error) {
-	content, err := r.ReadPack(ctx, p.PackRef)
+	objs := make([]*unstructured.Unstructured, 0, len(p.Objects))
+	err := EachObject(ctx, r, p, func(_ int, o *unstructured.Unstructured) error {
+		objs = append(objs, o)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	objs, err := pack.Decode(content)
-	if err != nil {
-		return nil, fmt.Errorf("pack %s: %w: %w", p.Key, repo.ErrCorrupt, err)
-	}
-	if len(objs) != len(p.Objects) {
-		return nil, fmt.Errorf("pack %s holds %d objects, its manifest entry names %d: %w", p.Key, len(objs), len(p.Objects), repo.ErrCorrupt)
-	}
-	for i, o := range objs {
-		if err := belongs(p, i, o); err != nil {
-			return nil, fmt.Errorf("pack %s: %w: %w", p.Key, repo.ErrCorrupt, err)
-		}
-	}
 	return objs, nil
+}
+
+// EachObject reads one pack, checks its hash and that it holds as many
+// documents as its manifest entry names, then decodes its objects one at a
+// time, checks that each is where the manifest says, and calls fn with its
+// position in the pack. Only one decoded object is held at a time, so that
+// a caller that keeps few holds about the pack's content and fn's share.
+func EachObject(ctx context.Context, r *repo.Repository, p repo.PackEntry, fn func(int, *unstructured.Unstructured) error) error {
+	content, err := r.ReadPack(ctx, p.PackRef)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, err := range pack.Documents(content) {
+		if err != nil {
+			return fmt.Errorf("pack %s: %w: %w", p.Key, repo.ErrCorrupt, err)
+		}
+		n++
+	}
+	if n != len(p.Objects) {
+		return fmt.Errorf("pack %s holds %d objects, its manifest entry names %d: %w", p.Key, n, len(p.Objects), repo.ErrCorrupt)
+	}
+	i := 0
+	for doc := range pack.Documents(content) {
+		o, err := pack.DecodeDocument(doc)
+		if err != nil {
+			return fmt.Errorf("pack %s: %w: document %d: %w", p.Key, repo.ErrCorrupt, i+1, err)
+		}
+		if err := belongs(p, i, o); err != nil {
+			return fmt.Errorf("pack %s: %w: %w", p.Key, repo.ErrCorrupt, err)
+		}
+		if err := fn(i, o); err != nil {
+			return err
+		}
+		i++
+	}
+	return nil
 }
 
 // belongs checks that the i-th object of pack p is where the manifest says

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/diff"
 	"github.com/kbackup/kbackup/core/kube"
@@ -44,7 +46,8 @@ var retryBackoff = wait.Backoff{Steps: 5, Duration: 200 * time.Millisecond, Fact
 // concurrently (Options.Concurrency at a time), and never stops at an
 // object that fails. It returns the Result of every object, and writes it
 // as the restore record (<target>/_restores/<id>.json) unless the plan is a
-// dry run. An error with a nil Result means nothing was changed
+// dry run. Apply spends the plan: it releases the plan's items once every
+// object is done. An error with a nil Result means nothing was changed
 // (ErrExistingObjects, a cluster name taken); an error with a Result means
 // the restore ran but its record could not be written, or it was cancelled.
 func Apply(ctx context.Context, plan *Plan) (*Result, error) {
@@ -74,11 +77,20 @@ func Apply(ctx context.Context, plan *Plan) (*Result, error) {
 
 	a := &applier{plan: plan, opts: opts, client: plan.client, resources: plan.resources,
 		uids: map[types.UID]types.UID{}, liveOwners: map[string]types.UID{},
-		results: make([]ObjectResult, len(plan.Items)), total: len(plan.Items), restored: map[types.UID]bool{}}
+		results: make([]ObjectResult, len(plan.Items)), total: len(plan.Items),
+		owners: map[types.UID]int{}, ownerDone: map[int]chan struct{}{}}
+	// Only objects that others name as owners are tracked by UID: their
+	// new UIDs are what owner references need.
 	for _, it := range plan.Items {
-		if it.sourceUID != "" && it.obj != nil {
-			a.byUID = append(a.byUID, it)
-			a.restored[it.sourceUID] = true
+		for _, o := range it.owners {
+			a.owners[o.uid] = -1
+		}
+	}
+	for i, it := range plan.Items {
+		it.at = i
+		if _, ok := a.owners[it.sourceUID]; ok && it.sends && it.sourceUID != "" {
+			a.owners[it.sourceUID] = i
+			a.ownerDone[i] = make(chan struct{})
 		}
 	}
 	res := &Result{
@@ -87,16 +99,6 @@ func Apply(ctx context.Context, plan *Plan) (*Result, error) {
 	}
 	opts.Progress(Event{Kind: EventStarted, Total: a.total})
 
-	done := make([]chan struct{}, len(plan.Items))
-	index := map[*Item]int{}
-	for i, it := range plan.Items {
-		done[i] = make(chan struct{})
-		index[it] = i
-	}
-	byUID := map[types.UID]*Item{}
-	for _, it := range a.byUID {
-		byUID[it.sourceUID] = it
-	}
 	for start := 0; start < len(plan.Items); {
 		stage := plan.Items[start].Stage
 		end := start
@@ -107,29 +109,7 @@ func Apply(ctx context.Context, plan *Plan) (*Result, error) {
 		began := time.Now()
 		a.stageDone, a.stageTotal = 0, end-start
 		opts.Progress(Event{Kind: EventStageStarted, Stage: stage, StageTotal: end - start, Done: a.done, Total: a.total})
-		g := errgroup.Group{}
-		g.SetLimit(opts.Concurrency)
-		for i := start; i < end; i++ {
-			it := plan.Items[i]
-			// Owners restored in this stage first: their new UIDs are
-			// needed. They were started before (the order puts them first),
-			// so waiting cannot starve them of a slot.
-			var waits []chan struct{}
-			for _, o := range it.owners {
-				if owner, ok := byUID[o.uid]; ok && owner.Stage == stage && owner != it {
-					waits = append(waits, done[index[owner]])
-				}
-			}
-			g.Go(func() error {
-				defer close(done[i])
-				for _, w := range waits {
-					<-w
-				}
-				a.finish(i, a.apply(ctx, it))
-				return nil
-			})
-		}
-		_ = g.Wait()
+		a.applyStage(ctx, start, end)
 		if stage == StageCRDs {
 			sr.Waited = a.waitForCRDs(ctx, start, end)
 		}
@@ -138,10 +118,13 @@ func Apply(ctx context.Context, plan *Plan) (*Result, error) {
 		opts.Progress(Event{Kind: EventStageDone, Stage: stage, StageDone: a.stageDone, StageTotal: a.stageTotal, Done: a.done, Total: a.total, Counts: a.counts})
 		start = end
 	}
+	// The plan is spent: its items go before the record is encoded, so
+	// that a restore of many objects does not hold both at its peak.
+	plan.Items, a.owners, a.ownerDone = nil, nil, nil
 	res.CompletedAt = opts.Now().UTC()
 	res.Warnings = plan.Warnings
 	res.Objects = a.results
-	res.Totals, res.Counts = groupCounts(res.Objects)
+	res.Totals, res.Counts = groupCounts(slices.Values(res.Objects))
 	switch {
 	case res.Totals.Failed == 0 && ctx.Err() == nil:
 		res.Phase = PhaseCompleted
@@ -164,6 +147,140 @@ func Apply(ctx context.Context, plan *Plan) (*Result, error) {
 	return res, a.record(res)
 }
 
+// job is one item of a stage with the object Apply sends for it, read
+// from the backup and prepared, or why it could not be read.
+type job struct {
+	index int
+	obj   *unstructured.Unstructured
+	err   error
+}
+
+// applyStage applies the items [start, end) of one stage, Concurrency at a
+// time, in order. A reader goroutine reads their objects from the backup
+// one pack at a time, a little ahead of the requests, so that a stage holds
+// a pack's content and the objects in flight, never the whole stage.
+func (a *applier) applyStage(ctx context.Context, start, end int) {
+	// The requests in flight are the buffer: the reader stays one object
+	// ahead, so that a stage of large objects holds few of them at once.
+	jobs := make(chan job, 1)
+	go a.readStage(ctx, start, end, jobs)
+	g := errgroup.Group{}
+	g.SetLimit(a.opts.Concurrency)
+	for j := range jobs {
+		it := a.plan.Items[j.index]
+		// Only owners earlier in the order are waited for: they were
+		// started before, so waiting cannot starve them of a slot, and
+		// an ownership cycle cannot wait on itself. An owner later in
+		// the order has no new UID yet, and the reference is dropped.
+		var waits []chan struct{}
+		for _, o := range it.owners {
+			if i, ok := a.owners[o.uid]; ok && i >= 0 && i < j.index {
+				waits = append(waits, a.ownerDone[i])
+			}
+		}
+		g.Go(func() error {
+			if done, ok := a.ownerDone[j.index]; ok {
+				defer close(done)
+			}
+			for _, w := range waits {
+				select {
+				case <-w:
+				case <-ctx.Done():
+				}
+			}
+			if j.err != nil {
+				a.finish(j.index, ObjectResult{Stage: it.Stage, Resource: it.Resource, Kind: it.Kind, Namespace: it.Namespace,
+					SourceNamespace: it.SourceNamespace, Name: it.Name, Notes: it.Notes, Outcome: Failed, Error: j.err.Error()})
+				return nil
+			}
+			a.finish(j.index, a.apply(ctx, it, j.obj))
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
+
+// readStage sends a job for every item of [start, end) in order, with the
+// prepared object of every item that is sent. Items of one pack are next
+// to each other (order), so each run of them reads its pack once.
+func (a *applier) readStage(ctx context.Context, start, end int, jobs chan<- job) {
+	defer close(jobs)
+	items := a.plan.Items
+	for i := start; i < end; {
+		j := i + 1
+		for j < end && items[i].pack >= 0 && items[j].pack == items[i].pack {
+			j++
+		}
+		needed := map[int]int{} // position in the pack to index
+		for k := i; k < j; k++ {
+			if a.sendsObject(items[k]) && items[k].pack >= 0 {
+				needed[items[k].pos] = k
+			}
+		}
+		if len(needed) > 0 && ctx.Err() == nil {
+			a.readRun(ctx, items[i].pack, needed, i, j, jobs)
+		} else {
+			for k := i; k < j; k++ {
+				jb := job{index: k}
+				if items[k].pack < 0 && items[k].obj != nil {
+					jb.obj = items[k].obj.DeepCopy()
+				}
+				jobs <- jb
+			}
+		}
+		i = j
+	}
+}
+
+// readRun reads the pack of items [i, j) and sends their jobs in order as
+// their objects are decoded; items that send nothing go out as they come
+// up. When the pack cannot be read again, the objects not sent yet fail,
+// each saying why.
+func (a *applier) readRun(ctx context.Context, pack int, needed map[int]int, i, j int, jobs chan<- job) {
+	items := a.plan.Items
+	p := a.plan.packs[pack]
+	gr := schema.ParseGroupResource(p.Resource)
+	next := i
+	// Items are ordered by position in the pack, so each decoded object
+	// releases the items up to its own.
+	flushUntil := func(limit int) {
+		for ; next < limit; next++ {
+			jobs <- job{index: next}
+		}
+	}
+	err := catalog.EachObject(ctx, a.plan.repo, p, func(pos int, obj *unstructured.Unstructured) error {
+		k, ok := needed[pos]
+		if !ok {
+			return nil
+		}
+		if k < next {
+			return fmt.Errorf("pack %s: the plan's order does not follow the pack's", p.Key)
+		}
+		flushUntil(k)
+		notes, skip := a.plan.prep.prepare(gr, obj)
+		if skip != "" || !slices.Equal(notes, items[k].Notes) {
+			return fmt.Errorf("pack %s: %s %s prepares otherwise than it was planned: %w", p.Key, p.Resource, obj.GetName(), repo.ErrCorrupt)
+		}
+		jobs <- job{index: k, obj: obj}
+		next = k + 1
+		return nil
+	})
+	for ; err != nil && next < j; next++ {
+		jb := job{index: next}
+		if _, ok := needed[items[next].pos]; ok && ctx.Err() == nil {
+			jb.err = fmt.Errorf("not restored: reading its pack from the backup again failed: %w", err)
+		}
+		jobs <- jb
+	}
+	flushUntil(j)
+}
+
+// sendsObject reports whether Apply sends, or may compare, an item's
+// object: it needs it read from the backup.
+func (a *applier) sendsObject(it *Item) bool {
+	return it.sends && (it.Action == ActionCreate || it.Action == ActionUpdate)
+}
+
 func (p *Plan) clusterIdentity() repo.ClusterIdentity {
 	id := p.identity
 	return repo.ClusterIdentity{Name: id.Name, UID: id.UID, Provider: id.Provider, Distribution: id.Distribution,
@@ -176,8 +293,11 @@ type applier struct {
 	opts      Options
 	client    *kube.Client
 	resources *kube.Resources
-	byUID     []*Item
-	restored  map[types.UID]bool // source UIDs of the objects the plan sends
+	// owners are the source UIDs that owner references name, with the
+	// index of the item that restores each (-1: not restored here).
+	owners map[types.UID]int
+	// ownerDone is closed when the owner at that index is done.
+	ownerDone map[int]chan struct{}
 
 	mu         sync.Mutex
 	uids       map[types.UID]types.UID // source UID to target UID
@@ -225,7 +345,7 @@ func (a *applier) setUID(source, target types.UID) {
 }
 
 // apply restores one item and says what happened.
-func (a *applier) apply(ctx context.Context, it *Item) (r ObjectResult) {
+func (a *applier) apply(ctx context.Context, it *Item, obj *unstructured.Unstructured) (r ObjectResult) {
 	r = ObjectResult{Stage: it.Stage, Resource: it.Resource, Kind: it.Kind, Namespace: it.Namespace,
 		SourceNamespace: it.SourceNamespace, Name: it.Name, Notes: it.Notes}
 	switch it.Action {
@@ -258,8 +378,17 @@ func (a *applier) apply(ctx context.Context, it *Item) (r ObjectResult) {
 		r.Reason = fmt.Sprintf("dry run: namespace %s does not exist in the target yet and a dry run does not create it, so the server cannot check this object", it.Namespace)
 		return r
 	}
-	obj := it.obj.DeepCopy()
-	r.Notes = append(r.Notes, a.resolveOwners(ctx, it, obj)...)
+	if obj == nil {
+		r.Outcome, r.Error = Failed, "not restored: its object was not read from the backup"
+		return r
+	}
+	// The prepared object is what existing compares; owner references
+	// with the target's UIDs go into a copy.
+	prepared := obj
+	if len(it.owners) > 0 {
+		obj = obj.DeepCopy()
+	}
+	r.Notes = append(slices.Clone(r.Notes), a.resolveOwners(ctx, it, obj)...)
 	started := time.Now()
 	defer func() { r.Duration = time.Since(started) }()
 
@@ -281,7 +410,7 @@ func (a *applier) apply(ctx context.Context, it *Item) (r ObjectResult) {
 	case apierrors.IsAlreadyExists(err):
 		// It appeared since the plan was made (a controller made it, as
 		// the default ServiceAccount of a new namespace): compare now.
-		a.existing(ctx, client, it, obj, &r)
+		a.existing(ctx, client, it, prepared, obj, &r)
 	default:
 		r.Outcome, r.Error = Failed, err.Error()
 	}
@@ -289,7 +418,7 @@ func (a *applier) apply(ctx context.Context, it *Item) (r ObjectResult) {
 }
 
 // existing handles an object found at create time.
-func (a *applier) existing(ctx context.Context, client dynamic.ResourceInterface, it *Item, obj *unstructured.Unstructured, r *ObjectResult) {
+func (a *applier) existing(ctx context.Context, client dynamic.ResourceInterface, it *Item, prepared, obj *unstructured.Unstructured, r *ObjectResult) {
 	var live *unstructured.Unstructured
 	err := a.retry(ctx, func() error {
 		var err error
@@ -301,7 +430,7 @@ func (a *applier) existing(ctx context.Context, client dynamic.ResourceInterface
 		return
 	}
 	a.setUID(it.sourceUID, live.GetUID())
-	text, differs, err := diff.Objects(it.obj, clean.Copy(live, clean.Options{PreserveNodePorts: a.opts.PreserveNodePorts}),
+	text, differs, err := diff.Objects(prepared, clean.Copy(live, clean.Options{PreserveNodePorts: a.opts.PreserveNodePorts}),
 		"backup/"+it.Display(), "live/"+it.Display(), diff.DefaultContext)
 	if err != nil {
 		r.Outcome, r.Error = Failed, err.Error()
@@ -314,6 +443,10 @@ func (a *applier) existing(ctx context.Context, client dynamic.ResourceInterface
 	r.Diff = text
 	switch a.opts.ExistingResourcePolicy {
 	case PolicyUpdate:
+		if it.ClusterScoped() && !a.opts.UpdateClusterResources {
+			r.Outcome, r.Reason = Skipped, "appeared in the target after the plan was made and "+reasonClusterScopedKept[len("exists in the target and "):]
+			return
+		}
 		a.update(ctx, client, it, obj, r)
 	case PolicyFail:
 		r.Outcome, r.Error = Failed, "appeared in the target after the plan was made, and differs from the backup (policy fail)"
@@ -455,13 +588,28 @@ func (a *applier) resolveOwners(ctx context.Context, it *Item, obj *unstructured
 		a.mu.Lock()
 		uid, ok := a.uids[o.uid]
 		a.mu.Unlock()
-		if !ok && !a.restored[o.uid] {
+		owner, known := a.owners[o.uid]
+		if !known {
+			owner = -1
+		}
+		if !ok && owner < 0 {
 			uid = a.liveOwner(ctx, o, it.Namespace)
 			if uid != "" {
 				notes = append(notes, fmt.Sprintf("owner reference to %s %s points at the live owner in the target", o.kind, o.name))
 			}
 		}
-		if uid == "" {
+		switch {
+		case uid != "":
+		case owner >= 0 && a.plan.Items[owner] == it:
+			notes = append(notes, fmt.Sprintf("owner reference to %s %s dropped: the object owns itself, and its new UID is not known before it is created", o.kind, o.name))
+			continue
+		case owner >= 0 && owner > it.at:
+			notes = append(notes, fmt.Sprintf("owner reference to %s %s dropped: ownership cycle; that owner is restored after this object, so its new UID is not known yet", o.kind, o.name))
+			continue
+		case owner >= 0:
+			notes = append(notes, fmt.Sprintf("owner reference to %s %s dropped: that owner was not restored (see its outcome)", o.kind, o.name))
+			continue
+		default:
 			notes = append(notes, fmt.Sprintf("owner reference to %s %s dropped: that owner is neither restored nor in the target", o.kind, o.name))
 			continue
 		}

@@ -2,122 +2,50 @@ package restore
 
 import (
 	"context"
-	"fmt"
-	"sync"
 
-	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/diff"
+	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/selection"
 )
 
-// wideListThreshold is how many namespaces of one type are listed one by
-// one; above it the type is listed across the cluster once.
-const wideListThreshold = 10
-
 var gvrNamespaces = selection.NamespacesResource.WithVersion("v1")
-var gvrPVs = schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumes"}
+var gvrPVs = grPVs.WithVersion("v1")
 
-// compare lists the target and decides each item's action from what it
-// finds: absent objects are created, equal ones left Unchanged, differing
-// ones handled by the policy.
-func (pl *planner) compare(ctx context.Context, plan *Plan) error {
-	live, err := pl.names(ctx, gvrNamespaces)
-	if err != nil {
-		return fmt.Errorf("listing the namespaces of the target: %w", err)
+// listLive lists the target's objects of one type in one namespace ("" for
+// cluster-scoped) that have the names of a pack's objects, cleaned: what
+// the pack's objects are compared with. Others are not kept.
+func (pl *planner) listLive(ctx context.Context, gvr schema.GroupVersionResource, namespace string, p repo.PackEntry) (map[string]*unstructured.Unstructured, error) {
+	names := make(map[string]bool, len(p.Objects))
+	for _, n := range p.Objects {
+		names[n] = true
 	}
-	plan.liveNamespaces = live
-	pl.fixVolumeNames(ctx, plan)
-	plan.Items = append(plan.Items, missingNamespaces(plan)...)
-
-	// Which objects to look for, per type and namespace.
-	type scope struct {
-		gvr       schema.GroupVersionResource
-		namespace string
+	if schema.ParseGroupResource(p.Resource) == grNamespaces {
+		for _, n := range p.Objects {
+			names[pl.opts.NamespaceMapping.Map(n)] = true
+		}
 	}
-	wanted := map[schema.GroupVersionResource]map[string][]*Item{}
-	for _, it := range plan.Items {
-		if it.obj == nil || it.Action != ActionCreate || it.pendingCRD != "" {
-			continue
-		}
-		if wanted[it.gvr] == nil {
-			wanted[it.gvr] = map[string][]*Item{}
-		}
-		wanted[it.gvr][it.Namespace] = append(wanted[it.gvr][it.Namespace], it)
-	}
-	var scopes []scope
-	for gvr, byNS := range wanted {
-		if len(byNS) > wideListThreshold {
-			scopes = append(scopes, scope{gvr: gvr})
-			continue
-		}
-		for ns := range byNS {
-			if ns == "" || plan.liveNamespaces[ns] {
-				scopes = append(scopes, scope{gvr: gvr, namespace: ns})
+	out := map[string]*unstructured.Unstructured{}
+	opts := clean.Options{PreserveNodePorts: pl.opts.PreserveNodePorts}
+	err := pl.client.ListObjects(ctx, gvr, namespace, "", func(page []unstructured.Unstructured) error {
+		for i := range page {
+			if names[page[i].GetName()] {
+				out[page[i].GetName()] = clean.Copy(&page[i], opts)
 			}
 		}
-	}
-
-	cleanOpts := clean.Options{PreserveNodePorts: pl.opts.PreserveNodePorts}
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(pl.opts.Concurrency)
-	for _, s := range scopes {
-		g.Go(func() error {
-			byName := map[string]*Item{}
-			for ns, items := range wanted[s.gvr] {
-				if s.namespace == "" || ns == s.namespace {
-					for _, it := range items {
-						byName[it.Namespace+"/"+it.Name] = it
-					}
-				}
-			}
-			err := pl.client.ListObjects(gctx, s.gvr, s.namespace, "", func(page []unstructured.Unstructured) error {
-				for i := range page {
-					it, ok := byName[page[i].GetNamespace()+"/"+page[i].GetName()]
-					if !ok {
-						continue
-					}
-					if err := decide(it, &page[i], cleanOpts, pl.opts.ExistingResourcePolicy); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				// The plan goes on: a create of an object that exists is
-				// answered AlreadyExists, and Apply compares it then.
-				mu.Lock()
-				plan.Warnings = append(plan.Warnings, fmt.Sprintf("could not list %s in the target (%v); its objects are compared when created", s.gvr.GroupResource(), err))
-				mu.Unlock()
-				return nil
-			}
-			for _, it := range byName {
-				if it.Live == LiveUnknown {
-					it.Live = LiveAbsent
-				}
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	for _, it := range plan.Items {
-		if it.Action == ActionCreate && it.Live == LiveUnknown && it.pendingCRD == "" && it.Namespace != "" && !plan.liveNamespaces[it.Namespace] {
-			it.Live = LiveAbsent // its namespace does not exist yet
-		}
-	}
-	return nil
+		return nil
+	})
+	return out, err
 }
 
-// decide compares an item with its live object and sets its action.
-func decide(it *Item, live *unstructured.Unstructured, opts clean.Options, policy ExistingResourcePolicy) error {
+// decide compares a prepared object with its live object (cleaned) and
+// sets the item's action.
+func decide(it *Item, obj, live *unstructured.Unstructured, opts Options) error {
 	it.liveUID = live.GetUID()
-	text, differs, err := diff.Objects(it.obj, clean.Copy(live, opts), "backup/"+it.Display(), "live/"+it.Display(), diff.DefaultContext)
+	text, differs, err := diff.Objects(obj, live, "backup/"+it.Display(), "live/"+it.Display(), diff.DefaultContext)
 	if err != nil {
 		return err
 	}
@@ -126,8 +54,12 @@ func decide(it *Item, live *unstructured.Unstructured, opts clean.Options, polic
 		return nil
 	}
 	it.Live, it.Diff = LiveDiffers, text
-	switch policy {
+	switch opts.ExistingResourcePolicy {
 	case PolicyUpdate:
+		if it.ClusterScoped() && !opts.UpdateClusterResources {
+			it.Action, it.Reason = ActionSkip, reasonClusterScopedKept
+			return nil
+		}
 		it.Action, it.Reason = ActionUpdate, "exists in the target and differs; policy update applies the backup"
 	case PolicyFail:
 		it.Action, it.Reason = ActionFail, "exists in the target and differs from the backup (policy fail)"
@@ -136,6 +68,11 @@ func decide(it *Item, live *unstructured.Unstructured, opts clean.Options, polic
 	}
 	return nil
 }
+
+// reasonClusterScopedKept is why policy update leaves an existing
+// cluster-scoped object alone.
+const reasonClusterScopedKept = "exists in the target and differs; it is cluster-scoped, and policy update changes existing " +
+	"cluster-scoped objects only when asked to (UpdateClusterResources), since they act on the whole cluster"
 
 // names lists the names of a cluster-scoped type in the target.
 func (pl *planner) names(ctx context.Context, gvr schema.GroupVersionResource) (map[string]bool, error) {
@@ -155,14 +92,14 @@ func (pl *planner) names(ctx context.Context, gvr schema.GroupVersionResource) (
 func missingNamespaces(plan *Plan) []*Item {
 	have := map[string]bool{}
 	for _, it := range plan.Items {
-		if it.Resource == grNamespaces.String() && it.obj != nil {
+		if it.Resource == grNamespaces.String() && it.sends {
 			have[it.Name] = true
 		}
 	}
 	var out []*Item
 	for _, it := range plan.Items {
 		ns := it.Namespace
-		if ns == "" || it.obj == nil || it.Action == ActionFail || have[ns] || plan.liveNamespaces[ns] {
+		if ns == "" || !it.sends || it.Action == ActionFail || have[ns] || plan.liveNamespaces[ns] {
 			continue
 		}
 		have[ns] = true
@@ -171,44 +108,9 @@ func missingNamespaces(plan *Plan) []*Item {
 		}}
 		out = append(out, &Item{
 			Stage: StageNamespaces, Resource: grNamespaces.String(), APIVersion: "v1", Kind: "Namespace", Name: ns,
-			Action: ActionCreate, Live: LiveAbsent, builtin: true, gvr: gvrNamespaces, obj: obj,
+			Action: ActionCreate, Live: LiveAbsent, builtin: true, gvr: gvrNamespaces, sends: true, pack: -1, obj: obj,
 			Reason: "restored objects need it, and the backup holds no Namespace object for it",
 		})
 	}
 	return out
-}
-
-// fixVolumeNames drops spec.volumeName from claims whose volume is neither
-// restored nor in the target: such a claim would wait forever for a volume
-// that will not come, while without the name it is provisioned anew.
-func (pl *planner) fixVolumeNames(ctx context.Context, plan *Plan) {
-	restored := map[string]bool{}
-	var claims []*Item
-	for _, it := range plan.Items {
-		switch {
-		case it.obj == nil || it.Action == ActionFail:
-		case it.Resource == "persistentvolumes":
-			restored[it.Name] = true
-		case it.Resource == "persistentvolumeclaims":
-			if name, _, _ := unstructured.NestedString(it.obj.Object, "spec", "volumeName"); name != "" {
-				claims = append(claims, it)
-			}
-		}
-	}
-	if len(claims) == 0 {
-		return
-	}
-	live, err := pl.names(ctx, gvrPVs)
-	if err != nil {
-		plan.Warnings = append(plan.Warnings, fmt.Sprintf("could not list the PersistentVolumes of the target (%v); claims keep their volume names", err))
-		return
-	}
-	for _, it := range claims {
-		name, _, _ := unstructured.NestedString(it.obj.Object, "spec", "volumeName")
-		if restored[name] || live[name] {
-			continue
-		}
-		unstructured.RemoveNestedField(it.obj.Object, "spec", "volumeName")
-		it.Notes = append(it.Notes, fmt.Sprintf("spec.volumeName %s dropped: that PersistentVolume is neither restored nor in the target, so the claim is provisioned anew", name))
-	}
 }

@@ -83,6 +83,12 @@ type Options struct {
 
 	// ExistingResourcePolicy is skip (default), update or fail.
 	ExistingResourcePolicy ExistingResourcePolicy `json:"existingResourcePolicy,omitempty"`
+	// UpdateClusterResources lets policy update change existing
+	// cluster-scoped objects (ClusterRoleBindings, StorageClasses, ...),
+	// which act on the whole cluster; without it they are skipped when
+	// they differ. Namespace objects go with their namespaces and are
+	// updated by the policy alone.
+	UpdateClusterResources bool `json:"updateClusterResources,omitempty"`
 	// DryRun sends every write with dryRun=All: the target's admission and
 	// validation answer, and nothing changes. No record is written.
 	DryRun bool `json:"dryRun,omitempty"`

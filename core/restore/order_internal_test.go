@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -68,7 +67,7 @@ func TestStageOf(t *testing.T) {
 
 func item(stage Stage, resource, ns, name, uid string, owners ...string) *Item {
 	it := &Item{Stage: stage, Resource: resource, Namespace: ns, Name: name, sourceUID: types.UID(uid),
-		obj: &unstructured.Unstructured{Object: map[string]any{}}}
+		sends: true}
 	for _, o := range owners {
 		it.owners = append(it.owners, ownerLink{uid: types.UID(o)})
 	}
@@ -156,6 +155,19 @@ func TestStagesAreDocumented(t *testing.T) {
 	for _, info := range StageInfos {
 		if !strings.Contains(string(doc), "`"+string(info.Stage)+"`") {
 			t.Errorf("docs/restore.md does not describe stage %s", info.Stage)
+		}
+	}
+}
+
+// docs/restore.md names every adaptation a restore makes.
+func TestAdaptationsAreDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/restore.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range Adaptations {
+		if !strings.Contains(string(doc), "`"+a.Name+"`") {
+			t.Errorf("docs/restore.md does not describe adaptation %s", a.Name)
 		}
 	}
 }

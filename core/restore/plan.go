@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
 
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
@@ -90,14 +94,23 @@ type Item struct {
 	// Notes are changes made to fit the target.
 	Notes []string `json:"notes,omitempty"`
 
-	gvr        schema.GroupVersionResource
-	obj        *unstructured.Unstructured // cleaned and mapped; nil when not sent
-	sourceUID  types.UID
-	liveUID    types.UID
-	owners     []ownerLink
-	pendingCRD string // the restored CRD that must define the type first
+	gvr       schema.GroupVersionResource
+	sourceUID types.UID
+	liveUID   types.UID
+	owners    []ownerLink
+	// pendingCRD is the restored CRD that must define the type first.
+	pendingCRD string
 	depth      int
 	builtin    bool
+	// sends: Apply sends the object (or compares it, when it appeared
+	// since the plan), prepared from position pos of plan.packs[pack]; or,
+	// for a Namespace the plan adds (pack -1), obj.
+	sends bool
+	pack  int
+	pos   int
+	obj   *unstructured.Unstructured
+	// at is the item's index in the plan, set by Apply.
+	at int
 }
 
 // ownerLink is an owner reference as the backup holds it.
@@ -117,16 +130,15 @@ func (it *Item) Display() string {
 	return it.Resource + " " + it.Namespace + "/" + it.Name
 }
 
-// Object returns the object that Apply sends (cleaned and mapped, owner
-// references without UIDs), or nil when the item is not sent.
-func (it *Item) Object() *unstructured.Unstructured {
-	if it.obj == nil {
-		return nil
-	}
-	return it.obj.DeepCopy()
+// ClusterScoped reports whether the object is cluster-scoped, other than a
+// Namespace (which goes with the namespace it describes).
+func (it *Item) ClusterScoped() bool {
+	return it.Namespace == "" && it.Resource != grNamespaces.String()
 }
 
-// Plan is what a restore will do, decided before anything changes.
+// Plan is what a restore will do, decided before anything changes. It
+// holds what its summary and the restore record need of each object, not
+// the objects: Apply reads them again from the backup, a pack at a time.
 type Plan struct {
 	ID      string    `json:"id"`
 	Backup  BackupRef `json:"backup"`
@@ -143,6 +155,8 @@ type Plan struct {
 	identity       *kube.Identity
 	resources      *kube.Resources
 	liveNamespaces map[string]bool
+	packs          []repo.PackEntry
+	prep           *preparer
 	applied        bool
 }
 
@@ -159,11 +173,13 @@ type PlanInput struct {
 // Counts returns the outcomes the plan leads to if the target accepts
 // everything: in total, and per namespace and type.
 func (p *Plan) Counts() (Counts, []GroupCounts) {
-	objs := make([]ObjectResult, len(p.Items))
-	for i, it := range p.Items {
-		objs[i] = ObjectResult{Namespace: it.Namespace, Resource: it.Resource, Outcome: it.Action.Outcome()}
-	}
-	return groupCounts(objs)
+	return groupCounts(func(yield func(ObjectResult) bool) {
+		for _, it := range p.Items {
+			if !yield(ObjectResult{Namespace: it.Namespace, Resource: it.Resource, Outcome: it.Action.Outcome()}) {
+				return
+			}
+		}
+	})
 }
 
 // Differing returns the items that exist in the target and differ from the
@@ -172,6 +188,19 @@ func (p *Plan) Differing() []*Item {
 	var out []*Item
 	for _, it := range p.Items {
 		if it.Live == LiveDiffers {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// ClusterScoped returns the cluster-scoped items, other than Namespaces,
+// in the order Apply takes them: the plan names each, since a restore of
+// some namespaces changes the whole cluster through them.
+func (p *Plan) ClusterScoped() []*Item {
+	var out []*Item
+	for _, it := range p.Items {
+		if it.ClusterScoped() {
 			out = append(out, it)
 		}
 	}
@@ -207,13 +236,19 @@ type planner struct {
 	resources *kube.Resources
 	// versions are the served versions of each API group of the target.
 	versions map[string][]string
+	survey   *survey
 }
 
 // NewPlan reads the selected objects of a backup, cleans them, maps their
 // namespaces, orders them by dependency and compares them with the target,
 // without changing anything: it only reads the repository and lists the
-// target (one LIST per resource type and namespace, or per type when more
-// than a few namespaces are restored).
+// target (one LIST per resource type and namespace that exists there).
+//
+// It reads the backup twice, a pack at a time, and keeps no object: first
+// to learn which namespaces and related cluster-scoped objects are taken
+// and which objects are owners (names and UIDs), then to plan each object,
+// so that its memory grows with the number of objects by what an Item
+// holds, not by the objects themselves.
 func NewPlan(ctx context.Context, in PlanInput) (*Plan, error) {
 	if in.Manifest == nil || in.Target == nil || in.Repository == nil {
 		return nil, errors.New("restore.NewPlan: a repository, a backup manifest and a target cluster are needed")
@@ -251,8 +286,7 @@ func NewPlan(ctx context.Context, in PlanInput) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	candidates, err := pl.readCandidates(ctx, packs)
-	if err != nil {
+	if pl.survey, err = pl.surveyPacks(ctx, packs); err != nil {
 		return nil, err
 	}
 	id := opts.RestoreID
@@ -268,17 +302,76 @@ func NewPlan(ctx context.Context, in PlanInput) (*Plan, error) {
 		Options:   opts,
 		PlannedAt: opts.Now().UTC(),
 		repo:      in.Repository, client: in.Target, identity: identity, resources: resources,
+		packs: packs,
 	}
 	for gv, err := range resources.Failed {
 		plan.Warnings = append(plan.Warnings, fmt.Sprintf("API group %s of the target could not be discovered: %v", gv, err))
 	}
-	plan.Items = pl.items(candidates)
-	if err := pl.compare(ctx, plan); err != nil {
+	if plan.liveNamespaces, err = pl.names(ctx, gvrNamespaces); err != nil {
+		return nil, fmt.Errorf("listing the namespaces of the target: %w", err)
+	}
+	plan.prep = pl.preparer(ctx, plan, identity)
+	if err := pl.planPacks(ctx, plan); err != nil {
 		return nil, err
 	}
+	plan.Items = append(plan.Items, missingNamespaces(plan)...)
 	order(plan.Items)
+	plan.Warnings = append(plan.Warnings, retainWarning(plan, in.Manifest.Cluster.UID)...)
 	slices.Sort(plan.Warnings)
 	return plan, nil
+}
+
+// preparer builds the preparer of the plan's objects.
+func (pl *planner) preparer(ctx context.Context, plan *Plan, identity *kube.Identity) *preparer {
+	s := pl.survey
+	pr := &preparer{
+		clean:        clean.Options{PreserveNodePorts: pl.opts.PreserveNodePorts, TokenSecrets: s.tokenSecrets},
+		mapping:      pl.opts.NamespaceMapping,
+		otherCluster: identity.UID == "" || pl.manifest.Cluster.UID == "" || identity.UID != pl.manifest.Cluster.UID,
+	}
+	if pl.opts.Object == nil && !pl.sel.WholeCluster() {
+		pr.subjectNamespaces = mappedNamespaces(pl.opts.NamespaceMapping, s.namespaces)
+	}
+	if slices.ContainsFunc(plan.packs, func(p repo.PackEntry) bool { return schema.ParseGroupResource(p.Resource) == grPVCs }) {
+		live, err := pl.names(ctx, gvrPVs)
+		if err != nil {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("could not list the PersistentVolumes of the target (%v); claims keep their volume names", err))
+		} else {
+			for name := range s.restoredPVs {
+				live[name] = true
+			}
+			pr.volumes = live
+		}
+	}
+	return pr
+}
+
+// retainWarning says, in the plan, that restored volumes are kept from
+// deleting the source's disks.
+func retainWarning(plan *Plan, sourceUID string) []string {
+	if !plan.prep.otherCluster {
+		return nil
+	}
+	var names []string
+	for _, it := range plan.Items {
+		if it.Resource == grPVs.String() && it.sends {
+			names = append(names, it.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("the target is another cluster than the backup's (kube-system UID %s, not %s): %s restored with reclaim policy Retain, "+
+		"because their volume handles name the source's disks, which deleting them here must never delete: %s",
+		orText(plan.Target.UID, "unknown"), orText(sourceUID, "unknown"), countText(len(names), "PersistentVolume is", "PersistentVolumes are"),
+		strings.Join(names, ", "))}
+}
+
+func countText(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // servedVersions lists the versions the target serves of each API group.
@@ -296,119 +389,166 @@ func servedVersions(c *kube.Client) (map[string][]string, error) {
 	return out, nil
 }
 
-// items turns candidates into plan items: excluded and owned objects are
-// skipped with their reason, the others cleaned, mapped and resolved
-// against the target.
-func (pl *planner) items(candidates []candidate) []*Item {
-	o := pl.opts
-	tokenSecrets := map[string]bool{}
-	for _, c := range candidates {
-		if c.pack.Resource == "secrets" && c.obj.Object["type"] == clean.SecretTypeSAToken {
-			tokenSecrets[c.obj.GetNamespace()+"/"+c.obj.GetName()] = true
-		}
+// planPacks reads the selected packs again, a few at a time, and plans
+// each object the survey takes, comparing it with the target.
+func (pl *planner) planPacks(ctx context.Context, plan *Plan) error {
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(min(packReads, pl.opts.Concurrency))
+	for i, p := range plan.packs {
+		g.Go(func() error {
+			items, warning, err := pl.planPack(gctx, plan, i, p)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			plan.Items = append(plan.Items, items...)
+			if warning != "" {
+				plan.Warnings = append(plan.Warnings, warning)
+			}
+			mu.Unlock()
+			return nil
+		})
 	}
-	cleanOpts := clean.Options{PreserveNodePorts: o.PreserveNodePorts, TokenSecrets: tokenSecrets}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("reading backup %s: %w", pl.manifest.ID, err)
+	}
+	return nil
+}
 
-	// What the restore brings: objects not excluded by rule, by source UID.
-	restored := map[types.UID]candidate{}
-	for _, c := range candidates {
-		if clean.ExcludedObject(schema.ParseGroupResource(c.pack.Resource), c.obj) == "" && c.obj.GetUID() != "" {
-			restored[c.obj.GetUID()] = c
-		}
+// planPack plans the objects of one pack.
+func (pl *planner) planPack(ctx context.Context, plan *Plan, index int, p repo.PackEntry) ([]*Item, string, error) {
+	gr := schema.ParseGroupResource(p.Resource)
+	res, served := pl.resources.Lookup(gr)
+	builtin := served && res.Builtin || !served && scheme.Scheme.Recognizes(schema.GroupVersionKind{Group: p.Group, Version: p.Version, Kind: p.Kind})
+	stage := StageOf(gr, builtin, p.Namespaced)
+	gvr := schema.GroupVersionResource{Group: p.Group, Version: p.Version, Resource: gr.Resource}
+	// Every object of the pack has the pack's version and kind (the
+	// catalog checks it): the items share one copy of each.
+	apiVersion := gvr.GroupVersion().String()
+	// Why the type cannot be sent, if it cannot.
+	var action Action
+	var reason, pendingCRD string
+	switch {
+	case !served && pl.survey.crdOf[p.Resource] != "":
+		pendingCRD = pl.survey.crdOf[p.Resource]
+		reason = "its CustomResourceDefinition " + pendingCRD + " is restored first"
+	case !served:
+		action = ActionFail
+		reason = fmt.Sprintf("the target serves no %s: no CustomResourceDefinition defines it there, and this restore does not create one", p.Resource)
+	case res.Namespaced != p.Namespaced:
+		action = ActionFail
+		reason = fmt.Sprintf("%s is namespaced in one cluster and cluster-scoped in the other", p.Resource)
+	case !res.HasVerb("create"):
+		action = ActionSkip
+		reason = fmt.Sprintf("the target does not allow creating %s", p.Resource)
+	case !slices.Contains(pl.versions[p.Group], p.Version):
+		action = ActionFail
+		reason = fmt.Sprintf("the target serves %s in versions %s, not %s, and kbackup does not convert between versions",
+			cmp.Or(p.Group, "the core group"), strings.Join(pl.versions[p.Group], ", "), p.Version)
 	}
-	// Custom resource types whose definition this restore creates.
-	crdOf := map[string]string{}
-	for _, c := range candidates {
-		if schema.ParseGroupResource(c.pack.Resource) == grCRDs {
-			group, _, _ := unstructured.NestedString(c.obj.Object, "spec", "group")
-			plural, _, _ := unstructured.NestedString(c.obj.Object, "spec", "names", "plural")
-			crdOf[plural+"."+group] = c.obj.GetName()
+	targetNS := pl.opts.NamespaceMapping.Map(p.Namespace)
+	compared := action == "" && pendingCRD == ""
+	var live map[string]*unstructured.Unstructured
+	warning := ""
+	if compared && (targetNS == "" || plan.liveNamespaces[targetNS]) {
+		var err error
+		if live, err = pl.listLive(ctx, gvr, targetNS, p); err != nil {
+			// The plan goes on: a create of an object that exists is
+			// answered AlreadyExists, and Apply compares it then.
+			warning = fmt.Sprintf("could not list %s in the target (%v); its objects are compared when created", gr, err)
+			compared = false
 		}
 	}
 
-	items := make([]*Item, 0, len(candidates))
-	for _, c := range candidates {
-		p, obj := c.pack, c.obj
-		gr := schema.ParseGroupResource(p.Resource)
+	var items []*Item
+	err := catalog.EachObject(ctx, pl.repo, p, func(pos int, obj *unstructured.Unstructured) error {
+		if !pl.survey.takes(p, obj) {
+			return nil
+		}
 		it := &Item{
-			Resource: p.Resource, APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(),
-			Namespace: o.NamespaceMapping.Map(obj.GetNamespace()), Name: obj.GetName(),
-			Live: LiveUnknown, sourceUID: obj.GetUID(),
-			gvr: schema.GroupVersionResource{Group: p.Group, Version: p.Version, Resource: gr.Resource},
+			Stage: stage, Resource: p.Resource, APIVersion: apiVersion, Kind: p.Kind,
+			Namespace: targetNS, Name: obj.GetName(), Live: LiveUnknown, sourceUID: obj.GetUID(),
+			gvr: gvr, builtin: builtin, pack: index, pos: pos,
 		}
 		if gr == grNamespaces {
-			it.Name = o.NamespaceMapping.Map(obj.GetName())
+			it.Name = pl.opts.NamespaceMapping.Map(obj.GetName())
 		}
-		if it.Namespace != obj.GetNamespace() {
-			it.SourceNamespace = obj.GetNamespace()
+		if it.Namespace != p.Namespace {
+			it.SourceNamespace = p.Namespace
 		}
-		res, served := pl.resources.Lookup(gr)
-		it.builtin = served && res.Builtin || !served && scheme.Scheme.Recognizes(schema.GroupVersionKind{Group: p.Group, Version: p.Version, Kind: p.Kind})
-		it.Stage = StageOf(gr, it.builtin, p.Namespaced)
 		items = append(items, it)
 
 		if reason := clean.ExcludedObject(gr, obj); reason != "" {
 			it.Action, it.Reason = ActionSkip, reason
-			continue
+			return nil
 		}
-		if owner, ok := controlledBy(obj, restored); ok && !o.IncludeOwned && gr != grPVCs {
+		if owner, ok := pl.controlledBy(obj); ok && !pl.opts.IncludeOwned && gr != grPVCs {
 			it.Action = ActionSkip
 			it.Reason = fmt.Sprintf("controlled by %s %s, which is in this restore: its controller makes it again (IncludeOwned restores it)",
-				owner.obj.GetKind(), owner.obj.GetName())
-			continue
+				owner.Kind, owner.Name)
+			return nil
 		}
 		for _, ref := range obj.GetOwnerReferences() {
 			it.owners = append(it.owners, ownerLink{apiVersion: ref.APIVersion, kind: ref.Kind, name: ref.Name, uid: ref.UID,
 				controller: ref.Controller, block: ref.BlockOwnerDeletion})
 		}
-		cleaned := clean.Copy(obj, cleanOpts)
-		o.NamespaceMapping.Apply(cleaned)
-		it.obj = cleaned
-
-		switch {
-		case !served && crdOf[p.Resource] != "":
-			it.pendingCRD = crdOf[p.Resource]
-			it.Action, it.Live = ActionCreate, LiveAbsent
-			it.Reason = "its CustomResourceDefinition " + it.pendingCRD + " is restored first"
-		case !served:
-			it.Action = ActionFail
-			it.Reason = fmt.Sprintf("the target serves no %s: no CustomResourceDefinition defines it there, and this restore does not create one", p.Resource)
-		case res.Namespaced != p.Namespaced:
-			it.Action = ActionFail
-			it.Reason = fmt.Sprintf("%s is namespaced in one cluster and cluster-scoped in the other", p.Resource)
-		case !res.HasVerb("create"):
-			it.Action = ActionSkip
-			it.Reason = fmt.Sprintf("the target does not allow creating %s", p.Resource)
-		case !slices.Contains(pl.versions[p.Group], p.Version):
-			it.Action = ActionFail
-			it.Reason = fmt.Sprintf("the target serves %s in versions %s, not %s, and kbackup does not convert between versions",
-				cmp.Or(p.Group, "the core group"), strings.Join(pl.versions[p.Group], ", "), p.Version)
-		default:
-			it.Action = ActionCreate // until compared with the target
+		notes, skip := plan.prep.prepare(gr, obj)
+		it.Notes = notes
+		if skip != "" {
+			it.Action, it.Reason = ActionSkip, skip
+			return nil
 		}
+		it.sends = true
+		switch {
+		case action != "":
+			it.Action, it.Reason = action, reason
+		case pendingCRD != "":
+			it.pendingCRD = pendingCRD
+			it.Action, it.Live, it.Reason = ActionCreate, LiveAbsent, reason
+		case !compared:
+			it.Action = ActionCreate // compared when created
+		case live[it.Name] != nil:
+			it.Action = ActionCreate
+			return decide(it, obj, live[it.Name], pl.opts)
+		default:
+			it.Action, it.Live = ActionCreate, LiveAbsent
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
 	}
-	return items
+	return items, warning, nil
 }
 
-// controlledBy returns the restored object that controls obj, if any.
-func controlledBy(obj *unstructured.Unstructured, restored map[types.UID]candidate) (candidate, bool) {
+// controlledBy returns the reference to obj's controller when the
+// controller is restored too.
+func (pl *planner) controlledBy(obj *unstructured.Unstructured) (metav1.OwnerReference, bool) {
 	for _, ref := range obj.GetOwnerReferences() {
 		if ref.Controller != nil && *ref.Controller {
-			c, ok := restored[ref.UID]
-			return c, ok
+			_, ok := pl.survey.restored[ref.UID]
+			return ref, ok
 		}
 	}
-	return candidate{}, false
+	return metav1.OwnerReference{}, false
 }
 
 // order sorts items stage by stage; within a stage, owners before what
-// they own, then by namespace, type and name. An object whose owner is
-// restored in a later stage moves to its owner's stage, so that the owner's
-// new UID is known when the object is created.
+// they own, then by namespace, type and position in the backup (which is
+// by name). An object whose owner is restored in a later stage moves to its
+// owner's stage, so that the owner's new UID is known when the object is
+// created. Items of one pack end up next to each other within a stage and
+// depth, so that Apply reads each pack once per run.
 func order(items []*Item) {
 	byUID := map[types.UID]*Item{}
 	for _, it := range items {
-		if it.obj != nil && it.sourceUID != "" {
+		for _, o := range it.owners {
+			byUID[o.uid] = nil
+		}
+	}
+	for _, it := range items {
+		if _, owner := byUID[it.sourceUID]; owner && it.sends && it.sourceUID != "" {
 			byUID[it.sourceUID] = it
 		}
 	}
@@ -416,8 +556,8 @@ func order(items []*Item) {
 		changed := false
 		for _, it := range items {
 			for _, o := range it.owners {
-				owner, ok := byUID[o.uid]
-				if !ok || owner == it {
+				owner := byUID[o.uid]
+				if owner == nil || owner == it {
 					continue
 				}
 				if stageIndex(owner.Stage) > stageIndex(it.Stage) {
@@ -438,6 +578,8 @@ func order(items []*Item) {
 			cmp.Compare(a.depth, b.depth),
 			strings.Compare(a.Namespace, b.Namespace),
 			strings.Compare(a.Resource, b.Resource),
+			cmp.Compare(a.pack, b.pack),
+			cmp.Compare(a.pos, b.pos),
 			strings.Compare(a.Name, b.Name),
 		)
 	})

@@ -2,6 +2,7 @@ package restore
 
 import (
 	"cmp"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -209,10 +210,10 @@ func (r *Result) With(o Outcome) []ObjectResult {
 
 // groupCounts sums outcomes per namespace and type, sorted by namespace
 // (cluster-scoped first) and type.
-func groupCounts(objs []ObjectResult) (Counts, []GroupCounts) {
+func groupCounts(objs iter.Seq[ObjectResult]) (Counts, []GroupCounts) {
 	var totals Counts
 	byKey := map[[2]string]*GroupCounts{}
-	for _, o := range objs {
+	for o := range objs {
 		totals.Add(o.Outcome)
 		key := [2]string{o.Namespace, o.Resource}
 		g, ok := byKey[key]

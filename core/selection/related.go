@@ -40,66 +40,89 @@ type Object struct {
 // and the PriorityClasses, RuntimeClasses, StorageClasses and
 // IngressClasses their objects name.
 func Related(cluster, namespaced []Object, namespaces map[string]bool) []int {
-	types := map[string]bool{}
-	claims := map[string]bool{}
-	clusterRoles := map[string]bool{}
-	classes := map[schema.GroupResource]map[string]bool{}
+	needs := NewRelatedNeeds()
 	for _, c := range namespaced {
-		types[c.Resource] = true
-		classNames(c.Object, classes)
-		switch schema.ParseGroupResource(c.Resource) {
-		case grPVCs:
-			claims[c.Object.GetNamespace()+"/"+c.Object.GetName()] = true
-		case grRoleBindings:
-			if name, ok := boundClusterRole(c.Object); ok {
-				clusterRoles[name] = true
-			}
-		}
+		needs.Add(c)
 	}
 	var out []int
 	// Bindings first: they decide which ClusterRoles come.
 	for i, c := range cluster {
-		if schema.ParseGroupResource(c.Resource) != grClusterRoleBindings {
-			continue
+		if schema.ParseGroupResource(c.Resource) == grClusterRoleBindings && needs.Take(c, namespaces) {
+			out = append(out, i)
 		}
+	}
+	for i, c := range cluster {
+		if schema.ParseGroupResource(c.Resource) != grClusterRoleBindings && needs.Take(c, namespaces) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// RelatedNeeds is Related one object at a time, for a caller that cannot
+// hold every object at once (a restore reads a backup a pack at a time):
+// Add every selected namespaced object, then offer each cluster-scoped
+// object to Take, every ClusterRoleBinding before any ClusterRole.
+type RelatedNeeds struct {
+	types        map[string]bool
+	claims       map[string]bool
+	clusterRoles map[string]bool
+	classes      map[schema.GroupResource]map[string]bool
+}
+
+// NewRelatedNeeds returns needs with nothing added.
+func NewRelatedNeeds() *RelatedNeeds {
+	return &RelatedNeeds{types: map[string]bool{}, claims: map[string]bool{}, clusterRoles: map[string]bool{},
+		classes: map[schema.GroupResource]map[string]bool{}}
+}
+
+// Add records what a selected namespaced object needs.
+func (n *RelatedNeeds) Add(c Object) {
+	n.types[c.Resource] = true
+	classNames(c.Object, n.classes)
+	switch schema.ParseGroupResource(c.Resource) {
+	case grPVCs:
+		n.claims[c.Object.GetNamespace()+"/"+c.Object.GetName()] = true
+	case grRoleBindings:
+		if name, ok := boundClusterRole(c.Object); ok {
+			n.clusterRoles[name] = true
+		}
+	}
+}
+
+// Take reports whether the selected namespaces need a cluster-scoped
+// object. A ClusterRoleBinding with a subject in namespaces is taken, and
+// the ClusterRole it binds is needed from then on.
+func (n *RelatedNeeds) Take(c Object, namespaces map[string]bool) bool {
+	gr := schema.ParseGroupResource(c.Resource)
+	switch gr {
+	case grClusterRoleBindings:
 		subjects, _, _ := unstructured.NestedSlice(c.Object.Object, "subjects")
-		if slices.ContainsFunc(subjects, func(s any) bool {
+		if !slices.ContainsFunc(subjects, func(s any) bool {
 			subject, _ := s.(map[string]any)
 			ns, _ := subject["namespace"].(string)
 			return ns != "" && namespaces[ns]
 		}) {
-			out = append(out, i)
-			if name, ok := boundClusterRole(c.Object); ok {
-				clusterRoles[name] = true
-			}
+			return false
 		}
-	}
-	for i, c := range cluster {
-		gr := schema.ParseGroupResource(c.Resource)
-		switch gr {
-		case grPriorityClasses, grStorageClasses, grIngressClasses, grRuntimeClasses:
-			if classes[gr][c.Object.GetName()] {
-				out = append(out, i)
-			}
-		case grCRDs:
-			group, _, _ := unstructured.NestedString(c.Object.Object, "spec", "group")
-			plural, _, _ := unstructured.NestedString(c.Object.Object, "spec", "names", "plural")
-			if types[plural+"."+group] {
-				out = append(out, i)
-			}
-		case grPVs:
-			ns, _, _ := unstructured.NestedString(c.Object.Object, "spec", "claimRef", "namespace")
-			name, _, _ := unstructured.NestedString(c.Object.Object, "spec", "claimRef", "name")
-			if claims[ns+"/"+name] {
-				out = append(out, i)
-			}
-		case grClusterRoles:
-			if clusterRoles[c.Object.GetName()] {
-				out = append(out, i)
-			}
+		if name, ok := boundClusterRole(c.Object); ok {
+			n.clusterRoles[name] = true
 		}
+		return true
+	case grPriorityClasses, grStorageClasses, grIngressClasses, grRuntimeClasses:
+		return n.classes[gr][c.Object.GetName()]
+	case grCRDs:
+		group, _, _ := unstructured.NestedString(c.Object.Object, "spec", "group")
+		plural, _, _ := unstructured.NestedString(c.Object.Object, "spec", "names", "plural")
+		return n.types[plural+"."+group]
+	case grPVs:
+		ns, _, _ := unstructured.NestedString(c.Object.Object, "spec", "claimRef", "namespace")
+		name, _, _ := unstructured.NestedString(c.Object.Object, "spec", "claimRef", "name")
+		return n.claims[ns+"/"+name]
+	case grClusterRoles:
+		return n.clusterRoles[c.Object.GetName()]
 	}
-	return out
+	return false
 }
 
 // boundClusterRole returns the ClusterRole a (Cluster)RoleBinding binds.

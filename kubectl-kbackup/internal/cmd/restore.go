@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -51,6 +52,9 @@ type RestoreOptions struct {
 	IncludeOwned           bool
 	PreserveNodePorts      bool
 	ExistingResourcePolicy string
+	// UpdateClusterResources lets policy update overwrite existing
+	// cluster-scoped objects.
+	UpdateClusterResources bool
 	// DryRun is none or server; --dry-run alone means server.
 	DryRun      string
 	Concurrency int
@@ -70,13 +74,15 @@ type RestoreOptions struct {
 	interactive bool // stdin and stderr are a terminal to ask on
 	in          *bufio.Reader
 	now         func() time.Time
+	// exit ends the process on a second Ctrl-C outside Apply.
+	exit func(int)
 
 	genericiooptions.IOStreams
 }
 
 // NewRestoreOptions returns the options with their defaults.
 func NewRestoreOptions(global *GlobalOptions, streams genericiooptions.IOStreams) *RestoreOptions {
-	return &RestoreOptions{Global: global, IOStreams: streams, DryRun: dryRunNone, now: time.Now}
+	return &RestoreOptions{Global: global, IOStreams: streams, DryRun: dryRunNone, now: time.Now, exit: os.Exit}
 }
 
 // NewCmdRestore returns `kubectl kbackup restore`, with its subcommands
@@ -150,6 +156,7 @@ func (o *RestoreOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.IncludeOwned, "include-owned", false, "Also restore objects whose controller is restored (ReplicaSets, Pods, Jobs, EndpointSlices), which are otherwise left for the controller to make.")
 	fs.BoolVar(&o.PreserveNodePorts, "preserve-nodeports", false, "Keep the node ports of Services, instead of letting the target allocate them.")
 	fs.StringVar(&o.ExistingResourcePolicy, "existing-resource-policy", "", "What to do with existing objects that differ from the backup: skip (leave them), update (overwrite with the backup's, by server-side apply) or fail (restore nothing if any differ) (default: skip).")
+	fs.BoolVar(&o.UpdateClusterResources, "update-cluster-resources", false, "With --existing-resource-policy update, also overwrite existing cluster-scoped objects that differ (ClusterRoleBindings, StorageClasses, ...), which act on the whole cluster; without it they are left as they are.")
 	fs.StringVar(&o.DryRun, "dry-run", dryRunNone, "server: send every object with dryRun=All, so the target checks it and nothing changes (--dry-run alone means server); none: restore.")
 	fs.Lookup("dry-run").NoOptDefVal = dryRunServer
 	fs.IntVar(&o.Concurrency, "concurrency", 0, fmt.Sprintf("Requests in flight at once, 1 to 256 (default %d).", restore.DefaultConcurrency))
@@ -199,6 +206,7 @@ func (o *RestoreOptions) Complete(fs *pflag.FlagSet, args []string) error {
 		IncludeOwned:           o.IncludeOwned,
 		PreserveNodePorts:      o.PreserveNodePorts,
 		ExistingResourcePolicy: restore.ExistingResourcePolicy(o.ExistingResourcePolicy),
+		UpdateClusterResources: o.UpdateClusterResources,
 		DryRun:                 o.DryRun == dryRunServer,
 		Concurrency:            o.Concurrency,
 		ForceClusterName:       o.ForceClusterName,
@@ -256,6 +264,9 @@ func (o *RestoreOptions) Validate() error {
 	default:
 		return fmt.Errorf("--dry-run %q: use server (or --dry-run alone), or none", o.DryRun)
 	}
+	if o.UpdateClusterResources && o.options.ExistingResourcePolicy != restore.PolicyUpdate {
+		return errors.New("--update-cluster-resources changes existing cluster-scoped objects only under --existing-resource-policy update; add that, or leave it out")
+	}
 	if o.ForceClusterName && o.options.TargetClusterName == "" {
 		return errors.New("--force-cluster-name needs the name to claim: give it with --cluster-name (or CLUSTER_NAME or cluster.name in the configuration)")
 	}
@@ -292,6 +303,8 @@ func (o *RestoreOptions) flags() map[string]string {
 // Run resolves the backup, plans the restore, shows the plan, asks, applies
 // it with a progress bar and reports the outcome of every object.
 func (o *RestoreOptions) Run(ctx context.Context) error {
+	interrupts := watchRestoreInterrupts(o.ErrOut, o.exit)
+	defer interrupts.stop()
 	r, err := openRepository(ctx, o.config)
 	if err != nil {
 		return err
@@ -355,6 +368,7 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 	log.Info("restore started", "backup", plan.Backup.ID, "fromCluster", plan.Backup.Cluster, "cluster", plan.Target.Name, "dryRun", o.options.DryRun)
 	progress := ui.NewCountProgress(o.ErrOut)
 	plan.Options.Progress = func(e restore.Event) { ui.RestoreProgress(progress, e) }
+	interrupts.startApply()
 	res, err := restore.Apply(ctx, plan)
 	progress.Finish()
 	if res != nil {
@@ -362,6 +376,14 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 	}
 	if err != nil {
 		log.Error("restore failed", "error", err.Error())
+	}
+	if interrupts.endApply() && res != nil {
+		where := o.recordLocation(r, res)
+		if where == "" {
+			where = fmt.Sprintf("not written (%v)", err)
+		}
+		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("restore %s interrupted (%s); %d created, %d updated before it stopped; record: %s",
+			res.ID, res.Phase, res.Totals.Created, res.Totals.Updated, where)}
 	}
 	if res == nil {
 		if errors.Is(err, repo.ErrClusterNameTaken) {

@@ -44,6 +44,13 @@ func RenderRestorePlan(w io.Writer, s *Styles, plan *restore.Plan, showDiff bool
 	kv := &keyValues{}
 	kv.add("Target", targetText(plan.Target))
 	kv.add("Existing objects", policyText(o.ExistingResourcePolicy))
+	if o.ExistingResourcePolicy == restore.PolicyUpdate {
+		if o.UpdateClusterResources {
+			kv.add("Cluster-scoped", "existing ones that differ are overwritten too (--update-cluster-resources)")
+		} else {
+			kv.add("Cluster-scoped", "existing ones that differ are left as they are (--update-cluster-resources overwrites them)")
+		}
+	}
 	if len(o.NamespaceMapping) > 0 {
 		kv.add("Namespace mapping", o.NamespaceMapping.String())
 	}
@@ -61,6 +68,7 @@ func RenderRestorePlan(w io.Writer, s *Styles, plan *restore.Plan, showDiff bool
 		return err
 	}
 
+	renderClusterScoped(p, s, plan.ClusterScoped())
 	if differing := plan.Differing(); len(differing) > 0 {
 		p.line("%s", s.Warn.Render(fmt.Sprintf("Existing objects that differ from the backup (%d), which policy %s %s:",
 			len(differing), o.ExistingResourcePolicy, policyVerb(o.ExistingResourcePolicy))))
@@ -88,6 +96,41 @@ func RenderRestorePlan(w io.Writer, s *Styles, plan *restore.Plan, showDiff bool
 	}
 	renderWarnings(p, s, plan.Warnings)
 	return p.err
+}
+
+// renderClusterScoped names every cluster-scoped object of a plan, with
+// what the restore does with it: a restore of some namespaces acts on the
+// whole cluster through them, and a count would hide which.
+func renderClusterScoped(p *printer, s *Styles, items []*restore.Item) {
+	if len(items) == 0 {
+		return
+	}
+	p.line("%s", s.Header.Render(fmt.Sprintf("Cluster-scoped objects (%d):", len(items))))
+	for _, it := range items {
+		why := ""
+		if it.Action == restore.ActionSkip || it.Action == restore.ActionFail {
+			why = ": " + it.Reason
+		}
+		p.line("  %-9s %s%s", actionWord(it.Action), it.Display(), why)
+		for _, n := range it.Notes {
+			p.line("            %s", s.Muted.Render(n))
+		}
+	}
+}
+
+// actionWord is an action as the plan's table heads it.
+func actionWord(a restore.Action) string {
+	switch a {
+	case restore.ActionCreate:
+		return "create"
+	case restore.ActionUpdate:
+		return "update"
+	case restore.ActionNone:
+		return "unchanged"
+	case restore.ActionSkip:
+		return "skip"
+	}
+	return "fail"
 }
 
 // PlanChanges counts the objects a plan creates or updates.

@@ -66,6 +66,8 @@ type harness struct {
 	restoreObjects int
 	// restoreRounds counts the restores, which name their target cluster.
 	restoreRounds int
+	// largeObjects: the namespaces of large and small objects exist.
+	largeObjects bool
 }
 
 var (
@@ -391,10 +393,11 @@ func mb(n int64) string {
 
 // report collects markdown rows for docs/benchmarks.md.
 type report struct {
-	mu          sync.Mutex
-	rows        []string
-	restoreRows []string
-	fleetRows   []string
+	mu               sync.Mutex
+	rows             []string
+	restoreRows      []string
+	restoreLargeRows []string
+	fleetRows        []string
 }
 
 func newReport() *report { return &report{} }
@@ -409,6 +412,12 @@ func (r *report) addFleet(row string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.fleetRows = append(r.fleetRows, row)
+}
+
+func (r *report) addRestoreLarge(row string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.restoreLargeRows = append(r.restoreLargeRows, row)
 }
 
 func (r *report) addRestore(row string) {
@@ -432,6 +441,18 @@ func (r *report) write(b *testing.B) {
 		}
 		s.WriteString("<!-- /bench:restore -->\n")
 		r.restoreRows = nil
+	}
+	if len(r.restoreLargeRows) > 0 {
+		if s.Len() > 0 {
+			s.WriteString("\n")
+		}
+		s.WriteString("<!-- bench:restore-large -->\n")
+		s.WriteString("| namespace restored | compared with | peak RSS of the restore | of the comparison | difference |\n|---|---|---|---|---|\n")
+		for _, row := range r.restoreLargeRows {
+			s.WriteString(row + "\n")
+		}
+		s.WriteString("<!-- /bench:restore-large -->\n")
+		r.restoreLargeRows = nil
 	}
 	if len(r.rows) > 0 {
 		if s.Len() > 0 {

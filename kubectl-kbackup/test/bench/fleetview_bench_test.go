@@ -197,13 +197,13 @@ func BenchmarkFleetView(b *testing.B) {
 	b.ReportMetric(median(pruneBin).Seconds(), "prune-dry-run-s")
 	b.ReportMetric(float64(planRequests), "prune-dry-run-requests")
 	var s strings.Builder
-	s.WriteString("<!-- bench:fleet -->\n")
+	s.WriteString("<!-- bench:fleetview -->\n")
 	fmt.Fprintf(&s, "| what (%d clusters × %d backups) | wall time, binary | in process | S3 requests |\n|---|---|---|---|\n", viewClusters, viewBackups)
 	fmt.Fprintf(&s, "| `kubectl kbackup clusters -o json` | **%s** | %s | %d |\n", median(clustersBin).Round(time.Millisecond), statusTime.Round(time.Millisecond), statusRequests)
 	fmt.Fprintf(&s, "| baseline: every manifest of every cluster read | | %s (**%.1fx** clusters) | %d |\n", baseTime.Round(time.Millisecond), baseTime.Seconds()/statusTime.Seconds(), baseRequests)
 	fmt.Fprintf(&s, "| `kubectl kbackup prune --fleet --dry-run -o json` | **%s** | %s | %d |\n", median(pruneBin).Round(time.Millisecond), planTime.Round(time.Millisecond), planRequests)
 	fmt.Fprintf(&s, "| generating the repository (repotest.GenerateFleet) | | %s | %d |\n", generated.Round(time.Second), generateRequests)
-	s.WriteString("<!-- /bench:fleet -->\n")
+	s.WriteString("<!-- /bench:fleetview -->\n")
 	b.Log("\n" + s.String())
 	if out := os.Getenv("KBACKUP_BENCH_OUT"); out != "" {
 		f, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)

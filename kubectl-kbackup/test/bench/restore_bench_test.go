@@ -76,6 +76,13 @@ func BenchmarkRestore(b *testing.B) {
 			}
 		})
 	}
+	b.Run("large-objects", func(b *testing.B) {
+		h := setup(b)
+		h.createLargeObjects(b)
+		for range b.N {
+			benchmarkRestoreLargeObjects(b, h)
+		}
+	})
 	if shared != nil {
 		shared.report.write(b)
 	}
@@ -144,6 +151,57 @@ func benchmarkRestore(b *testing.B, h *harness, total int) {
 	b.ReportMetric(float64(peak)/(1<<20), "restore-peak-MB")
 	h.report.addRestore(fmt.Sprintf("| %s | %s/s | %s/s | %s/s (**%.2fx** JSON, **%.2fx** protobuf) | **%d MB** |",
 		count(len(objs)), count(int(jsonRate)), count(int(protoRate)), count(int(kbRate)), kbRate/jsonRate, kbRate/protoRate, peak>>20))
+}
+
+// The namespace of large objects: 40 ConfigMaps of 900 KiB, the shape of
+// Helm's release history, and a namespace of as many small ones to compare
+// with. Neither matches rbench-*.
+const (
+	largeNamespace   = "rlarge"
+	smallNamespace   = "rsmall"
+	largeObjects     = 40
+	largeObjectBytes = 900 << 10
+)
+
+// createLargeObjects fills the two namespaces, once.
+func (h *harness) createLargeObjects(b *testing.B) {
+	b.Helper()
+	if h.largeObjects {
+		return
+	}
+	ctx := context.Background()
+	for _, spec := range []workload.ConfigMaps{
+		{Namespaces: []string{largeNamespace}, Total: largeObjects, DataBytes: largeObjectBytes, Workers: 4, Prefix: "large"},
+		{Namespaces: []string{smallNamespace}, Total: largeObjects, Workers: 4, Prefix: "small"},
+	} {
+		if err := workload.CreateConfigMaps(ctx, h.cs, spec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	h.largeObjects = true
+}
+
+// benchmarkRestoreLargeObjects restores the namespace of large objects and
+// the one of small objects, each from a backup of its own into an empty
+// cluster, and reports the restore's peak memory: the difference between
+// the two is what the large objects cost, compared with the largest one.
+func benchmarkRestoreLargeObjects(b *testing.B, h *harness) {
+	peaks := map[string]int64{}
+	for _, ns := range []string{largeNamespace, smallNamespace} {
+		bucket := h.env.S3.NewBucket(b)
+		h.backupWith(b, bucket, "--include-resources", "configmaps,namespaces", "--include-namespaces", ns)
+		for range repeats {
+			_, p := h.restore(b, bucket, largeObjects)
+			peaks[ns] = max(peaks[ns], p)
+		}
+	}
+	large, small := peaks[largeNamespace], peaks[smallNamespace]
+	extra := float64(large-small) / largeObjectBytes
+	b.ReportMetric(float64(large)/(1<<20), "restore-peak-MB")
+	b.ReportMetric(float64(small)/(1<<20), "small-restore-peak-MB")
+	b.ReportMetric(extra, "extra-peak/largest-object")
+	h.report.addRestoreLarge(fmt.Sprintf("| %d ConfigMaps of %d KiB (%s) | %d ConfigMaps of 256 B | **%d MB** | %d MB | %d MB, **%.0fx** the largest object |",
+		largeObjects, largeObjectBytes>>10, mb(largeObjects*largeObjectBytes), largeObjects, large>>20, small>>20, (large-small)>>20, extra))
 }
 
 type createFunc func(context.Context, *unstructured.Unstructured) error
