@@ -3,8 +3,10 @@
 // backs that cluster up with the built kubectl-kbackup into a local
 // repository, lists, describes and verifies the backup, restores a
 // namespace of it into the second cluster under another name, compares the
-// restored copy with the backup, says where to look next, and stops the
-// clusters. The repository stays on disk.
+// restored copy with the backup, registers both clusters in the fleet
+// registry, backs up the whole fleet in one run, shows the fleet at a
+// glance, prunes by a retention policy, says where to look next, and stops
+// the clusters. The repository stays on disk.
 //
 // The demo is a list of steps (see steps below), so that later features add
 // theirs.
@@ -96,6 +98,71 @@ var steps = []step{
 	{title: fmt.Sprintf("Restore namespace %s of %s into %s as %s", restoredNamespace, clusterNames[0], clusterNames[1], restoredAs), do: restoreNamespace, clusters: 2},
 	{title: fmt.Sprintf("Compare the restored copy in %s with the backup", clusterNames[1]), do: diffRestored, clusters: 2},
 	{title: fmt.Sprintf("List the restores into %s", clusterNames[1]), do: listRestores, clusters: 2},
+	{title: "Register the clusters in the repository's fleet registry", do: registerClusters, clusters: 2},
+	{title: "Back up the whole fleet in one run", do: backUpFleet, clusters: 2},
+	{title: "The fleet at a glance", do: fleetAtAGlance, clusters: 2},
+	{title: fmt.Sprintf("Prune %s's backups by a retention policy", clusterNames[0]), do: pruneSource, clusters: 2},
+	{title: "Verify every backup of every cluster after the prune", do: verifyAll, clusters: 2},
+}
+
+// fleetConfig is the demo's kbackup.yaml for the fleet steps: the
+// environments the clusters are registered in, their schedules (which
+// `clusters` judges freshness by) and how long each keeps its backups.
+const fleetConfig = `environments:
+  - name: prod
+  - name: dr
+backup_schedules:
+  prod: "0 2 * * *"
+  dr: "0 4 * * *"
+retention_policies:
+  prod: 90
+  dr: 7
+`
+
+// withFleetConfig runs kubectl-kbackup with the demo's kbackup.yaml.
+func (d *demo) withFleetConfig(ctx context.Context, args ...string) error {
+	path := filepath.Join(filepath.Dir(d.kubeconfig), "kbackup.yaml")
+	if err := os.WriteFile(path, []byte(fleetConfig), 0o600); err != nil {
+		return err
+	}
+	return d.kubectlKbackup(ctx, append(args, "--config", path)...)
+}
+
+func registerClusters(ctx context.Context, d *demo) error {
+	if err := d.withFleetConfig(ctx, "cluster", "register", "--context", clusterNames[0], "--environment", "prod",
+		"--region", "eu-west-1", "--priority", "10", "--label", "team=platform"); err != nil {
+		return err
+	}
+	if err := d.withFleetConfig(ctx, "cluster", "register", "--context", clusterNames[1], "--environment", "dr",
+		"--region", "us-east-1", "--priority", "1", "--label", "team=platform"); err != nil {
+		return err
+	}
+	return d.withFleetConfig(ctx, "cluster", "list")
+}
+
+// backUpFleet backs up every registered cluster that the kubeconfig
+// reaches, found by identity, the higher priority first.
+func backUpFleet(ctx context.Context, d *demo) error {
+	return d.withFleetConfig(ctx, "backup", "create", "--fleet")
+}
+
+func fleetAtAGlance(ctx context.Context, d *demo) error {
+	return d.withFleetConfig(ctx, "clusters")
+}
+
+// pruneSource keeps the newest backup of the source: the first backup
+// goes, and with it the packs only it named (once they are older than
+// the collection's grace period; the demo's are minutes old, so they
+// stay for a later prune).
+func pruneSource(ctx context.Context, d *demo) error {
+	if err := d.withFleetConfig(ctx, "prune", "--cluster", d.source, "--keep-last", "1", "--dry-run"); err != nil {
+		return err
+	}
+	return d.withFleetConfig(ctx, "prune", "--cluster", d.source, "--keep-last", "1", "--yes")
+}
+
+func verifyAll(ctx context.Context, d *demo) error {
+	return d.kubectlKbackup(ctx, "verify", "--all-clusters")
 }
 
 func run(clusters int, dir, kbackup string, keep bool) error {
