@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -73,8 +75,9 @@ func (t *typeBackup) reset() {
 
 // once reads the type and writes its packs. Streaming, it writes each
 // namespace's pack as soon as the LIST moves past that namespace, which
-// etcd-backed types do as they return objects in key order (namespace, then
-// name); otherwise it holds every namespace until the LIST ends.
+// etcd-backed types do as they return objects in key order
+// (<namespace>/<name>, see keyOrdered); otherwise it holds every namespace
+// until the LIST ends.
 func (t *typeBackup) once(ctx context.Context, streaming bool) error {
 	b := t.backup
 	l := &lister{client: b.client, pageSize: b.opts.PageSize, selector: b.opts.LabelSelector, breaker: b.breaker}
@@ -86,7 +89,7 @@ func (t *typeBackup) once(ctx context.Context, streaming bool) error {
 	add := func(o listedObject) error {
 		if _, ok := buffers[o.namespace]; !ok {
 			if streaming && len(order) > 0 {
-				if written[o.namespace] || o.namespace < current {
+				if written[o.namespace] || !keyOrdered(current, o.namespace) {
 					return errOutOfOrder
 				}
 				if err := t.writePack(ctx, current, buffers[current]); err != nil {
@@ -137,11 +140,22 @@ func (t *typeBackup) once(ctx context.Context, streaming bool) error {
 	return nil
 }
 
+// keyOrdered reports whether etcd returns the objects of namespace a before
+// those of namespace b. Its keys are <namespace>/<name>, compared byte by
+// byte, so the separator takes part: shop-dev/x comes before shop/x, since
+// '-' sorts before '/', although "shop" < "shop-dev".
+func keyOrdered(a, b string) bool { return compareKeyOrder(a, b) < 0 }
+
+func compareKeyOrder(a, b string) int { return strings.Compare(a+"/", b+"/") }
+
 // listNamespaces says which LISTs read the type: one across the cluster
 // (""), or one per namespace when a few namespaces are named exactly.
 func (t *typeBackup) listNamespaces() []string {
 	if t.res.Namespaced {
 		if names, ok := t.backup.sel.namespaces.Exact(exactNamespaceLimit); ok {
+			// In the order a cluster-wide LIST would return them, which
+			// once checks.
+			slices.SortFunc(names, compareKeyOrder)
 			return names
 		}
 	}
