@@ -10,6 +10,7 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,6 +31,9 @@ type listedObject struct {
 	size int
 	// err is set when the object could not be encoded (an invalid object).
 	err error
+	// leftOut says why kbackup's policy leaves the object out, unencoded;
+	// "" stores it.
+	leftOut string
 }
 
 // page is one LIST response, its objects encoded, in the server's order.
@@ -198,6 +202,10 @@ func encodeTyped(item runtime.Object, gvk schema.GroupVersionKind) listedObject 
 		return listedObject{err: err}
 	}
 	obj := listedObject{namespace: accessor.GetNamespace(), doc: pack.Document{Name: accessor.GetName()}}
+	if reason := leftOutByPolicy(item); reason != "" {
+		obj.leftOut = reason
+		return obj
+	}
 	accessor.SetManagedFields(nil)
 	// Items of a typed list carry no apiVersion and kind; the pack's
 	// documents must, to be read without the manifest.
@@ -214,8 +222,30 @@ func encodeTyped(item runtime.Object, gvk schema.GroupVersionKind) listedObject 
 	return finishEncoding(obj, doc, err)
 }
 
+// serviceAccountTokenReason is why the token Secrets of ServiceAccounts are
+// left out of backups.
+const serviceAccountTokenReason = "a ServiceAccount token (type " + string(corev1.SecretTypeServiceAccountToken) +
+	"): a live credential of the source cluster, which a restore would not use; left out by policy"
+
+// leftOutByPolicy says why an object is never stored, or "". Token Secrets
+// are left out whole, not masked: the API server would refuse to restore
+// one without its token, and the controller of the target cluster makes its
+// own.
+func leftOutByPolicy(item runtime.Object) string {
+	if s, ok := item.(*corev1.Secret); ok && s.Type == corev1.SecretTypeServiceAccountToken {
+		return serviceAccountTokenReason
+	}
+	return ""
+}
+
 func encodeUnstructured(item *unstructured.Unstructured) listedObject {
 	obj := listedObject{namespace: item.GetNamespace(), doc: pack.Document{Name: item.GetName()}}
+	if item.GetAPIVersion() == "v1" && item.GetKind() == "Secret" {
+		if t, _, _ := unstructured.NestedString(item.Object, "type"); t == string(corev1.SecretTypeServiceAccountToken) {
+			obj.leftOut = serviceAccountTokenReason
+			return obj
+		}
+	}
 	doc, err := pack.EncodeMap(item.Object)
 	return finishEncoding(obj, doc, err)
 }

@@ -112,6 +112,10 @@ func (t *typeBackup) once(ctx context.Context, streaming bool) error {
 				if !t.selected(o) {
 					continue
 				}
+				if o.leftOut != "" {
+					t.skipped = append(t.skipped, repo.SkippedObject{Resource: t.res.String(), Namespace: o.namespace, Name: o.doc.Name, Reason: o.leftOut, ByPolicy: true})
+					continue
+				}
 				if reason := t.skipReason(o); reason != "" {
 					if o.err != nil && !b.opts.SkipInvalid {
 						return fmt.Errorf("object %s: %w (set skip_invalid_resources to record it and go on)", objectName(o), o.err)

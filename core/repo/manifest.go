@@ -124,6 +124,10 @@ type SkippedObject struct {
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
 	Reason    string `json:"reason"`
+	// ByPolicy says kbackup leaves such objects out on purpose (the
+	// token Secrets of ServiceAccounts): they do not make the backup
+	// PartiallyFailed.
+	ByPolicy bool `json:"byPolicy,omitempty"`
 }
 
 // PackEntry is a pack of a backup: where it is and what it holds.
