@@ -1,23 +1,38 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // EncodingZstd is the only pack encoding of format version 1: one zstd
 // frame.
 const EncodingZstd = "zstd"
 
-// maxPackSize bounds the uncompressed size of a pack the decoder accepts,
-// so that a corrupt frame header cannot make it allocate without limit.
-const maxPackSize = 4 << 30
+// MaxPackRawSize is the largest uncompressed pack that readers accept and
+// writers write: a reader holds a whole pack, several at a time, so a
+// repository, which is untrusted input, must not make it hold more.
+const MaxPackRawSize = 1 << 30
+
+// maxWindowSize bounds the zstd window a reader accepts (and so the history
+// it allocates for a frame); kbackup's writers use 4 MiB.
+const maxWindowSize = 64 << 20
+
+// maxStoredSize is the largest stored (compressed) size of a pack of
+// rawSize bytes: zstd's worst case, incompressible content, stored in raw
+// blocks with a few bytes of header each, plus the frame's header and
+// checksum, rounded up generously.
+func maxStoredSize(rawSize int64) int64 { return rawSize + rawSize>>7 + 4096 }
 
 // The encoder and decoder are expensive to build and safe for concurrent
 // EncodeAll/DecodeAll, so one of each serves the process.
@@ -31,14 +46,29 @@ var (
 		}
 		return enc
 	})
-	packDecoder = sync.OnceValue(func() *zstd.Decoder {
-		dec, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxPackSize), zstd.WithDecoderConcurrency(0))
+	// packDecoders are streaming decoders: a pack is decoded through a
+	// limit, so that a frame inflating beyond what the manifest says stops
+	// there instead of filling memory.
+	packDecoders = sync.Pool{New: func() any {
+		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxPackRawSize),
+			zstd.WithDecoderMaxWindow(maxWindowSize), zstd.WithDecodeBuffersBelow(0))
 		if err != nil {
 			panic(fmt.Sprintf("repo: zstd decoder: %v", err))
 		}
 		return dec
-	})
+	}}
 )
+
+// ErrPackTooLarge: the objects of one type in one namespace are more than a
+// pack may hold (MaxPackRawSize).
+var ErrPackTooLarge = errors.New("pack too large")
+
+func where(namespace string) string {
+	if namespace == "" {
+		return "the cluster scope"
+	}
+	return "namespace " + namespace
+}
 
 // PackSpec says which objects a pack holds: one resource type in one
 // namespace ("" for cluster-scoped) of one cluster.
@@ -98,8 +128,13 @@ func (p PackRef) validate() error {
 	if p.Encoding != EncodingZstd {
 		return invalidf("pack %s: encoding %q; format version 1 uses zstd", p.Key(), p.Encoding)
 	}
-	if p.Size < 0 || p.RawSize < 0 {
-		return invalidf("pack %s: negative size", p.Key())
+	switch {
+	case p.Size <= 0 || p.RawSize < 0:
+		return invalidf("pack %s: size %d, raw size %d; want a positive size", p.Key(), p.Size, p.RawSize)
+	case p.RawSize > MaxPackRawSize:
+		return invalidf("pack %s: raw size %d; readers accept packs of at most %d bytes", p.Key(), p.RawSize, int64(MaxPackRawSize))
+	case p.Size > maxStoredSize(p.RawSize):
+		return invalidf("pack %s: size %d, more than %d bytes of content can take compressed", p.Key(), p.Size, p.RawSize)
 	}
 	return nil
 }
@@ -147,6 +182,10 @@ func (r *Repository) WritePack(ctx context.Context, spec PackSpec, content []byt
 	if err := spec.validate(); err != nil {
 		return PackRef{}, false, fmt.Errorf("writing pack to %s: %w", r.backend, err)
 	}
+	if len(content) > MaxPackRawSize {
+		return PackRef{}, false, fmt.Errorf("writing pack of %s in %s to %s: %w: %d bytes, more than the %d bytes readers accept; back the namespace up with a label selector that splits it",
+			spec.Resource, where(spec.Namespace), r.backend, ErrPackTooLarge, len(content), int64(MaxPackRawSize))
+	}
 	sum := sha256.Sum256(content)
 	ref = PackRef{
 		Cluster:   spec.Cluster,
@@ -173,17 +212,24 @@ func (r *Repository) WritePack(ctx context.Context, spec PackSpec, content []byt
 }
 
 // ReadPack returns the uncompressed content of a pack, after checking it
-// against the SHA-256 that names it. A missing pack fails with storage.ErrNotFound;
-// one that does not decompress or has another hash fails with ErrCorrupt.
-// Both errors name the pack's key.
+// against its reference: the stored object must be exactly Size bytes and
+// decompress to exactly RawSize bytes, of the SHA-256 that names it. It
+// holds no more than that of the pack at any point, however the pack was
+// crafted. A missing pack fails with storage.ErrNotFound; any other
+// disagreement fails with ErrCorrupt. Both errors name the pack's key.
 func (r *Repository) ReadPack(ctx context.Context, ref PackRef) ([]byte, error) {
 	if err := ref.validate(); err != nil {
 		return nil, fmt.Errorf("reading pack from %s: %w", r.backend, err)
 	}
 	key := r.layout.prefix + ref.Key()
-	data, err := r.backend.Get(ctx, key)
-	if err != nil {
+	data, err := storage.GetAtMost(ctx, r.backend, key, ref.Size)
+	switch {
+	case errors.Is(err, storage.ErrTooLarge):
+		return nil, fmt.Errorf("pack %s in %s: %w: the stored object is larger than the %d bytes its manifest entry says", key, r.backend, ErrCorrupt, ref.Size)
+	case err != nil:
 		return nil, err
+	case int64(len(data)) != ref.Size:
+		return nil, fmt.Errorf("pack %s in %s: %w: the stored object is %d bytes, its manifest entry says %d", key, r.backend, ErrCorrupt, len(data), ref.Size)
 	}
 	content, err := decodePack(data, ref.RawSize)
 	if err != nil {
@@ -196,27 +242,40 @@ func (r *Repository) ReadPack(ctx context.Context, ref PackRef) ([]byte, error) 
 	return content, nil
 }
 
-// decodePack decompresses a zstd frame. When the expected size is known,
-// a frame header claiming another size is refused before anything is
-// allocated.
+// decodePack decompresses a zstd frame that should hold rawSize bytes. A
+// frame header announcing another size is refused before anything is
+// decoded, and decoding stops one byte past rawSize: a bomb costs no more
+// than the manifest admits to.
 func decodePack(data []byte, rawSize int64) ([]byte, error) {
 	var header zstd.Header
 	if err := header.Decode(data); err != nil {
 		return nil, fmt.Errorf("not a zstd frame: %v", err)
 	}
-	if header.HasFCS && rawSize > 0 && header.FrameContentSize != uint64(rawSize) {
+	if header.HasFCS && header.FrameContentSize != uint64(rawSize) {
 		return nil, fmt.Errorf("the zstd frame holds %d bytes, the manifest says %d", header.FrameContentSize, rawSize)
 	}
-	var dst []byte
-	if rawSize > 0 && rawSize <= maxPackSize {
-		dst = make([]byte, 0, rawSize)
-	}
-	content, err := packDecoder().DecodeAll(data, dst)
-	if err != nil {
-		if errors.Is(err, zstd.ErrDecoderSizeExceeded) {
-			return nil, fmt.Errorf("decompresses to more than %d bytes", maxPackSize)
-		}
+	dec := packDecoders.Get().(*zstd.Decoder)
+	defer packDecoders.Put(dec)
+	if err := dec.Reset(bytes.NewReader(data)); err != nil {
 		return nil, fmt.Errorf("zstd: %v", err)
 	}
-	return content, nil
+	// Grow as the content arrives, up to rawSize: a header cannot make the
+	// reader allocate what the frame does not hold.
+	content := make([]byte, 0, min(rawSize+1, max(int64(len(data))*4, 64<<10)))
+	buf := bytes.NewBuffer(content)
+	n, err := buf.ReadFrom(io.LimitReader(dec, rawSize+1))
+	// The decoder holds no reference to data once reset to nothing.
+	_ = dec.Reset(bytes.NewReader(nil))
+	switch {
+	case err != nil:
+		if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
+			return nil, fmt.Errorf("zstd: %v (readers accept packs of up to %d bytes and windows of up to %d)", err, int64(MaxPackRawSize), maxWindowSize)
+		}
+		return nil, fmt.Errorf("zstd: %v", err)
+	case n > rawSize:
+		return nil, fmt.Errorf("decompresses to more than the %d bytes the manifest says", rawSize)
+	case n < rawSize:
+		return nil, fmt.Errorf("decompresses to %d bytes, the manifest says %d", n, rawSize)
+	}
+	return buf.Bytes(), nil
 }

@@ -257,7 +257,7 @@ func (b *s3Backend) classify(ctx context.Context, err error, elapsed time.Durati
 func (b *s3Backend) Get(ctx context.Context, key string) ([]byte, error) {
 	var data []byte
 	err := b.call(ctx, opRead, key, func(ctx context.Context) error {
-		obj, err := b.client.GetObject(ctx, b.bucket, key, minio.GetObjectOptions{})
+		obj, err := b.client.GetObject(ctx, b.bucket, key, b.getOptions())
 		if err != nil {
 			return err
 		}
@@ -270,6 +270,9 @@ func (b *s3Backend) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// getOptions are the options of every GET, Get's and GetAtMost's.
+func (b *s3Backend) getOptions() minio.GetObjectOptions { return minio.GetObjectOptions{} }
 
 func contentType(key string) string {
 	switch {
