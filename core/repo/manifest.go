@@ -339,8 +339,16 @@ func (r *Repository) ReadManifest(ctx context.Context, cluster, id string) (*Man
 	return r.readManifestKey(ctx, r.layout.Manifest(cluster, id), cluster, id)
 }
 
+// MaxManifestSize is the largest manifest readers take: about ten million
+// objects' names. Every command reads manifests whole, and a repository is
+// untrusted input.
+const MaxManifestSize = 512 << 20
+
 func (r *Repository) readManifestKey(ctx context.Context, key, cluster, id string) (*Manifest, error) {
-	data, err := r.backend.Get(ctx, key)
+	data, err := storage.GetAtMost(ctx, r.backend, key, MaxManifestSize)
+	if errors.Is(err, storage.ErrTooLarge) {
+		return nil, fmt.Errorf("manifest %s in %s: %w: larger than the %d bytes readers accept", key, r.backend, ErrCorrupt, MaxManifestSize)
+	}
 	if err != nil {
 		return nil, err
 	}
