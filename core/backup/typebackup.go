@@ -184,6 +184,11 @@ func (t *typeBackup) skipReason(o listedObject) string {
 	if o.err != nil {
 		return "invalid: " + o.err.Error()
 	}
+	// Readers refuse a manifest naming an object they could not restore
+	// or print safely; such an object is left out as invalid.
+	if err := repo.ValidateObjectName(o.doc.Name); err != nil {
+		return "invalid: " + err.Error()
+	}
 	if limit := t.backup.opts.MaxResourceSize; limit > 0 && int64(o.size) > limit {
 		return fmt.Sprintf("%d bytes, larger than max_resource_size (%d bytes)", o.size, limit)
 	}

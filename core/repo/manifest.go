@@ -225,8 +225,8 @@ func (p PackEntry) validate(cluster string) error {
 		return fmt.Errorf("pack %s: version and kind must be set", p.Key)
 	}
 	for i, name := range p.Objects {
-		if name == "" {
-			return fmt.Errorf("pack %s: objects[%d] is empty", p.Key, i)
+		if err := ValidateObjectName(name); err != nil {
+			return fmt.Errorf("pack %s: objects[%d]: %w", p.Key, i, err)
 		}
 		if i > 0 && p.Objects[i-1] >= name {
 			return fmt.Errorf("pack %s: objects are not sorted and unique at %q", p.Key, name)
