@@ -347,17 +347,17 @@ var attacks = []attack{
 		says: "but the pack holds the objects of namespace team-a",
 	},
 	{
-		name: "an object named ..",
+		name:  "an object named ..",
 		craft: func(c *crafted) string { return renameObject(c, "..") },
 		says:  `object name ".."`,
 	},
 	{
-		name: "an object name with slashes",
+		name:  "an object name with slashes",
 		craft: func(c *crafted) string { return renameObject(c, "..%2f..%2fkube-system/app-config") },
 		says:  "may not contain '/'",
 	},
 	{
-		name: "an object name with a terminal escape",
+		name:  "an object name with a terminal escape",
 		craft: func(c *crafted) string { return renameObject(c, "app\x1b]0;pwned\x07config") },
 		says:  `"app\x1b]0;pwned\aconfig" holds control characters`,
 	},
