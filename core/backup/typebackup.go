@@ -74,36 +74,49 @@ func (t *typeBackup) reset() {
 }
 
 // once reads the type and writes its packs. Streaming, it writes each
-// namespace's pack as soon as the LIST moves past that namespace, which
-// etcd-backed types do as they return objects in key order
-// (<namespace>/<name>, see keyOrdered); otherwise it holds every namespace
-// until the LIST ends.
+// namespace's pack as its objects arrive, compressed on the way, and stores
+// it as soon as the LIST moves past that namespace, which etcd-backed types
+// allow as they return objects in key order (<namespace>/<name>, see
+// keyOrdered): it holds a namespace's compressed pack and the pages in
+// flight, not the namespace's objects. Otherwise it holds every namespace's
+// objects until the LIST ends.
 func (t *typeBackup) once(ctx context.Context, streaming bool) error {
 	b := t.backup
 	l := &lister{client: b.client, pageSize: b.opts.PageSize, selector: b.opts.LabelSelector, breaker: b.breaker}
-	buffers := map[string][]pack.Document{}
-	var order []string // namespaces in the order first seen
+	buffers := map[string][]pack.Document{} // when not streaming
+	var order []string                      // namespaces in the order first seen
 	written := map[string]bool{}
 	current := ""
+	var open *packWriter // the pack of current, when streaming
+	defer func() {
+		if open != nil {
+			open.discard()
+		}
+	}()
 
 	add := func(o listedObject) error {
-		if _, ok := buffers[o.namespace]; !ok {
-			if streaming && len(order) > 0 {
+		if !streaming {
+			if _, ok := buffers[o.namespace]; !ok {
+				order = append(order, o.namespace)
+			}
+			buffers[o.namespace] = append(buffers[o.namespace], o.doc)
+			return nil
+		}
+		if open == nil || o.namespace != current {
+			if open != nil {
 				if written[o.namespace] || !keyOrdered(current, o.namespace) {
 					return errOutOfOrder
 				}
-				if err := t.writePack(ctx, current, buffers[current]); err != nil {
+				err := t.storePack(ctx, current, open)
+				open = nil
+				if err != nil {
 					return err
 				}
 				written[current] = true
-				delete(buffers, current)
 			}
-			order = append(order, o.namespace)
-			current = o.namespace
-			buffers[o.namespace] = nil
+			current, open = o.namespace, newPackWriter()
 		}
-		buffers[o.namespace] = append(buffers[o.namespace], o.doc)
-		return nil
+		return open.add(o.namespace, o.doc)
 	}
 
 	for _, namespace := range t.listNamespaces() {
@@ -133,15 +146,50 @@ func (t *typeBackup) once(ctx context.Context, streaming bool) error {
 			return err
 		}
 	}
+	if open != nil {
+		err := t.storePack(ctx, current, open)
+		open = nil
+		return err
+	}
 	for _, ns := range order {
-		if written[ns] {
-			continue
-		}
 		if err := t.writePack(ctx, ns, buffers[ns]); err != nil {
 			return err
 		}
+		delete(buffers, ns)
 	}
 	return nil
+}
+
+// packWriter is the pack of one namespace being written: documents in name
+// order, compressed as they come.
+type packWriter struct {
+	builder *repo.PackBuilder
+	names   []string
+}
+
+func newPackWriter() *packWriter { return &packWriter{builder: repo.NewPackBuilder()} }
+
+// add writes the next document. One out of name order (or a second of one
+// name) fails with errOutOfOrder: the type is then read again, held whole
+// and sorted.
+func (w *packWriter) add(namespace string, d pack.Document) error {
+	if n := len(w.names); n > 0 && d.Name <= w.names[n-1] {
+		return errOutOfOrder
+	}
+	if err := pack.WriteDocument(w.builder, d); err != nil {
+		return fmt.Errorf("%s: %w", where(namespace), err)
+	}
+	w.names = append(w.names, d.Name)
+	return nil
+}
+
+func (w *packWriter) discard() { w.builder.Discard() }
+
+func where(namespace string) string {
+	if namespace == "" {
+		return "cluster-scoped objects"
+	}
+	return "namespace " + namespace
 }
 
 // keyOrdered reports whether etcd returns the objects of namespace a before
@@ -202,26 +250,45 @@ func objectName(o listedObject) string {
 	return o.namespace + "/" + o.doc.Name
 }
 
-// writePack stores the objects of one namespace as a pack.
+// writePack stores the objects of one namespace, in any order, as a pack.
 func (t *typeBackup) writePack(ctx context.Context, namespace string, docs []pack.Document) error {
 	if len(docs) == 0 {
 		return nil
 	}
-	content, names, err := pack.Build(docs)
-	if err != nil {
-		return fmt.Errorf("namespace %q: %w", namespace, err)
+	slices.SortFunc(docs, func(a, b pack.Document) int { return strings.Compare(a.Name, b.Name) })
+	w := newPackWriter()
+	for i, d := range docs {
+		if i > 0 && docs[i-1].Name == d.Name {
+			w.discard()
+			return fmt.Errorf("namespace %q: two objects named %q in one pack", namespace, d.Name)
+		}
+		if err := w.add(namespace, d); err != nil {
+			w.discard()
+			return err
+		}
+		docs[i] = pack.Document{} // written: let it go
+	}
+	return t.storePack(ctx, namespace, w)
+}
+
+// storePack stores a namespace's written pack.
+func (t *typeBackup) storePack(ctx context.Context, namespace string, w *packWriter) error {
+	if len(w.names) == 0 {
+		w.discard()
+		return nil
 	}
 	b := t.backup
 	if err := b.waitPrepared(ctx); err != nil {
+		w.discard()
 		return err
 	}
 	spec := repo.PackSpec{Cluster: b.identity.Name, Namespace: namespace, Resource: t.res.String()}
-	ref, uploaded, err := b.repo.WritePack(ctx, spec, content, b.known)
+	ref, uploaded, err := b.repo.StorePack(ctx, spec, w.builder, b.known)
 	if err != nil {
 		return err
 	}
-	t.packs = append(t.packs, repo.NewPackEntry(ref, t.res.GroupVersionKind(), names))
-	t.objects += len(names)
+	t.packs = append(t.packs, repo.NewPackEntry(ref, t.res.GroupVersionKind(), w.names))
+	t.objects += len(w.names)
 	if uploaded {
 		t.uploaded++
 		t.bytesUploaded += ref.Size

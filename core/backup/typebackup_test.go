@@ -20,3 +20,22 @@ func TestKeyOrder(t *testing.T) {
 		}
 	}
 }
+
+// Pages after the first hold about pageBytes of objects of the sizes seen,
+// at most the page size, at least one.
+func TestNextPageLimit(t *testing.T) {
+	for _, tc := range []struct {
+		n, size int
+		want    int64
+	}{
+		{0, 0, 500},
+		{16, 16 * 600, 500},               // small objects: the page size
+		{16, 16 * 900 << 10, 4},           // 900 KiB objects: about 4 MiB a page
+		{1, 20 << 20, 1},                  // larger than a page: one at a time
+		{100, 100 * (pageBytes / 50), 50}, // in between
+	} {
+		if got := nextPageLimit(500, tc.n, tc.size); got != tc.want {
+			t.Errorf("nextPageLimit(500, %d, %d) = %d, want %d", tc.n, tc.size, got, tc.want)
+		}
+	}
+}

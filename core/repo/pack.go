@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"sync"
 
@@ -25,7 +26,8 @@ const EncodingZstd = "zstd"
 const MaxPackRawSize = 1 << 30
 
 // maxWindowSize bounds the zstd window a reader accepts (and so the history
-// it allocates for a frame); kbackup's writers use 4 MiB.
+// it allocates for a frame); kbackup writes packs with 1 MiB windows, and
+// wrote 4 MiB ones before.
 const maxWindowSize = 64 << 20
 
 // maxStoredSize is the largest stored (compressed) size of a pack of
@@ -34,18 +36,7 @@ const maxWindowSize = 64 << 20
 // checksum, rounded up generously.
 func maxStoredSize(rawSize int64) int64 { return rawSize + rawSize>>7 + 4096 }
 
-// The encoder and decoder are expensive to build and safe for concurrent
-// EncodeAll/DecodeAll, so one of each serves the process.
 var (
-	packEncoder = sync.OnceValue(func() *zstd.Encoder {
-		// WithZeroFrames: even empty content gets a frame that zstd -d
-		// reads, rather than a zero-byte object.
-		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithZeroFrames(true))
-		if err != nil {
-			panic(fmt.Sprintf("repo: zstd encoder: %v", err))
-		}
-		return enc
-	})
 	// packDecoders are streaming decoders: a pack is decoded through a
 	// limit, so that a frame inflating beyond what the manifest says stops
 	// there instead of filling memory.
@@ -171,28 +162,141 @@ func (s *PackSet) Len() int {
 	return len(s.packs)
 }
 
-// WritePack stores content, the uncompressed multi-document YAML of the
-// objects that spec names, as a pack named by its SHA-256, and returns its
-// reference. When known holds a pack of the same key (same cluster,
-// namespace, resource and hash), nothing is compressed or sent and
-// uploaded is false; otherwise the pack is uploaded and added to known.
-// known may be nil, and then every pack is uploaded (harmlessly: a pack's
-// key is its content).
-func (r *Repository) WritePack(ctx context.Context, spec PackSpec, content []byte, known *PackSet) (ref PackRef, uploaded bool, err error) {
-	if err := spec.validate(); err != nil {
-		return PackRef{}, false, fmt.Errorf("writing pack to %s: %w", r.backend, err)
+// packEncoders compress packs as their content is written, so that a
+// writer holds a pack's compressed bytes, not its content as well. An
+// encoder keeps its window's history, so they are reused.
+var packEncoders = sync.Pool{New: func() any {
+	// WithZeroFrames: even empty content gets a frame that zstd -d reads,
+	// rather than a zero-byte object.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(packWindowSize), zstd.WithZeroFrames(true))
+	if err != nil {
+		panic(fmt.Sprintf("repo: zstd encoder: %v", err))
 	}
+	return enc
+}}
+
+// packWindowSize is the zstd window writers use: a pack's objects are
+// alike mostly within an object and between neighbours.
+const packWindowSize = 1 << 20
+
+// PackBuilder takes the content of one pack as it is written, hashing and
+// compressing it on the way, and refuses content beyond what readers
+// accept (MaxPackRawSize). Write the content, then store it with
+// Repository.StorePack, or Discard it.
+type PackBuilder struct {
+	enc        *zstd.Encoder
+	compressed bytes.Buffer
+	hash       hash.Hash
+	raw        int64
+	err        error
+}
+
+// NewPackBuilder returns a builder of empty content.
+func NewPackBuilder() *PackBuilder {
+	b := &PackBuilder{enc: packEncoders.Get().(*zstd.Encoder), hash: sha256.New()}
+	b.enc.Reset(&b.compressed)
+	return b
+}
+
+// Write adds content. Past MaxPackRawSize it fails with ErrPackTooLarge.
+func (b *PackBuilder) Write(p []byte) (int, error) {
+	switch {
+	case b.err != nil:
+		return 0, b.err
+	case b.enc == nil:
+		return 0, errors.New("repo: write to a stored or discarded pack")
+	case b.raw+int64(len(p)) > MaxPackRawSize:
+		b.err = fmt.Errorf("%w: more than the %d bytes readers accept", ErrPackTooLarge, int64(MaxPackRawSize))
+		return 0, b.err
+	}
+	b.raw += int64(len(p))
+	b.hash.Write(p)
+	if _, err := b.enc.Write(p); err != nil {
+		b.err = fmt.Errorf("zstd: %w", err)
+		return 0, b.err
+	}
+	return len(p), nil
+}
+
+// Len is the content's size so far.
+func (b *PackBuilder) Len() int64 { return b.raw }
+
+// finish ends the frame and returns the compressed pack, its hash and its
+// size, and gives the encoder back.
+func (b *PackBuilder) finish() ([]byte, string, error) {
+	if b.err != nil {
+		b.Discard()
+		return nil, "", b.err
+	}
+	if b.enc == nil {
+		return nil, "", errors.New("repo: pack stored or discarded already")
+	}
+	err := b.enc.Close()
+	b.release()
+	if err != nil {
+		return nil, "", fmt.Errorf("zstd: %w", err)
+	}
+	return b.compressed.Bytes(), hex.EncodeToString(b.hash.Sum(nil)), nil
+}
+
+func (b *PackBuilder) release() {
+	if b.enc != nil {
+		b.enc.Reset(nil)
+		packEncoders.Put(b.enc)
+		b.enc = nil
+	}
+}
+
+// Discard drops the content; the builder cannot be used again.
+func (b *PackBuilder) Discard() {
+	if b.enc != nil {
+		_ = b.enc.Close()
+	}
+	b.release()
+	b.compressed = bytes.Buffer{}
+}
+
+// WritePack stores content, the uncompressed multi-document YAML of the
+// objects that spec names, as a pack named by its SHA-256, as StorePack
+// does.
+func (r *Repository) WritePack(ctx context.Context, spec PackSpec, content []byte, known *PackSet) (ref PackRef, uploaded bool, err error) {
 	if len(content) > MaxPackRawSize {
 		return PackRef{}, false, fmt.Errorf("writing pack of %s in %s to %s: %w: %d bytes, more than the %d bytes readers accept; back the namespace up with a label selector that splits it",
 			spec.Resource, where(spec.Namespace), r.backend, ErrPackTooLarge, len(content), int64(MaxPackRawSize))
 	}
-	sum := sha256.Sum256(content)
+	b := NewPackBuilder()
+	if _, err := b.Write(content); err != nil {
+		b.Discard()
+		return PackRef{}, false, err
+	}
+	return r.StorePack(ctx, spec, b, known)
+}
+
+// StorePack stores the content written to b as the pack of spec, named by
+// its SHA-256, and returns its reference. When known holds a pack of the
+// same key (same cluster, namespace, resource and hash), nothing is sent
+// and uploaded is false; otherwise the pack is uploaded and added to known.
+// known may be nil, and then every pack is uploaded (harmlessly: a pack's
+// key is its content). b cannot be used afterwards.
+func (r *Repository) StorePack(ctx context.Context, spec PackSpec, b *PackBuilder, known *PackSet) (ref PackRef, uploaded bool, err error) {
+	if err := spec.validate(); err != nil {
+		b.Discard()
+		return PackRef{}, false, fmt.Errorf("writing pack to %s: %w", r.backend, err)
+	}
+	raw := b.raw
+	compressed, sum, err := b.finish()
+	if err != nil {
+		return PackRef{}, false, fmt.Errorf("writing pack of %s in %s to %s: %w; back the namespace up with a label selector that splits it",
+			spec.Resource, where(spec.Namespace), r.backend, err)
+	}
 	ref = PackRef{
 		Cluster:   spec.Cluster,
 		Namespace: spec.Namespace,
 		Resource:  spec.Resource,
-		SHA256:    hex.EncodeToString(sum[:]),
-		RawSize:   int64(len(content)),
+		SHA256:    sum,
+		Size:      int64(len(compressed)),
+		RawSize:   raw,
 		Encoding:  EncodingZstd,
 	}
 	if known != nil {
@@ -200,8 +304,6 @@ func (r *Repository) WritePack(ctx context.Context, spec PackSpec, content []byt
 			return stored, false, nil
 		}
 	}
-	compressed := packEncoder().EncodeAll(content, nil)
-	ref.Size = int64(len(compressed))
 	if err := r.backend.Put(ctx, r.layout.prefix+ref.Key(), compressed); err != nil {
 		return PackRef{}, false, err
 	}
