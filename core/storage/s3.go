@@ -286,8 +286,11 @@ func contentType(key string) string {
 
 func (b *s3Backend) Put(ctx context.Context, key string, data []byte) error {
 	return b.callSending(ctx, opWrite, key, int64(len(data)), func(ctx context.Context) error {
+		// One PUT, whatever the size (S3 takes up to 5 GiB; packs are at
+		// most 1 GiB): minio-go's multipart upload of data over 16 MiB
+		// copies it into a 16 MiB buffer per upload thread, four of them.
 		_, err := b.client.PutObject(ctx, b.bucket, key, bytes.NewReader(data), int64(len(data)),
-			minio.PutObjectOptions{ContentType: contentType(key)})
+			minio.PutObjectOptions{ContentType: contentType(key), DisableMultipart: true})
 		return err
 	})
 }
