@@ -60,7 +60,7 @@ func (r rawPage) len() int { return len(r.typed) + len(r.unstructured) }
 // most PageSize objects.
 const (
 	pageBytes      = 4 << 20
-	firstPageLimit = 16
+	firstPageLimit = 4
 )
 
 // nextPageLimit is the limit of the page after one that held n objects in
