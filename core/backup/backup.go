@@ -317,7 +317,7 @@ func (b *run) manifest() *repo.Manifest {
 	switch {
 	case b.typesOK == 0 && len(b.errs) > 0:
 		phase = repo.PhaseFailed
-	case len(b.errs) > 0 || len(b.skipped) > 0:
+	case len(b.errs) > 0 || slices.ContainsFunc(b.skipped, func(s repo.SkippedObject) bool { return !s.ByPolicy }):
 		phase = repo.PhasePartiallyFailed
 	}
 	var warnings []string

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,6 +31,9 @@ type listedObject struct {
 	size int
 	// err is set when the object could not be encoded (an invalid object).
 	err error
+	// leftOut says why kbackup's policy leaves the object out, unencoded;
+	// "" stores it.
+	leftOut string
 }
 
 // page is one LIST response, its objects encoded, in the server's order.
@@ -42,6 +46,30 @@ type page struct {
 type rawPage struct {
 	typed        []runtime.Object
 	unstructured []unstructured.Unstructured
+	// bytes is the response's size (protobuf) or about its objects' size
+	// (JSON), which sizes the next page.
+	bytes int
+}
+
+func (r rawPage) len() int { return len(r.typed) + len(r.unstructured) }
+
+// LIST pages are sized by bytes as well as by count: a page of 500 objects
+// of 900 KiB each (Helm release history) is 450 MB decoded, and a backup
+// holds a few pages at once. The first page of each LIST is small, and the
+// next ones hold about pageBytes of objects of the sizes seen so far, at
+// most PageSize objects.
+const (
+	pageBytes      = 4 << 20
+	firstPageLimit = 4
+)
+
+// nextPageLimit is the limit of the page after one that held n objects in
+// size bytes.
+func nextPageLimit(pageSize int64, n, size int) int64 {
+	if n == 0 || size <= 0 {
+		return pageSize
+	}
+	return max(1, min(pageSize, int64(pageBytes/max(1, size/n))))
 }
 
 // pagesInFlight bounds the pages of one type fetched and being encoded ahead
@@ -123,7 +151,7 @@ func (l *lister) list(ctx context.Context, res kube.Resource, namespace string, 
 }
 
 func (l *lister) fetch(ctx context.Context, res kube.Resource, namespace string, emit func(rawPage) bool) error {
-	opts := metav1.ListOptions{Limit: l.pageSize, LabelSelector: l.selector}
+	opts := metav1.ListOptions{Limit: min(l.pageSize, firstPageLimit), LabelSelector: l.selector}
 	for {
 		var (
 			raw       rawPage
@@ -144,6 +172,7 @@ func (l *lister) fetch(ctx context.Context, res kube.Resource, namespace string,
 		if err != nil {
 			return err
 		}
+		n, size := raw.len(), raw.bytes
 		if !emit(raw) {
 			return ctx.Err()
 		}
@@ -151,6 +180,7 @@ func (l *lister) fetch(ctx context.Context, res kube.Resource, namespace string,
 			return nil
 		}
 		opts.Continue = continued
+		opts.Limit = nextPageLimit(l.pageSize, n, size)
 	}
 }
 
@@ -166,10 +196,12 @@ func (l *lister) fetchTyped(ctx context.Context, res kube.Resource, namespace st
 	if opts.LabelSelector != "" {
 		req = req.Param("labelSelector", opts.LabelSelector)
 	}
-	obj, err := req.Do(ctx).Get()
+	result := req.Do(ctx)
+	obj, err := result.Get()
 	if err != nil {
 		return rawPage{}, "", err
 	}
+	body, _ := result.Raw() // the response decoded: its size only
 	listMeta, err := meta.ListAccessor(obj)
 	if err != nil {
 		return rawPage{}, "", fmt.Errorf("reading list metadata: %w", err)
@@ -178,7 +210,7 @@ func (l *lister) fetchTyped(ctx context.Context, res kube.Resource, namespace st
 	if err != nil {
 		return rawPage{}, "", fmt.Errorf("reading list items: %w", err)
 	}
-	return rawPage{typed: items}, listMeta.GetContinue(), nil
+	return rawPage{typed: items, bytes: len(body)}, listMeta.GetContinue(), nil
 }
 
 // encodePage encodes the objects of one page for their packs.
@@ -199,6 +231,10 @@ func encodeTyped(item runtime.Object, gvk schema.GroupVersionKind) listedObject 
 		return listedObject{err: err}
 	}
 	obj := listedObject{namespace: accessor.GetNamespace(), doc: pack.Document{Name: accessor.GetName()}}
+	if reason := leftOutByPolicy(item); reason != "" {
+		obj.leftOut = reason
+		return obj
+	}
 	accessor.SetManagedFields(nil)
 	// Items of a typed list carry no apiVersion and kind; the pack's
 	// documents must, to be read without the manifest.
@@ -215,8 +251,30 @@ func encodeTyped(item runtime.Object, gvk schema.GroupVersionKind) listedObject 
 	return finishEncoding(obj, doc, err)
 }
 
+// serviceAccountTokenReason is why the token Secrets of ServiceAccounts are
+// left out of backups.
+const serviceAccountTokenReason = "a ServiceAccount token (type " + string(corev1.SecretTypeServiceAccountToken) +
+	"): a live credential of the source cluster, which a restore would not use; left out by policy"
+
+// leftOutByPolicy says why an object is never stored, or "". Token Secrets
+// are left out whole, not masked: the API server would refuse to restore
+// one without its token, and the controller of the target cluster makes its
+// own.
+func leftOutByPolicy(item runtime.Object) string {
+	if s, ok := item.(*corev1.Secret); ok && s.Type == corev1.SecretTypeServiceAccountToken {
+		return serviceAccountTokenReason
+	}
+	return ""
+}
+
 func encodeUnstructured(item *unstructured.Unstructured) listedObject {
 	obj := listedObject{namespace: item.GetNamespace(), doc: pack.Document{Name: item.GetName()}}
+	if item.GetAPIVersion() == "v1" && item.GetKind() == "Secret" {
+		if t, _, _ := unstructured.NestedString(item.Object, "type"); t == string(corev1.SecretTypeServiceAccountToken) {
+			obj.leftOut = serviceAccountTokenReason
+			return obj
+		}
+	}
 	doc, err := pack.EncodeMap(item.Object)
 	return finishEncoding(obj, doc, err)
 }
@@ -253,7 +311,33 @@ func (l *lister) fetchDynamic(ctx context.Context, res kube.Resource, namespace 
 	if err != nil {
 		return rawPage{}, "", err
 	}
-	return rawPage{unstructured: list.Items}, list.GetContinue(), nil
+	size := 0
+	for i := range list.Items {
+		size += approximateSize(list.Items[i].Object)
+	}
+	return rawPage{unstructured: list.Items, bytes: size}, list.GetContinue(), nil
+}
+
+// approximateSize is about the size of an object as JSON: its strings and
+// keys, and a few bytes for everything else.
+func approximateSize(v any) int {
+	switch v := v.(type) {
+	case string:
+		return len(v) + 3
+	case map[string]any:
+		n := 2
+		for k, e := range v {
+			n += len(k) + 4 + approximateSize(e)
+		}
+		return n
+	case []any:
+		n := 2
+		for _, e := range v {
+			n += 1 + approximateSize(e)
+		}
+		return n
+	}
+	return 8
 }
 
 // resourcePath is the REST path of a resource type, in a namespace or across

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"slices"
 	"strings"
@@ -95,6 +96,23 @@ func Build(docs []Document) ([]byte, []string, error) {
 		names[i] = d.Name
 	}
 	return content, names, nil
+}
+
+// WriteDocument writes one document of pack content to w, as Build joins
+// them: "---", the YAML, and a final newline. Writing documents sorted by
+// name, without two of one name, gives what Build gives.
+func WriteDocument(w io.Writer, d Document) error {
+	if _, err := io.WriteString(w, separator); err != nil {
+		return err
+	}
+	if _, err := w.Write(d.YAML); err != nil {
+		return err
+	}
+	if len(d.YAML) > 0 && d.YAML[len(d.YAML)-1] != '\n' {
+		_, err := io.WriteString(w, "\n")
+		return err
+	}
+	return nil
 }
 
 // Documents yields the YAML of each document of pack content, in order.

@@ -128,6 +128,10 @@ type SkippedObject struct {
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
 	Reason    string `json:"reason"`
+	// ByPolicy says kbackup leaves such objects out on purpose (the
+	// token Secrets of ServiceAccounts): they do not make the backup
+	// PartiallyFailed.
+	ByPolicy bool `json:"byPolicy,omitempty"`
 }
 
 // PackEntry is a pack of a backup: where it is and what it holds.
@@ -230,8 +234,8 @@ func (p PackEntry) validate(cluster string) error {
 		return fmt.Errorf("pack %s: version and kind must be set", p.Key)
 	}
 	for i, name := range p.Objects {
-		if name == "" {
-			return fmt.Errorf("pack %s: objects[%d] is empty", p.Key, i)
+		if err := ValidateObjectName(name); err != nil {
+			return fmt.Errorf("pack %s: objects[%d]: %w", p.Key, i, err)
 		}
 		if i > 0 && p.Objects[i-1] >= name {
 			return fmt.Errorf("pack %s: objects are not sorted and unique at %q", p.Key, name)
@@ -344,8 +348,16 @@ func (r *Repository) ReadManifest(ctx context.Context, cluster, id string) (*Man
 	return r.readManifestKey(ctx, r.layout.Manifest(cluster, id), cluster, id)
 }
 
+// MaxManifestSize is the largest manifest readers take: about ten million
+// objects' names. Every command reads manifests whole, and a repository is
+// untrusted input.
+const MaxManifestSize = 512 << 20
+
 func (r *Repository) readManifestKey(ctx context.Context, key, cluster, id string) (*Manifest, error) {
-	data, err := r.backend.Get(ctx, key)
+	data, err := storage.GetAtMost(ctx, r.backend, key, MaxManifestSize)
+	if errors.Is(err, storage.ErrTooLarge) {
+		return nil, fmt.Errorf("manifest %s in %s: %w: larger than the %d bytes readers accept", key, r.backend, ErrCorrupt, MaxManifestSize)
+	}
 	if err != nil {
 		return nil, err
 	}

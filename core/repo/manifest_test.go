@@ -211,7 +211,12 @@ func TestParseManifestRejects(t *testing.T) {
 		{"duplicate object", func(m *Manifest) { m.Packs[0].Objects = []string{"api", "api"} }, "sorted and unique"},
 		{"duplicate pack", func(m *Manifest) { m.Packs = append(m.Packs, m.Packs[0]) }, "listed twice"},
 		{"other encoding", func(m *Manifest) { m.Packs[0].Encoding = "gzip" }, `encoding "gzip"`},
-		{"negative size", func(m *Manifest) { m.Packs[0].Size = -1 }, "negative size"},
+		{"negative size", func(m *Manifest) { m.Packs[0].Size = -1 }, "want a positive size"},
+		{"object named ..", func(m *Manifest) { m.Packs[0].Objects = []string{".."} }, `object name ".."`},
+		{"object name with a slash", func(m *Manifest) { m.Packs[0].Objects = []string{"../kube-system/x"} }, "may not contain '/'"},
+		{"object name with control characters", func(m *Manifest) { m.Packs[0].Objects = []string{"api\x1b[2J"} }, `"api\x1b[2J" holds control characters`},
+		{"raw size beyond the readers' limit", func(m *Manifest) { m.Packs[0].RawSize = MaxPackRawSize + 1 }, "readers accept packs of at most"},
+		{"size beyond what the raw size compresses to", func(m *Manifest) { m.Packs[0].Size = 1 << 20; m.Packs[0].RawSize = 10 }, "more than 10 bytes of content can take"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

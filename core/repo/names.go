@@ -6,7 +6,9 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
+	"k8s.io/apimachinery/pkg/api/validation/path"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -46,6 +48,32 @@ func ValidateResource(resourceGroup string) error {
 		if errs := validation.IsDNS1123Subdomain(gr.Group); len(errs) > 0 {
 			return invalidf("resource %q: group %q: %s", resourceGroup, gr.Group, strings.Join(errs, "; "))
 		}
+	}
+	return nil
+}
+
+// maxObjectName is the longest object name the API server stores (etcd
+// keys of DNS subdomains are at most 253; path segment names, which RBAC
+// and a few others use, are not bounded by it, so allow room).
+const maxObjectName = 1024
+
+// ValidateObjectName checks the name of an object in a pack, as a manifest
+// lists it: a name the API server can take as a path segment (no "." or
+// "..", no '/' or '%', as k8s.io/apimachinery's path.IsValidPathSegmentName
+// says) and no control characters, which no valid name holds and which a
+// terminal would interpret. It quotes the name with its control characters
+// escaped.
+func ValidateObjectName(name string) error {
+	switch {
+	case name == "":
+		return invalidf("object name is empty")
+	case len(name) > maxObjectName:
+		return invalidf("object name %.40q... is %d bytes long; want at most %d", name, len(name), maxObjectName)
+	case strings.ContainsFunc(name, unicode.IsControl):
+		return invalidf("object name %q holds control characters", name)
+	}
+	if errs := path.IsValidPathSegmentName(name); len(errs) > 0 {
+		return invalidf("object name %q: %s", name, strings.Join(errs, "; "))
 	}
 	return nil
 }

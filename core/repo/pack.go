@@ -1,44 +1,65 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // EncodingZstd is the only pack encoding of format version 1: one zstd
 // frame.
 const EncodingZstd = "zstd"
 
-// maxPackSize bounds the uncompressed size of a pack the decoder accepts,
-// so that a corrupt frame header cannot make it allocate without limit.
-const maxPackSize = 4 << 30
+// MaxPackRawSize is the largest uncompressed pack that readers accept and
+// writers write: a reader holds a whole pack, several at a time, so a
+// repository, which is untrusted input, must not make it hold more.
+const MaxPackRawSize = 1 << 30
 
-// The encoder and decoder are expensive to build and safe for concurrent
-// EncodeAll/DecodeAll, so one of each serves the process.
+// maxWindowSize bounds the zstd window a reader accepts (and so the history
+// it allocates for a frame); kbackup writes packs with 1 MiB windows, and
+// wrote 4 MiB ones before.
+const maxWindowSize = 64 << 20
+
+// maxStoredSize is the largest stored (compressed) size of a pack of
+// rawSize bytes: zstd's worst case, incompressible content, stored in raw
+// blocks with a few bytes of header each, plus the frame's header and
+// checksum, rounded up generously.
+func maxStoredSize(rawSize int64) int64 { return rawSize + rawSize>>7 + 4096 }
+
 var (
-	packEncoder = sync.OnceValue(func() *zstd.Encoder {
-		// WithZeroFrames: even empty content gets a frame that zstd -d
-		// reads, rather than a zero-byte object.
-		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithZeroFrames(true))
-		if err != nil {
-			panic(fmt.Sprintf("repo: zstd encoder: %v", err))
-		}
-		return enc
-	})
-	packDecoder = sync.OnceValue(func() *zstd.Decoder {
-		dec, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxPackSize), zstd.WithDecoderConcurrency(0))
+	// packDecoders are streaming decoders: a pack is decoded through a
+	// limit, so that a frame inflating beyond what the manifest says stops
+	// there instead of filling memory.
+	packDecoders = sync.Pool{New: func() any {
+		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxPackRawSize),
+			zstd.WithDecoderMaxWindow(maxWindowSize), zstd.WithDecodeBuffersBelow(0))
 		if err != nil {
 			panic(fmt.Sprintf("repo: zstd decoder: %v", err))
 		}
 		return dec
-	})
+	}}
 )
+
+// ErrPackTooLarge: the objects of one type in one namespace are more than a
+// pack may hold (MaxPackRawSize).
+var ErrPackTooLarge = errors.New("pack too large")
+
+func where(namespace string) string {
+	if namespace == "" {
+		return "the cluster scope"
+	}
+	return "namespace " + namespace
+}
 
 // PackSpec says which objects a pack holds: one resource type in one
 // namespace ("" for cluster-scoped) of one cluster.
@@ -98,8 +119,13 @@ func (p PackRef) validate() error {
 	if p.Encoding != EncodingZstd {
 		return invalidf("pack %s: encoding %q; format version 1 uses zstd", p.Key(), p.Encoding)
 	}
-	if p.Size < 0 || p.RawSize < 0 {
-		return invalidf("pack %s: negative size", p.Key())
+	switch {
+	case p.Size <= 0 || p.RawSize < 0:
+		return invalidf("pack %s: size %d, raw size %d; want a positive size", p.Key(), p.Size, p.RawSize)
+	case p.RawSize > MaxPackRawSize:
+		return invalidf("pack %s: raw size %d; readers accept packs of at most %d bytes", p.Key(), p.RawSize, int64(MaxPackRawSize))
+	case p.Size > maxStoredSize(p.RawSize):
+		return invalidf("pack %s: size %d, more than %d bytes of content can take compressed", p.Key(), p.Size, p.RawSize)
 	}
 	return nil
 }
@@ -136,24 +162,141 @@ func (s *PackSet) Len() int {
 	return len(s.packs)
 }
 
+// packEncoders compress packs as their content is written, so that a
+// writer holds a pack's compressed bytes, not its content as well. An
+// encoder keeps its window's history, so they are reused.
+var packEncoders = sync.Pool{New: func() any {
+	// WithZeroFrames: even empty content gets a frame that zstd -d reads,
+	// rather than a zero-byte object.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(packWindowSize), zstd.WithZeroFrames(true))
+	if err != nil {
+		panic(fmt.Sprintf("repo: zstd encoder: %v", err))
+	}
+	return enc
+}}
+
+// packWindowSize is the zstd window writers use: a pack's objects are
+// alike mostly within an object and between neighbours.
+const packWindowSize = 1 << 20
+
+// PackBuilder takes the content of one pack as it is written, hashing and
+// compressing it on the way, and refuses content beyond what readers
+// accept (MaxPackRawSize). Write the content, then store it with
+// Repository.StorePack, or Discard it.
+type PackBuilder struct {
+	enc        *zstd.Encoder
+	compressed bytes.Buffer
+	hash       hash.Hash
+	raw        int64
+	err        error
+}
+
+// NewPackBuilder returns a builder of empty content.
+func NewPackBuilder() *PackBuilder {
+	b := &PackBuilder{enc: packEncoders.Get().(*zstd.Encoder), hash: sha256.New()}
+	b.enc.Reset(&b.compressed)
+	return b
+}
+
+// Write adds content. Past MaxPackRawSize it fails with ErrPackTooLarge.
+func (b *PackBuilder) Write(p []byte) (int, error) {
+	switch {
+	case b.err != nil:
+		return 0, b.err
+	case b.enc == nil:
+		return 0, errors.New("repo: write to a stored or discarded pack")
+	case b.raw+int64(len(p)) > MaxPackRawSize:
+		b.err = fmt.Errorf("%w: more than the %d bytes readers accept", ErrPackTooLarge, int64(MaxPackRawSize))
+		return 0, b.err
+	}
+	b.raw += int64(len(p))
+	b.hash.Write(p)
+	if _, err := b.enc.Write(p); err != nil {
+		b.err = fmt.Errorf("zstd: %w", err)
+		return 0, b.err
+	}
+	return len(p), nil
+}
+
+// Len is the content's size so far.
+func (b *PackBuilder) Len() int64 { return b.raw }
+
+// finish ends the frame and returns the compressed pack, its hash and its
+// size, and gives the encoder back.
+func (b *PackBuilder) finish() ([]byte, string, error) {
+	if b.err != nil {
+		b.Discard()
+		return nil, "", b.err
+	}
+	if b.enc == nil {
+		return nil, "", errors.New("repo: pack stored or discarded already")
+	}
+	err := b.enc.Close()
+	b.release()
+	if err != nil {
+		return nil, "", fmt.Errorf("zstd: %w", err)
+	}
+	return b.compressed.Bytes(), hex.EncodeToString(b.hash.Sum(nil)), nil
+}
+
+func (b *PackBuilder) release() {
+	if b.enc != nil {
+		b.enc.Reset(nil)
+		packEncoders.Put(b.enc)
+		b.enc = nil
+	}
+}
+
+// Discard drops the content; the builder cannot be used again.
+func (b *PackBuilder) Discard() {
+	if b.enc != nil {
+		_ = b.enc.Close()
+	}
+	b.release()
+	b.compressed = bytes.Buffer{}
+}
+
 // WritePack stores content, the uncompressed multi-document YAML of the
-// objects that spec names, as a pack named by its SHA-256, and returns its
-// reference. When known holds a pack of the same key (same cluster,
-// namespace, resource and hash), nothing is compressed or sent and
-// uploaded is false; otherwise the pack is uploaded and added to known.
-// known may be nil, and then every pack is uploaded (harmlessly: a pack's
-// key is its content).
+// objects that spec names, as a pack named by its SHA-256, as StorePack
+// does.
 func (r *Repository) WritePack(ctx context.Context, spec PackSpec, content []byte, known *PackSet) (ref PackRef, uploaded bool, err error) {
+	if len(content) > MaxPackRawSize {
+		return PackRef{}, false, fmt.Errorf("writing pack of %s in %s to %s: %w: %d bytes, more than the %d bytes readers accept; back the namespace up with a label selector that splits it",
+			spec.Resource, where(spec.Namespace), r.backend, ErrPackTooLarge, len(content), int64(MaxPackRawSize))
+	}
+	b := NewPackBuilder()
+	if _, err := b.Write(content); err != nil {
+		b.Discard()
+		return PackRef{}, false, err
+	}
+	return r.StorePack(ctx, spec, b, known)
+}
+
+// StorePack stores the content written to b as the pack of spec, named by
+// its SHA-256, and returns its reference. When known holds a pack of the
+// same key (same cluster, namespace, resource and hash), nothing is sent
+// and uploaded is false; otherwise the pack is uploaded and added to known.
+// known may be nil, and then every pack is uploaded (harmlessly: a pack's
+// key is its content). b cannot be used afterwards.
+func (r *Repository) StorePack(ctx context.Context, spec PackSpec, b *PackBuilder, known *PackSet) (ref PackRef, uploaded bool, err error) {
 	if err := spec.validate(); err != nil {
+		b.Discard()
 		return PackRef{}, false, fmt.Errorf("writing pack to %s: %w", r.backend, err)
 	}
-	sum := sha256.Sum256(content)
+	raw := b.raw
+	compressed, sum, err := b.finish()
+	if err != nil {
+		return PackRef{}, false, fmt.Errorf("writing pack of %s in %s to %s: %w; back the namespace up with a label selector that splits it",
+			spec.Resource, where(spec.Namespace), r.backend, err)
+	}
 	ref = PackRef{
 		Cluster:   spec.Cluster,
 		Namespace: spec.Namespace,
 		Resource:  spec.Resource,
-		SHA256:    hex.EncodeToString(sum[:]),
-		RawSize:   int64(len(content)),
+		SHA256:    sum,
+		Size:      int64(len(compressed)),
+		RawSize:   raw,
 		Encoding:  EncodingZstd,
 	}
 	if known != nil {
@@ -161,8 +304,6 @@ func (r *Repository) WritePack(ctx context.Context, spec PackSpec, content []byt
 			return stored, false, nil
 		}
 	}
-	compressed := packEncoder().EncodeAll(content, nil)
-	ref.Size = int64(len(compressed))
 	if err := r.backend.Put(ctx, r.layout.prefix+ref.Key(), compressed); err != nil {
 		return PackRef{}, false, err
 	}
@@ -173,17 +314,24 @@ func (r *Repository) WritePack(ctx context.Context, spec PackSpec, content []byt
 }
 
 // ReadPack returns the uncompressed content of a pack, after checking it
-// against the SHA-256 that names it. A missing pack fails with storage.ErrNotFound;
-// one that does not decompress or has another hash fails with ErrCorrupt.
-// Both errors name the pack's key.
+// against its reference: the stored object must be exactly Size bytes and
+// decompress to exactly RawSize bytes, of the SHA-256 that names it. It
+// holds no more than that of the pack at any point, however the pack was
+// crafted. A missing pack fails with storage.ErrNotFound; any other
+// disagreement fails with ErrCorrupt. Both errors name the pack's key.
 func (r *Repository) ReadPack(ctx context.Context, ref PackRef) ([]byte, error) {
 	if err := ref.validate(); err != nil {
 		return nil, fmt.Errorf("reading pack from %s: %w", r.backend, err)
 	}
 	key := r.layout.prefix + ref.Key()
-	data, err := r.backend.Get(ctx, key)
-	if err != nil {
+	data, err := storage.GetAtMost(ctx, r.backend, key, ref.Size)
+	switch {
+	case errors.Is(err, storage.ErrTooLarge):
+		return nil, fmt.Errorf("pack %s in %s: %w: the stored object is larger than the %d bytes its manifest entry says", key, r.backend, ErrCorrupt, ref.Size)
+	case err != nil:
 		return nil, err
+	case int64(len(data)) != ref.Size:
+		return nil, fmt.Errorf("pack %s in %s: %w: the stored object is %d bytes, its manifest entry says %d", key, r.backend, ErrCorrupt, len(data), ref.Size)
 	}
 	content, err := decodePack(data, ref.RawSize)
 	if err != nil {
@@ -196,27 +344,40 @@ func (r *Repository) ReadPack(ctx context.Context, ref PackRef) ([]byte, error) 
 	return content, nil
 }
 
-// decodePack decompresses a zstd frame. When the expected size is known,
-// a frame header claiming another size is refused before anything is
-// allocated.
+// decodePack decompresses a zstd frame that should hold rawSize bytes. A
+// frame header announcing another size is refused before anything is
+// decoded, and decoding stops one byte past rawSize: a bomb costs no more
+// than the manifest admits to.
 func decodePack(data []byte, rawSize int64) ([]byte, error) {
 	var header zstd.Header
 	if err := header.Decode(data); err != nil {
 		return nil, fmt.Errorf("not a zstd frame: %v", err)
 	}
-	if header.HasFCS && rawSize > 0 && header.FrameContentSize != uint64(rawSize) {
+	if header.HasFCS && header.FrameContentSize != uint64(rawSize) {
 		return nil, fmt.Errorf("the zstd frame holds %d bytes, the manifest says %d", header.FrameContentSize, rawSize)
 	}
-	var dst []byte
-	if rawSize > 0 && rawSize <= maxPackSize {
-		dst = make([]byte, 0, rawSize)
-	}
-	content, err := packDecoder().DecodeAll(data, dst)
-	if err != nil {
-		if errors.Is(err, zstd.ErrDecoderSizeExceeded) {
-			return nil, fmt.Errorf("decompresses to more than %d bytes", maxPackSize)
-		}
+	dec := packDecoders.Get().(*zstd.Decoder)
+	defer packDecoders.Put(dec)
+	if err := dec.Reset(bytes.NewReader(data)); err != nil {
 		return nil, fmt.Errorf("zstd: %v", err)
 	}
-	return content, nil
+	// Grow as the content arrives, up to rawSize: a header cannot make the
+	// reader allocate what the frame does not hold.
+	content := make([]byte, 0, min(rawSize+1, max(int64(len(data))*4, 64<<10)))
+	buf := bytes.NewBuffer(content)
+	n, err := buf.ReadFrom(io.LimitReader(dec, rawSize+1))
+	// The decoder holds no reference to data once reset to nothing.
+	_ = dec.Reset(bytes.NewReader(nil))
+	switch {
+	case err != nil:
+		if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
+			return nil, fmt.Errorf("zstd: %v (readers accept packs of up to %d bytes and windows of up to %d)", err, int64(MaxPackRawSize), maxWindowSize)
+		}
+		return nil, fmt.Errorf("zstd: %v", err)
+	case n > rawSize:
+		return nil, fmt.Errorf("decompresses to more than the %d bytes the manifest says", rawSize)
+	case n < rawSize:
+		return nil, fmt.Errorf("decompresses to %d bytes, the manifest says %d", n, rawSize)
+	}
+	return buf.Bytes(), nil
 }

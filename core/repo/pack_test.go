@@ -171,12 +171,15 @@ func TestCorruptPackDetected(t *testing.T) {
 			t.Errorf("error does not name the pack: %v", err)
 		}
 
-		// A valid zstd frame of other content: the hash check catches it
-		// and says both hashes.
+		// A valid zstd frame of other content, of the sizes the manifest
+		// says: the hash check catches it and says both hashes.
 		enc, _ := zstd.NewWriter(nil)
 		other := packContent("ConfigMap", "a", "b", "d")
-		s.rawPut(t, ref.Key(), enc.EncodeAll(other, nil))
-		_, err = r.ReadPack(ctx, ref)
+		otherFrame := enc.EncodeAll(other, nil)
+		s.rawPut(t, ref.Key(), otherFrame)
+		sized := ref
+		sized.Size = int64(len(otherFrame))
+		_, err = r.ReadPack(ctx, sized)
 		mustIs(t, err, ErrCorrupt)
 		otherSum := sha256.Sum256(other)
 		for _, want := range []string{ref.Key(), "expected " + ref.SHA256, "sha256 " + hex.EncodeToString(otherSum[:])} {

@@ -278,11 +278,11 @@ func (b *s3Backend) classify(ctx context.Context, err error, elapsed time.Durati
 func (b *s3Backend) Get(ctx context.Context, key string) ([]byte, error) {
 	var data []byte
 	err := b.call(ctx, opRead, key, func(ctx context.Context) error {
-		sse, err := b.opts.Encryption.forRead(key)
+		opts, err := b.getOptions(key)
 		if err != nil {
 			return err
 		}
-		obj, err := b.client.GetObject(ctx, b.bucket, key, minio.GetObjectOptions{ServerSideEncryption: sse})
+		obj, err := b.client.GetObject(ctx, b.bucket, key, opts)
 		if err != nil {
 			return err
 		}
@@ -294,6 +294,14 @@ func (b *s3Backend) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	return data, nil
+}
+
+// getOptions are the options of every GET, Get's and GetAtMost's.
+// getOptions are the options of every GET of key: the customer key under
+// SSE-C.
+func (b *s3Backend) getOptions(key string) (minio.GetObjectOptions, error) {
+	sse, err := b.opts.Encryption.forRead(key)
+	return minio.GetObjectOptions{ServerSideEncryption: sse}, err
 }
 
 func contentType(key string) string {
@@ -312,8 +320,11 @@ func (b *s3Backend) Put(ctx context.Context, key string, data []byte) error {
 		if err != nil {
 			return err
 		}
+		// One PUT, whatever the size (S3 takes up to 5 GiB; packs are at
+		// most 1 GiB): minio-go's multipart upload of data over 16 MiB
+		// copies it into a 16 MiB buffer per upload thread, four of them.
 		_, err = b.client.PutObject(ctx, b.bucket, key, bytes.NewReader(data), int64(len(data)),
-			minio.PutObjectOptions{ContentType: contentType(key), ServerSideEncryption: sse})
+			minio.PutObjectOptions{ContentType: contentType(key), DisableMultipart: true, ServerSideEncryption: sse})
 		return err
 	})
 }

@@ -156,11 +156,10 @@ func benchmarkRestore(b *testing.B, h *harness, total int) {
 // The namespace of large objects: 40 ConfigMaps of 900 KiB, the shape of
 // Helm's release history, and a namespace of as many small ones to compare
 // with. Neither matches rbench-*.
+// largeObjects and largeObjectBytes are the backup's (large_bench_test.go).
 const (
-	largeNamespace   = "rlarge"
-	smallNamespace   = "rsmall"
-	largeObjects     = 40
-	largeObjectBytes = 900 << 10
+	restoreLargeNamespace = "rlarge"
+	smallNamespace        = "rsmall"
 )
 
 // createLargeObjects fills the two namespaces, once.
@@ -171,7 +170,7 @@ func (h *harness) createLargeObjects(b *testing.B) {
 	}
 	ctx := context.Background()
 	for _, spec := range []workload.ConfigMaps{
-		{Namespaces: []string{largeNamespace}, Total: largeObjects, DataBytes: largeObjectBytes, Workers: 4, Prefix: "large"},
+		{Namespaces: []string{restoreLargeNamespace}, Total: largeObjects, DataBytes: largeObjectBytes, Workers: 4, Prefix: "large"},
 		{Namespaces: []string{smallNamespace}, Total: largeObjects, Workers: 4, Prefix: "small"},
 	} {
 		if err := workload.CreateConfigMaps(ctx, h.cs, spec); err != nil {
@@ -187,7 +186,7 @@ func (h *harness) createLargeObjects(b *testing.B) {
 // the two is what the large objects cost, compared with the largest one.
 func benchmarkRestoreLargeObjects(b *testing.B, h *harness) {
 	peaks := map[string]int64{}
-	for _, ns := range []string{largeNamespace, smallNamespace} {
+	for _, ns := range []string{restoreLargeNamespace, smallNamespace} {
 		bucket := h.env.S3.NewBucket(b)
 		h.backupWith(b, bucket, "--include-resources", "configmaps,namespaces", "--include-namespaces", ns)
 		for range repeats {
@@ -195,7 +194,7 @@ func benchmarkRestoreLargeObjects(b *testing.B, h *harness) {
 			peaks[ns] = max(peaks[ns], p)
 		}
 	}
-	large, small := peaks[largeNamespace], peaks[smallNamespace]
+	large, small := peaks[restoreLargeNamespace], peaks[smallNamespace]
 	extra := float64(large-small) / largeObjectBytes
 	b.ReportMetric(float64(large)/(1<<20), "restore-peak-MB")
 	b.ReportMetric(float64(small)/(1<<20), "small-restore-peak-MB")

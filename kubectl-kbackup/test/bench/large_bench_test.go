@@ -1,0 +1,97 @@
+package bench
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The large-object shape of issue 8, item 21: one namespace of 40
+// ConfigMaps of 900 KiB each, 36 MB of data, as Helm's release history
+// Secrets look. A LIST page of such objects is tens of MB, so memory that is
+// a multiple of a page, or of a namespace's pack, shows here.
+const (
+	largeNamespace   = "helm-history"
+	largeObjects     = 40
+	largeObjectBytes = 900 << 10
+)
+
+func BenchmarkLargeObjectsBackup(b *testing.B) {
+	h := setup(b)
+	ctx := context.Background()
+	if _, err := h.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: largeNamespace}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	// The test cluster runs no namespace controller: the ConfigMaps go
+	// first, so that the other benchmarks' cluster is as it was.
+	defer func() {
+		if err := h.cs.CoreV1().ConfigMaps(largeNamespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+			b.Error(err)
+		}
+		if err := h.cs.CoreV1().Namespaces().Delete(ctx, largeNamespace, metav1.DeleteOptions{}); err != nil {
+			b.Error(err)
+		}
+	}()
+	for i := range largeObjects {
+		cm := &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("sh.helm.release.v1.shop.v%d", i+1), Namespace: largeNamespace},
+			Data:       map[string]string{"release": releaseText(i, largeObjectBytes)},
+		}
+		if _, err := h.cs.CoreV1().ConfigMaps(largeNamespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for range b.N {
+		benchmarkBackupLarge(b, h)
+	}
+	shared.report.write(b)
+}
+
+func benchmarkBackupLarge(b *testing.B, h *harness) {
+	var ratios []float64
+	var durations []time.Duration
+	var peak int64
+	for range pairs {
+		start := time.Now()
+		list, err := h.protobuf.CoreV1().ConfigMaps(largeNamespace).List(context.Background(), metav1.ListOptions{Limit: 500})
+		if err != nil {
+			b.Fatal(err)
+		}
+		listed := time.Since(start)
+		if len(list.Items) != largeObjects {
+			b.Fatalf("LIST returned %d ConfigMaps, want %d", len(list.Items), largeObjects)
+		}
+		bucket := h.env.S3.NewBucket(b)
+		d, p := h.backupMeasured(b, bucket, "--include-resources", "configmaps", "--include-namespaces", largeNamespace)
+		ratios, durations, peak = append(ratios, d.Seconds()/listed.Seconds()), append(durations, d), max(peak, p)
+	}
+	slices.Sort(ratios)
+	slices.Sort(durations)
+	ratio, d := ratios[len(ratios)/2], durations[len(durations)/2]
+	data := int64(largeObjects * largeObjectBytes)
+	b.ReportMetric(d.Seconds(), "backup-s")
+	b.ReportMetric(ratio, "backup/list")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-MB")
+	b.ReportMetric(float64(peak)/float64(largeObjectBytes), "peak/largest-object")
+	h.report.addLarge(fmt.Sprintf("| %d ConfigMaps of %d KiB (%s) in one namespace | %s (**%.2fx** the LIST) | **%d MB** | %.0fx the largest object, %.1fx the namespace's data |",
+		largeObjects, largeObjectBytes>>10, mb(data), secs(d), ratio, peak>>20,
+		float64(peak)/float64(largeObjectBytes), float64(peak)/float64(data)))
+}
+
+// releaseText is n bytes of object-specific text that compresses as
+// little as Helm's release data does (base64 of gzip).
+func releaseText(seed, n int) string {
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x68656c6d))
+	raw := make([]byte, base64.StdEncoding.DecodedLen(n)+3)
+	for i := range raw {
+		raw[i] = byte(rng.Uint32())
+	}
+	return base64.StdEncoding.EncodeToString(raw)[:n]
+}
