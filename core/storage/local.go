@@ -98,7 +98,9 @@ func (b *localBackend) PutIfAbsent(ctx context.Context, key string, data []byte)
 		}
 		return err
 	})
-	return err
+	// The same contract as S3's, where a retried write may find its own
+	// first attempt.
+	return alreadyWritten(ctx, b, key, data, err)
 }
 
 func (b *localBackend) write(ctx context.Context, key string, data []byte, commit func(tmp, final string) error) error {

@@ -290,7 +290,7 @@ func (b *s3Backend) Put(ctx context.Context, key string, data []byte) error {
 }
 
 func (b *s3Backend) PutIfAbsent(ctx context.Context, key string, data []byte) error {
-	return b.callSending(ctx, opCreate, key, int64(len(data)), func(ctx context.Context) error {
+	err := b.callSending(ctx, opCreate, key, int64(len(data)), func(ctx context.Context) error {
 		opts := minio.PutObjectOptions{ContentType: contentType(key), DisableMultipart: true}
 		// If-None-Match: * makes the server refuse the write when the
 		// key exists, atomically (S3 conditional writes).
@@ -298,6 +298,22 @@ func (b *s3Backend) PutIfAbsent(ctx context.Context, key string, data []byte) er
 		_, err := b.client.PutObject(ctx, b.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
 		return err
 	})
+	return alreadyWritten(ctx, b, key, data, err)
+}
+
+// alreadyWritten turns the ErrAlreadyExists of a conditional write into
+// success when the key holds exactly data. minio-go retries a PUT after a
+// transport error or a response timeout; when the first attempt had
+// landed, the retry is refused although the write took place.
+func alreadyWritten(ctx context.Context, b Backend, key string, data []byte, err error) error {
+	if !errors.Is(err, ErrAlreadyExists) {
+		return err
+	}
+	stored, getErr := b.Get(ctx, key)
+	if getErr == nil && bytes.Equal(stored, data) {
+		return nil
+	}
+	return err
 }
 
 func (b *s3Backend) Stat(ctx context.Context, key string) (ObjectInfo, error) {
