@@ -298,13 +298,20 @@ func MarshalManifest(m *Manifest) ([]byte, error) {
 // after every pack is written. The write is conditional: a backup ID is
 // written once, and a second writer fails with storage.ErrAlreadyExists. The
 // cluster's registry entry must hold the manifest's cluster UID; a cluster
-// with no entry is claimed (see ClaimCluster).
+// with no entry is claimed (see ClaimCluster). A backup begun with
+// BeginBackup is refused, with ErrMarkerExpired, once its in-progress marker
+// may have been taken for dead: a garbage collection may have removed packs
+// it names.
 func (r *Repository) CommitBackup(ctx context.Context, m *Manifest) error {
 	if m.FormatVersion == 0 {
 		m.FormatVersion = FormatVersion
 	}
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("committing backup to %s: %w", r.backend, err)
+	}
+	if err := r.backupLeaseHeld(m.Cluster.Name, m.ID); err != nil {
+		return fmt.Errorf("not committing backup %s of cluster %s, since a garbage collection may have removed packs it names; run the backup again: %w",
+			m.ID, m.Cluster.Name, err)
 	}
 	if _, err := r.ClaimCluster(ctx, m.Cluster, ClaimOptions{}); err != nil {
 		return fmt.Errorf("committing backup %s: %w", m.ID, err)
@@ -314,6 +321,11 @@ func (r *Repository) CommitBackup(ctx context.Context, m *Manifest) error {
 		return err
 	}
 	key := r.layout.Manifest(m.Cluster.Name, m.ID)
+	// The name claim took a request: look at the marker once more.
+	if err := r.backupLeaseHeld(m.Cluster.Name, m.ID); err != nil {
+		return fmt.Errorf("not committing backup %s of cluster %s, since a garbage collection may have removed packs it names; run the backup again: %w",
+			m.ID, m.Cluster.Name, err)
+	}
 	err = r.backend.PutIfAbsent(ctx, key, data)
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		return fmt.Errorf("backup %s of cluster %s is already committed; a backup ID is written once (another kbackup used the same ID?): %w",
@@ -484,22 +496,50 @@ func (r *Repository) Clusters(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// KnownPacks returns the packs named by a cluster's manifests, so that a
-// backup uploads only packs that are not stored yet. Manifests are read
-// concurrently; unreadable ones are left out (their packs are uploaded
-// again, which is safe).
+// KnownPacks returns the packs named by a cluster's manifests that the
+// storage lists, so that a backup uploads only packs that are not stored
+// yet. Manifests are read concurrently with one listing of the cluster's
+// keys; unreadable manifests are left out (their packs are uploaded again,
+// which is safe), and so is a pack that a manifest names but the storage
+// does not hold, so that the next backup of the same content stores it
+// again rather than naming a missing pack once more.
 func (r *Repository) KnownPacks(ctx context.Context, cluster string) (*PackSet, error) {
 	if err := ValidateClusterName(cluster); err != nil {
 		return nil, err
 	}
-	manifests, err := r.readManifests(ctx, cluster)
-	if err != nil && !unreadableManifests(err) {
+	var (
+		manifests []*Manifest
+		readErr   error
+		stored    = map[string]int64{}
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		manifests, readErr = r.readManifests(gctx, cluster)
+		if readErr != nil && !unreadableManifests(readErr) {
+			return readErr
+		}
+		return nil
+	})
+	g.Go(func() error {
+		for obj, err := range r.backend.List(gctx, r.layout.Cluster(cluster)) {
+			if err != nil {
+				return err
+			}
+			if rel, ok := strings.CutPrefix(obj.Key, r.layout.prefix); ok && strings.HasSuffix(rel, packExt) {
+				stored[rel] = obj.Size
+			}
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	set := NewPackSet()
 	for _, m := range manifests {
 		for _, p := range m.Packs {
-			set.Add(p.PackRef)
+			if size, ok := stored[p.Key]; ok && size == p.Size {
+				set.Add(p.PackRef)
+			}
 		}
 	}
 	return set, nil

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/kbackup/kbackup/core/storage"
@@ -52,8 +53,11 @@ type Options struct {
 	// written yet (default 1 h).
 	GCGracePeriod time.Duration
 	// InProgressTTL is how long an in-progress marker holds off garbage
-	// collection for its cluster; an older marker is taken to be left by
-	// a backup that died (default 6 h).
+	// collection for its cluster, and a collection marker holds off
+	// backups; an older marker is taken to be left by a process that died
+	// (default 6 h). Markers are refreshed every InProgressTTL/6; a backup
+	// whose marker was last refreshed InProgressTTL/2 ago refuses to
+	// commit, and a collection stops deleting.
 	InProgressTTL time.Duration
 	// Concurrency bounds parallel reads of manifests (default 8).
 	Concurrency int
@@ -102,6 +106,9 @@ type Repository struct {
 	location storage.Location
 	config   Config
 	opts     Options
+	// sessions are the leases of this process's running backups, by
+	// cluster/backup-id, which CommitBackup checks.
+	sessions sync.Map
 }
 
 // Open opens the repository at opts.Location, creating it when opts.Create

@@ -98,9 +98,7 @@ func (b *localBackend) PutIfAbsent(ctx context.Context, key string, data []byte)
 		}
 		return err
 	})
-	// The same contract as S3's, where a retried write may find its own
-	// first attempt.
-	return alreadyWritten(ctx, b, key, data, err)
+	return err
 }
 
 func (b *localBackend) write(ctx context.Context, key string, data []byte, commit func(tmp, final string) error) error {
