@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +47,12 @@ type Options struct {
 	Create bool
 	// AutoCreateBucket creates a missing S3 bucket, when Create is set.
 	AutoCreateBucket bool
+	// AllowUnconditionalWrites creates a repository even on a server that
+	// ignores If-None-Match: * (conditional writes): there, two backups of
+	// one ID, or a backup and a collection, are no longer kept apart.
+	// Without it, Create refuses such a server with
+	// ErrConditionalWritesUnsupported.
+	AllowUnconditionalWrites bool
 	// Storage tunes retries, timeouts and the circuit breaker.
 	Storage storage.Options
 	// GCGracePeriod protects packs younger than it from garbage
@@ -209,10 +216,11 @@ func decodeStrict(data []byte, v any) error {
 	return nil
 }
 
-// create writes _kbackup.json in an empty location. Of two concurrent
-// creators one writes it and the other reads it.
+// create writes _kbackup.json in an empty location, after checking that
+// the storage honours conditional writes. Of two concurrent creators one
+// writes it and the other reads it.
 func (r *Repository) create(ctx context.Context) error {
-	if key, found, err := storage.FirstKey(ctx, r.backend, r.layout.Prefix()); err != nil {
+	if key, found, err := r.firstKeyButProbes(ctx); err != nil {
 		return err
 	} else if found {
 		// Another creator may have just written the config.
@@ -222,6 +230,9 @@ func (r *Repository) create(ctx context.Context) error {
 		}
 		return fmt.Errorf("%w at %s, and it is not empty (it holds %s); kbackup creates a repository only in an empty location: choose an empty bucket, directory or prefix",
 			ErrNoRepository, r.location, key)
+	}
+	if err := r.checkConditionalWrites(ctx); err != nil {
+		return err
 	}
 	cfg := Config{
 		FormatVersion: FormatVersion,
@@ -243,6 +254,53 @@ func (r *Repository) create(ctx context.Context) error {
 	}
 	r.config = cfg
 	return nil
+}
+
+// firstKeyButProbes finds any key under the prefix other than a write
+// probe, which a concurrent creator may have left for a moment.
+func (r *Repository) firstKeyButProbes(ctx context.Context) (string, bool, error) {
+	key, found, err := storage.FirstKey(ctx, r.backend, r.layout.Prefix())
+	if err != nil || !found || !strings.HasPrefix(key, r.layout.Probe("")) {
+		return key, found, err
+	}
+	for obj, err := range r.backend.List(ctx, r.layout.Prefix()) {
+		if err != nil {
+			return "", false, err
+		}
+		if !strings.HasPrefix(obj.Key, r.layout.Probe("")) {
+			return obj.Key, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// ErrConditionalWritesUnsupported: the storage ignores If-None-Match: *.
+var ErrConditionalWritesUnsupported = errors.New("the storage does not honour conditional writes")
+
+// checkConditionalWrites writes a probe twice with If-None-Match: * (the
+// second write must be refused) and deletes it. On a server that accepts
+// the second write, every protocol of docs/repository-format.md §11 that
+// relies on conditional writes is void.
+func (r *Repository) checkConditionalWrites(ctx context.Context) error {
+	key := r.layout.Probe(NewID(time.Now()) + "-conditional")
+	if err := r.backend.PutIfAbsent(ctx, key, []byte("first\n")); err != nil {
+		return fmt.Errorf("checking that %s honours conditional writes: %w", r.backend, err)
+	}
+	err := r.backend.PutIfAbsent(ctx, key, []byte("second\n"))
+	// A probe left behind is harmless (§10a).
+	_ = r.backend.Delete(ctx, key)
+	switch {
+	case errors.Is(err, storage.ErrAlreadyExists):
+		return nil
+	case err != nil:
+		return fmt.Errorf("checking that %s honours conditional writes: %w", r.backend, err)
+	case r.opts.AllowUnconditionalWrites:
+		return nil
+	}
+	return fmt.Errorf("%w: %s accepted a second write of %s with If-None-Match: *, which must be refused with 412 Precondition Failed. "+
+		"kbackup relies on it to keep two backups of one ID, and a backup and a garbage collection, from overwriting each other "+
+		"(docs/repository-format.md §11). Use a server that supports S3 conditional writes, or accept the risk with --allow-unconditional-writes",
+		ErrConditionalWritesUnsupported, r.backend, key)
 }
 
 // marshalJSON is how every JSON file of the format is written: indented,

@@ -39,7 +39,10 @@ type BackupCreateOptions struct {
 	// FallbackStorage are repository URLs tried, in order, after the
 	// configured fallback buckets when the primary cannot be written.
 	FallbackStorage []string
-	Output          string
+	// AllowUnconditionalWrites creates a repository on a server that
+	// ignores If-None-Match.
+	AllowUnconditionalWrites bool
+	Output                   string
 
 	// Set by Complete.
 	namespace string // -n, when given
@@ -110,6 +113,7 @@ func (o *BackupCreateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.SkipInvalid, "skip-invalid", true, "Record objects that cannot be stored as skipped and go on; --skip-invalid=false fails their type instead.")
 	fs.StringToStringVar(&o.Labels, "labels", nil, "Labels of the backup, as key=value pairs.")
 	fs.StringArrayVar(&o.FallbackStorage, "fallback-storage", nil, "A repository URL to write to when the primary and the configured fallback buckets cannot be written; repeat for more.")
+	fs.BoolVar(&o.AllowUnconditionalWrites, "allow-unconditional-writes", false, "Create the repository even on an S3 server that ignores If-None-Match (conditional writes); concurrent backups and garbage collection are then no longer kept apart.")
 	ui.AddOutputFlag(fs, &o.Output)
 }
 
@@ -182,8 +186,10 @@ func (o *BackupCreateOptions) Complete(fs *pflag.FlagSet, args []string) error {
 		fallbacks = append(fallbacks, repo.Options{Location: loc, Credentials: primary.Credentials})
 	}
 	primary.Create = true
+	primary.AllowUnconditionalWrites = o.AllowUnconditionalWrites
 	for i := range fallbacks {
 		fallbacks[i].Create = true
+		fallbacks[i].AllowUnconditionalWrites = o.AllowUnconditionalWrites
 	}
 	o.primary, o.fallbacks = primary, fallbacks
 	return nil
