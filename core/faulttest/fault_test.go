@@ -2,6 +2,7 @@ package faulttest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -35,10 +36,10 @@ import (
 const DurationEnv = "KBACKUP_FAULT_DURATION"
 
 const (
-	namespaces    = 3
-	configMaps    = 15
+	namespaces    = 16
+	configMaps    = 10
 	gracePeriod   = time.Second
-	markerTTL     = 6 * time.Second
+	markerTTL     = 3 * time.Second
 	toggledValues = 3
 )
 
@@ -48,6 +49,8 @@ type stats struct {
 	collections, skipped, collectFailures atomic.Int64
 	deletes, packsDeleted                 atomic.Int64
 	kills, mutations                      atomic.Int64
+	longestBackup                         atomic.Int64 // nanoseconds
+	watchRounds, watchedPacks             atomic.Int64
 }
 
 // ledger remembers which backups were committed and which the test asked
@@ -69,6 +72,41 @@ func (l *ledger) deleteIntent(cluster, id string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.deleting[cluster+"/"+id] = true
+}
+
+// watchLosses looks, until ctx ends, at every listed backup: a pack it
+// names that the storage does not hold while its manifest exists, before
+// and after the look, is lost. It catches a loss that retention would
+// otherwise hide by deleting the damaged backup before the end.
+func watchLosses(ctx context.Context, r *repo.Repository, clusters []string, st *stats, report func(string)) {
+	for sleep(ctx, 500*time.Millisecond) {
+		st.watchRounds.Add(1)
+		for _, name := range clusters {
+			backups, err := r.ListBackups(ctx, name)
+			if err != nil {
+				continue
+			}
+			for _, m := range backups {
+				var missing []string
+				for _, p := range m.Packs {
+					st.watchedPacks.Add(1)
+					if _, err := r.Backend().Stat(ctx, r.Layout().Prefix()+p.Key); errors.Is(err, storage.ErrNotFound) {
+						missing = append(missing, p.Key)
+					}
+				}
+				if len(missing) == 0 {
+					continue
+				}
+				// The manifest existed when listed; if it still does, it
+				// existed all along (an ID is committed once), while its
+				// packs were missing.
+				if _, err := r.ReadManifest(ctx, name, m.ID); err == nil {
+					report(fmt.Sprintf("backup %s of %s (committed at %s) names %d packs the storage does not hold: %v",
+						m.ID, name, m.CompletedAt.Format(time.RFC3339Nano), len(missing), missing))
+				}
+			}
+		}
+	}
 }
 
 // Backups of two real clusters run concurrently with deletes and garbage
@@ -128,13 +166,30 @@ func TestBackupsAndCollectionsUnderFaults(t *testing.T) {
 	mutateUntil := time.Now().Add(duration * 3 / 4)
 	proxy.SetFaults(true)
 	var wg sync.WaitGroup
+	var (
+		lossMu sync.Mutex
+		losses []string
+	)
+	watcher, err := repo.Open(ctx, direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() {
+		watchLosses(runCtx, watcher, clusters, &st, func(msg string) {
+			lossMu.Lock()
+			defer lossMu.Unlock()
+			if !slices.Contains(losses, msg) {
+				losses = append(losses, msg)
+			}
+		})
+	})
 
 	// The S3 server dies and comes back.
 	wg.Go(func() {
 		for sleep(runCtx, time.Duration(5000+rand.IntN(5000))*time.Millisecond) {
 			env.S3.Kill()
 			st.kills.Add(1)
-			time.Sleep(time.Duration(300+rand.IntN(1500)) * time.Millisecond)
+			time.Sleep(time.Duration(300+rand.IntN(900)) * time.Millisecond)
 			if err := restart(env.S3); err != nil {
 				t.Errorf("restarting the S3 server: %v", err)
 				return
@@ -155,12 +210,20 @@ func TestBackupsAndCollectionsUnderFaults(t *testing.T) {
 		// Backups, one after the other with short pauses.
 		wg.Go(func() {
 			for runCtx.Err() == nil {
+				started := time.Now()
 				res, err := backup.Run(runCtx, clients[name], repo.NewChooser(faulty), backup.Options{
 					ClusterName: name,
+					// One type at a time: backups as long as a larger
+					// cluster's, several times the marker TTL when the
+					// faults slow them.
+					Concurrency: 1,
 					BackupSpec:  fleet.BackupSpec{Selection: selection.Selection{IncludeNamespaces: []string{"app-*"}}},
 				})
 				switch {
 				case err == nil:
+					if took := int64(time.Since(started)); took > st.longestBackup.Load() {
+						st.longestBackup.Store(took)
+					}
 					st.committed.Add(1)
 					book.commit(res.Manifest)
 				case runCtx.Err() != nil:
@@ -183,7 +246,7 @@ func TestBackupsAndCollectionsUnderFaults(t *testing.T) {
 		if err != nil {
 			return
 		}
-		for sleep(runCtx, time.Duration(200+rand.IntN(600))*time.Millisecond) {
+		for sleep(runCtx, time.Duration(100+rand.IntN(300))*time.Millisecond) {
 			name := clusters[rand.IntN(len(clusters))]
 			var report *repo.GCReport
 			if rand.IntN(3) == 0 {
@@ -257,19 +320,24 @@ func TestBackupsAndCollectionsUnderFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lost := report.Missing + report.Corrupt + len(lostManifests)
+	lost := report.Missing + report.Corrupt + len(lostManifests) + len(losses)
 	summary := fmt.Sprintf(`fault test, %s of faults:
-  backups:     %d committed, %d failed, %d cut short at the end; %d listed at the end
+  backups:     %d committed, %d failed, %d cut short at the end (longest committed: %s); %d listed at the end
   collections: %d run (%d deletes of backups), %d skipped for a running backup, %d failed; %d packs deleted
-  faults:      S3 server killed %d times; proxy: %d connections, %d dropped, %d delayed, %d cut; %d changes to the clusters
-  verified:    %d backups, %d packs checked (%d bytes): %d OK, %d missing, %d corrupt, %d unreadable
+  faults:      S3 server killed %d times; proxy: %d connections, %d dropped, %d delayed, %d slowed, %d cut; %d changes to the clusters
+  watched:     %d rounds over every listed backup while it ran, %d pack checks; %d backups found naming missing packs
+  verified:    %d backups at the end, %d packs checked (%d bytes): %d OK, %d missing, %d corrupt, %d unreadable
   lost:        %d`,
-		duration, st.committed.Load(), st.failed.Load(), st.waitedOut.Load(), len(listed),
+		duration, st.committed.Load(), st.failed.Load(), st.waitedOut.Load(), time.Duration(st.longestBackup.Load()).Round(time.Millisecond), len(listed),
 		st.collections.Load(), st.deletes.Load(), st.skipped.Load(), st.collectFailures.Load(), st.packsDeleted.Load(),
-		st.kills.Load(), faults.Connections, faults.Dropped, faults.Delayed, faults.Cut, st.mutations.Load(),
+		st.kills.Load(), faults.Connections, faults.Dropped, faults.Delayed, faults.Slowed, faults.Cut, st.mutations.Load(),
+		st.watchRounds.Load(), st.watchedPacks.Load(), len(losses),
 		len(report.Backups), report.Packs, report.Bytes, report.OK, report.Missing, report.Corrupt, report.Unreadable, lost)
 	t.Log(summary)
 	fmt.Println(summary)
+	for _, msg := range losses {
+		t.Errorf("lost while the test ran: %s", msg)
+	}
 	for _, k := range lostManifests {
 		t.Errorf("backup %s was committed and not deleted, and its manifest is gone", k)
 	}

@@ -15,19 +15,20 @@ import (
 
 // FaultCounts say what a Proxy did.
 type FaultCounts struct {
-	Connections, Dropped, Delayed, Cut int64
+	Connections, Dropped, Delayed, Cut, Slowed int64
 }
 
 // Proxy forwards TCP connections to a target and, while faults are on,
 // drops some connections at once, delays others before they reach the
-// target, and cuts others after a random number of bytes, in the middle
-// of a request or a response.
+// target, slows others down for their whole life (each chunk waits), and
+// cuts others after a random number of bytes, in the middle of a request
+// or a response.
 type Proxy struct {
 	ln     net.Listener
 	target string
 	faults atomic.Bool
 
-	connections, dropped, delayed, cut atomic.Int64
+	connections, dropped, delayed, cut, slowed atomic.Int64
 
 	mu    sync.Mutex
 	conns map[net.Conn]bool
@@ -53,7 +54,7 @@ func (p *Proxy) SetFaults(on bool) { p.faults.Store(on) }
 
 // Counts returns what the proxy did so far.
 func (p *Proxy) Counts() FaultCounts {
-	return FaultCounts{Connections: p.connections.Load(), Dropped: p.dropped.Load(), Delayed: p.delayed.Load(), Cut: p.cut.Load()}
+	return FaultCounts{Connections: p.connections.Load(), Dropped: p.dropped.Load(), Delayed: p.delayed.Load(), Cut: p.cut.Load(), Slowed: p.slowed.Load()}
 }
 
 // Close stops listening and closes every connection.
@@ -93,6 +94,7 @@ func (p *Proxy) handle(client net.Conn) {
 	defer p.track(client, false)
 	defer client.Close()
 	cutAfter := int64(-1)
+	var lag time.Duration
 	if p.faults.Load() {
 		switch r := rand.Float64(); {
 		case r < 0.04:
@@ -104,6 +106,9 @@ func (p *Proxy) handle(client net.Conn) {
 		case r < 0.20:
 			p.cut.Add(1)
 			cutAfter = int64(rand.IntN(16 << 10))
+		case r < 0.35:
+			p.slowed.Add(1)
+			lag = time.Duration(20+rand.IntN(200)) * time.Millisecond
 		}
 	}
 	server, err := net.DialTimeout("tcp", p.target, 2*time.Second)
@@ -116,11 +121,14 @@ func (p *Proxy) handle(client net.Conn) {
 	var done sync.WaitGroup
 	pipe := func(dst, src net.Conn, limit int64) {
 		defer done.Done()
+		var r io.Reader = src
 		if limit >= 0 {
-			_, _ = io.CopyN(dst, src, limit)
-		} else {
-			_, _ = io.Copy(dst, src)
+			r = io.LimitReader(src, limit)
 		}
+		if lag > 0 {
+			r = lagReader{r, lag}
+		}
+		_, _ = io.Copy(dst, r)
 		// Either direction ending ends the connection, as a reset
 		// would.
 		dst.Close()
@@ -136,4 +144,15 @@ func (p *Proxy) handle(client net.Conn) {
 		go pipe(client, server, cutAfter)
 	}
 	done.Wait()
+}
+
+// lagReader waits before each read: a slow link.
+type lagReader struct {
+	r   io.Reader
+	lag time.Duration
+}
+
+func (l lagReader) Read(p []byte) (int, error) {
+	time.Sleep(l.lag)
+	return l.r.Read(p)
 }

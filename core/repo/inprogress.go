@@ -121,6 +121,13 @@ func (l *lease) refresh(ctx context.Context) error {
 	return nil
 }
 
+// refreshedAt is when the last write known to have landed started.
+func (l *lease) refreshedAt() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.refreshed
+}
+
 // held says whether the lease is still safely held: an error wrapping
 // ErrMarkerExpired when the marker was last known to be stored too long
 // ago, or was removed.

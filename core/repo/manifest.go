@@ -326,12 +326,50 @@ func (r *Repository) CommitBackup(ctx context.Context, m *Manifest) error {
 		return fmt.Errorf("not committing backup %s of cluster %s, since a garbage collection may have removed packs it names; run the backup again: %w",
 			m.ID, m.Cluster.Name, err)
 	}
+	session, _ := r.sessions.Load(sessionKey(m.Cluster.Name, m.ID))
+	var fresh time.Time
+	if session != nil {
+		fresh = session.(*lease).refreshedAt()
+	}
 	err = r.backend.PutIfAbsent(ctx, key, data)
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		return fmt.Errorf("backup %s of cluster %s is already committed; a backup ID is written once (another kbackup used the same ID?): %w",
 			m.ID, m.Cluster.Name, err)
 	}
-	return err
+	if err != nil || session == nil || time.Since(fresh) < r.markerSafeAge() {
+		return err
+	}
+	// The write took so long that the marker may have looked dead before
+	// it landed, and a collection may have listed the packs as garbage.
+	return r.checkCommittedPacks(ctx, m, key)
+}
+
+// checkCommittedPacks waits until no collection of the cluster runs, then
+// checks that every pack of a just committed manifest is stored. A
+// manifest naming a missing pack is deleted again: the backup failed.
+func (r *Repository) checkCommittedPacks(ctx context.Context, m *Manifest, key string) error {
+	if err := r.waitForCollections(ctx, m.Cluster.Name); err != nil {
+		return fmt.Errorf("backup %s of cluster %s is committed, but its packs could not be checked after its marker expired: %w", m.ID, m.Cluster.Name, err)
+	}
+	var missing []string
+	for _, p := range m.Packs {
+		_, err := r.backend.Stat(ctx, r.layout.prefix+p.Key)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			missing = append(missing, p.Key)
+		case err != nil:
+			return fmt.Errorf("backup %s of cluster %s is committed, but its packs could not be checked after its marker expired: %w", m.ID, m.Cluster.Name, err)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := r.backend.Delete(ctx, key); err != nil {
+		return fmt.Errorf("backup %s of cluster %s names %d packs that a garbage collection removed while its marker was expired (%s), and its manifest could not be deleted again: %w",
+			m.ID, m.Cluster.Name, len(missing), strings.Join(missing, ", "), err)
+	}
+	return fmt.Errorf("backup %s of cluster %s is not committed: a garbage collection removed %d of its packs while its marker was expired (%s); run the backup again: %w",
+		m.ID, m.Cluster.Name, len(missing), strings.Join(missing, ", "), ErrMarkerExpired)
 }
 
 // ReadManifest reads and validates a backup's manifest; storage.ErrNotFound when
