@@ -268,3 +268,64 @@ func TestBackupWaitsForCollectionMarker(t *testing.T) {
 		t.Errorf("BeginBackup returned after %s, while a collection was running", waited)
 	}
 }
+
+// slowCommitBackend holds a manifest's conditional write back, and runs
+// meanwhile what a collection that took the backup for dead would do.
+type slowCommitBackend struct {
+	storage.Backend
+	delay  time.Duration
+	during func()
+}
+
+func (s *slowCommitBackend) Unwrap() storage.Backend { return s.Backend }
+
+func (s *slowCommitBackend) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	if strings.Contains(key, "/"+backupsDir+"/") {
+		time.Sleep(s.delay)
+		s.during()
+	}
+	return s.Backend.PutIfAbsent(ctx, key, data)
+}
+
+// A commit whose write lands later than the marker's safe age may land
+// after a collection deleted its packs: it checks them, and takes the
+// manifest back when one is gone.
+func TestSlowCommitChecksItsPacks(t *testing.T) {
+	s := localStore(t)
+	ctx := context.Background()
+	opts := s.opts
+	opts.InProgressTTL = time.Second
+	var lose atomic.Value // the pack key a "collection" deletes during the commit
+	opts.WrapBackend = func(b storage.Backend) storage.Backend {
+		return &slowCommitBackend{Backend: b, delay: 700 * time.Millisecond, during: func() {
+			if key, ok := lose.Load().(string); ok && key != "" {
+				s.rawDel(t, key)
+			}
+		}}
+	}
+	r := openRepo(t, opts)
+	p := writeTestPack(t, r, "prod-eu", "payments", "a")
+	release, err := r.BeginBackup(ctx, "prod-eu", "slow-ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.CommitBackup(ctx, testManifest("prod-eu", "slow-ok", time.Now(), PhaseCompleted, p)); err != nil {
+		t.Fatalf("a slow commit whose packs are all there: %v", err)
+	}
+	_ = release(ctx)
+
+	q := writeTestPack(t, r, "prod-eu", "shop", "b")
+	lose.Store(r.Layout().Prefix() + q.Key)
+	release, err = r.BeginBackup(ctx, "prod-eu", "slow-lost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release(ctx)
+	err = r.CommitBackup(ctx, testManifest("prod-eu", "slow-lost", time.Now(), PhaseCompleted, q))
+	if !errors.Is(err, ErrMarkerExpired) || !strings.Contains(err.Error(), q.Key) {
+		t.Fatalf("a slow commit that lost a pack meanwhile: %v; want ErrMarkerExpired naming %s", err, q.Key)
+	}
+	if _, err := r.ReadManifest(ctx, "prod-eu", "slow-lost"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the manifest naming a lost pack stays: %v", err)
+	}
+}
