@@ -142,7 +142,7 @@ func TestLongBackupKeepsItsMarkerFresh(t *testing.T) {
 	ctx := context.Background()
 	opts := s.opts
 	opts.GCGracePeriod = time.Nanosecond
-	opts.InProgressTTL = 600 * time.Millisecond
+	opts.InProgressTTL = 2 * time.Second
 	r := openRepo(t, opts)
 	p := writeTestPack(t, r, "prod-eu", "payments", "a")
 	if err := r.CommitBackup(ctx, testManifest("prod-eu", "b1", time.Now(), PhaseCompleted, p)); err != nil {
@@ -153,10 +153,10 @@ func TestLongBackupKeepsItsMarkerFresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer release(ctx)
-	time.Sleep(3 * opts.InProgressTTL)
+	time.Sleep(2 * opts.InProgressTTL)
 	running, err := r.InProgressBackups(ctx, "prod-eu")
 	if err != nil || len(running) != 1 || running[0].Stale {
-		t.Fatalf("after 3 TTLs of a running backup: markers %+v, %v; want one fresh", running, err)
+		t.Fatalf("after 2 TTLs of a running backup: markers %+v, %v; want one fresh", running, err)
 	}
 	report, err := r.DeleteBackup(ctx, "prod-eu", "b1")
 	if err != nil {
@@ -174,7 +174,7 @@ func TestCommitRefusedWhenMarkerExpired(t *testing.T) {
 	s := localStore(t)
 	ctx := context.Background()
 	opts := s.opts
-	opts.InProgressTTL = 600 * time.Millisecond
+	opts.InProgressTTL = 2 * time.Second
 	var failMarkers atomic.Bool
 	opts.WrapBackend = func(b storage.Backend) storage.Backend {
 		return &hookBackend{Backend: b, failPut: func(key string) bool {
@@ -294,10 +294,10 @@ func TestSlowCommitChecksItsPacks(t *testing.T) {
 	s := localStore(t)
 	ctx := context.Background()
 	opts := s.opts
-	opts.InProgressTTL = time.Second
+	opts.InProgressTTL = 2 * time.Second
 	var lose atomic.Value // the pack key a "collection" deletes during the commit
 	opts.WrapBackend = func(b storage.Backend) storage.Backend {
-		return &slowCommitBackend{Backend: b, delay: 700 * time.Millisecond, during: func() {
+		return &slowCommitBackend{Backend: b, delay: 1200 * time.Millisecond, during: func() {
 			if key, ok := lose.Load().(string); ok && key != "" {
 				s.rawDel(t, key)
 			}
