@@ -87,6 +87,10 @@ func Run(ctx context.Context, client *kube.Client, target *repo.Chooser, opts Op
 		id = repo.NewID(started)
 	}
 
+	breaker := opts.APIBreaker
+	if breaker == nil {
+		breaker = NewAPIBreaker(client.Server)
+	}
 	for {
 		r, err := target.Repository(ctx)
 		if err != nil {
@@ -95,7 +99,7 @@ func Run(ctx context.Context, client *kube.Client, target *repo.Chooser, opts Op
 		b := &run{
 			client: client, repo: r, opts: opts, sel: sel, identity: identity,
 			id: id, started: started, discoveryFailed: found.Failed,
-			breaker: newAPIBreaker(client.Server),
+			breaker: breaker,
 		}
 		manifest, err := b.execute(ctx)
 		if err == nil {
@@ -107,7 +111,7 @@ func Run(ctx context.Context, client *kube.Client, target *repo.Chooser, opts Op
 		// The storage died under the backup: take the whole backup again
 		// to the next fallback. The packs already written stay unreferenced
 		// at the failed location until its garbage collection.
-		opts.Progress(Event{Kind: EventStorageSwitched, Message: fmt.Sprintf("%s failed during the backup (%v); starting again at the next fallback", r.Location(), err)})
+		opts.Progress(Event{Kind: EventStorageSwitched, BackupID: id, Message: fmt.Sprintf("%s failed during the backup (%v); starting again at the next fallback", r.Location(), err)})
 	}
 }
 
@@ -178,7 +182,7 @@ func (b *run) execute(ctx context.Context) (*repo.Manifest, error) {
 	}()
 
 	total := len(b.sel.resources)
-	b.opts.Progress(Event{Kind: EventStarted, TypesTotal: total})
+	b.opts.Progress(Event{Kind: EventStarted, BackupID: b.id, TypesTotal: total})
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(b.opts.Concurrency)
 	for _, res := range b.sel.resources {
@@ -208,7 +212,7 @@ func (b *run) execute(ctx context.Context) (*repo.Manifest, error) {
 	if err := b.repo.CommitBackup(ctx, manifest); err != nil {
 		return nil, err
 	}
-	b.opts.Progress(Event{Kind: EventCommitted, TypesDone: total, TypesTotal: total, ObjectsDone: manifest.Stats.Objects, BytesUploaded: manifest.Stats.BytesUploaded})
+	b.opts.Progress(Event{Kind: EventCommitted, BackupID: b.id, TypesDone: total, TypesTotal: total, ObjectsDone: manifest.Stats.Objects, BytesUploaded: manifest.Stats.BytesUploaded})
 	return manifest, nil
 }
 
@@ -272,7 +276,7 @@ func (b *run) finishType(tb *typeBackup, err error) {
 	}
 	b.skipped = append(b.skipped, tb.skipped...)
 	event := Event{
-		Kind: EventTypeDone, Resource: tb.res.String(), Objects: tb.objects, Err: err,
+		Kind: EventTypeDone, BackupID: b.id, Resource: tb.res.String(), Objects: tb.objects, Err: err,
 		TypesDone: b.typesRun, TypesTotal: len(b.sel.resources),
 		ObjectsDone: b.stats.Objects, BytesUploaded: b.stats.BytesUploaded,
 	}
@@ -324,6 +328,7 @@ func (b *run) manifest() *repo.Manifest {
 		FormatVersion: repo.FormatVersion,
 		ID:            b.id,
 		Name:          o.Name,
+		RunID:         o.RunID,
 		Cluster:       b.clusterIdentity(),
 		Phase:         phase,
 		Options: repo.BackupOptions{

@@ -57,11 +57,12 @@ type lister struct {
 	breaker  *gobreaker.CircuitBreaker[any]
 }
 
-// newAPIBreaker trips after consecutive requests that got no answer from the
-// API server at all, so that a cluster that went away mid-backup fails its
+// NewAPIBreaker returns the circuit breaker of the API server at server. It
+// trips after consecutive requests that got no answer from the API server at
+// all (refused, timed out), so that a cluster that went away mid-backup fails its
 // remaining types at once instead of retrying each. Answers, even refusals
 // such as 403, are successes: the server is there.
-func newAPIBreaker(server string) *gobreaker.CircuitBreaker[any] {
+func NewAPIBreaker(server string) *gobreaker.CircuitBreaker[any] {
 	return gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
 		Name:    "API server " + server,
 		Timeout: 10 * time.Second,

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
+
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/kbackup/kbackup/core/fleet"
@@ -42,6 +44,15 @@ type Options struct {
 	// label selector, cluster-scoped resources, size limit, labels. The
 	// plugin's flags, kbackup.yaml and a schedule all give one.
 	fleet.BackupSpec
+
+	// RunID is the ID of the run the backup belongs to (a fleet run, or the
+	// one command that made it), recorded in the manifest so that the
+	// backups of one run can be found together, and in logs.
+	RunID string
+	// APIBreaker is the circuit breaker of the cluster's API server; a run
+	// that tries a cluster more than once shares one between its attempts
+	// (NewAPIBreaker). Nil gives the backup one of its own.
+	APIBreaker *gobreaker.CircuitBreaker[any]
 
 	// PageSize is the limit of each LIST request.
 	PageSize int64
@@ -93,6 +104,11 @@ func (o Options) Validate() error {
 		}
 	}
 	errs = append(errs, o.BackupSpec.Validate(field.NewPath("spec"))...)
+	if o.RunID != "" {
+		if err := repo.ValidateRunID(o.RunID); err != nil {
+			errs = append(errs, field.Invalid(field.NewPath("run_id"), o.RunID, "want 1 to 128 letters, digits, '-' and '_', starting with a letter or digit"))
+		}
+	}
 	if o.ForceClusterName && o.ClusterName == "" {
 		errs = append(errs, field.Required(field.NewPath("cluster_name"), "forcing the cluster name needs the name to claim"))
 	}

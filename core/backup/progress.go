@@ -18,6 +18,9 @@ const (
 // Event is progress for the front ends to draw.
 type Event struct {
 	Kind EventKind
+	// BackupID is the ID of the backup the event is about, so that every
+	// log line of a backup names it.
+	BackupID string
 	// Resource is the type the event is about (resource.group).
 	Resource string
 	// Objects is the number of objects the type held (TypeDone), or stored

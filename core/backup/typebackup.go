@@ -56,7 +56,7 @@ func (t *typeBackup) run(ctx context.Context) error {
 		switch {
 		case err == nil:
 			return struct{}{}, nil
-		case isStorageError(err) || !transient(err):
+		case isStorageError(err) || !Transient(err):
 			return struct{}{}, backoff.Permanent(err)
 		}
 		return struct{}{}, err
@@ -206,8 +206,10 @@ func (t *typeBackup) writePack(ctx context.Context, namespace string, docs []pac
 	return nil
 }
 
-// transient reports an error worth reading the type again for.
-func transient(err error) bool {
+// Transient reports an error of the API server worth trying again for: a
+// timeout, a dropped or refused connection, an expired continue token, 429
+// or 5xx. Fleet runs use it to decide whether to try a cluster again.
+func Transient(err error) bool {
 	switch {
 	case apierrors.IsResourceExpired(err), apierrors.IsGone(err),
 		apierrors.IsServerTimeout(err), apierrors.IsTimeout(err), apierrors.IsTooManyRequests(err),

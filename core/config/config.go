@@ -84,6 +84,21 @@ type Storage struct {
 	// FallbackBuckets are written to, in order, when the primary bucket
 	// cannot be.
 	FallbackBuckets []string `yaml:"fallback_buckets,omitempty" json:"fallback_buckets,omitempty" want:"a list of bucket names like [backups-dr]"`
+	// Encryption is the S3 server-side encryption of a repository created
+	// from this configuration.
+	Encryption StorageEncryption `yaml:"encryption" json:"encryption"`
+}
+
+// StorageEncryption is S3 server-side encryption (SSE-S3, SSE-KMS, SSE-C).
+type StorageEncryption struct {
+	// Mode is none, sse-s3, sse-kms or sse-c.
+	Mode     string `yaml:"mode,omitempty" json:"mode,omitempty"`
+	KMSKeyID string `yaml:"kms_key_id,omitempty" json:"kms_key_id,omitempty"`
+	// CustomerKey is the SSE-C key, base64, usually from
+	// KBACKUP_SSE_CUSTOMER_KEY; CustomerKeyFile a file holding it.
+	CustomerKey      string `yaml:"customer_key,omitempty" json:"customer_key,omitempty" secret:"full"`
+	CustomerKeyFile  string `yaml:"customer_key_file,omitempty" json:"customer_key_file,omitempty"`
+	AcceptUnverified bool   `yaml:"accept_unverified" json:"accept_unverified"`
 }
 
 // Backup says what a backup takes.

@@ -66,7 +66,7 @@ func TestExampleConfiguration(t *testing.T) {
 		!reflect.DeepEqual(prod.Storage.FallbackBuckets, []string{"cluster-backups-prod-dr"}) {
 		t.Errorf("prod storage = %+v", prod.Storage)
 	}
-	if !prod.Notifications.Enabled || prod.Notifications.Webhook.OnSuccess || !prod.Notifications.Webhook.OnFailure {
+	if prod.Notifications.Webhook.OnSuccess || !prod.Notifications.Webhook.OnFailure {
 		t.Errorf("prod notifications = %+v", prod.Notifications)
 	}
 	if prod.Performance.Limits.MaxConcurrentOperations != 20 || prod.Performance.Limits.CPULimit.String() != "2" {

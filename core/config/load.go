@@ -161,6 +161,9 @@ var envOverrides = []envOverride{
 	{env: "AWS_ACCESS_KEY_ID", key: "storage.access_key_id", ifEmpty: true},
 	{env: "AWS_SECRET_ACCESS_KEY", key: "storage.secret_access_key", ifEmpty: true},
 	{env: "AWS_REGION", key: "storage.region", ifEmpty: true},
+	{env: "KBACKUP_SSE", key: "storage.encryption.mode"},
+	{env: "KBACKUP_SSE_KMS_KEY_ID", key: "storage.encryption.kms_key_id"},
+	{env: "KBACKUP_SSE_CUSTOMER_KEY", key: "storage.encryption.customer_key"},
 	{env: "LOG_LEVEL", key: "observability.logging.level"},
 	{env: "LOG_FORMAT", key: "observability.logging.format"},
 }

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"os"
 	"strings"
 
 	"github.com/kbackup/kbackup/core/backup"
@@ -76,6 +78,10 @@ func RepositoryOptions(cfg *Config) (primary repo.Options, fallbacks []repo.Opti
 		creds = storage.Credentials{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey}
 	}
 	primary = repo.Options{Location: loc, Credentials: creds, AutoCreateBucket: s.AutoCreateBucket}
+	if primary.Storage.Encryption, err = encryption(s.Encryption); err != nil {
+		return repo.Options{}, nil, err
+	}
+	primary.AcceptUnverifiedEncryption = s.Encryption.AcceptUnverified
 	if loc.IsLocal() {
 		return primary, nil, nil
 	}
@@ -88,6 +94,52 @@ func RepositoryOptions(cfg *Config) (primary repo.Options, fallbacks []repo.Opti
 		fallbacks = append(fallbacks, fb)
 	}
 	return primary, fallbacks, nil
+}
+
+// FallbackOptions returns the repository a fallback URL (--fallback-storage)
+// names. It gets the primary's static keys only when it is on the primary's
+// S3 server and names no profile: keys are never sent to a server they were
+// not given for. Elsewhere it uses its URL's profile=, or the S3 client's
+// usual chain (AWS_* variables, the shared credentials file).
+func FallbackOptions(primary repo.Options, url string) (repo.Options, error) {
+	loc, err := storage.ParseURL(url)
+	if err != nil {
+		return repo.Options{}, err
+	}
+	fb := repo.Options{Location: loc}
+	p := primary.Location
+	if loc.Scheme == storage.SchemeS3 && p.Scheme == storage.SchemeS3 && loc.EndpointURL() == p.EndpointURL() && loc.Profile == "" {
+		fb.Credentials = primary.Credentials
+	}
+	return fb, nil
+}
+
+// encryption turns storage.encryption into storage's, reading the SSE-C key
+// from its file or value.
+func encryption(e StorageEncryption) (storage.Encryption, error) {
+	out := storage.Encryption{KMSKeyID: e.KMSKeyID}
+	if e.Mode != "none" {
+		out.Mode = e.Mode
+	}
+	var raw []byte
+	switch {
+	case e.CustomerKeyFile != "":
+		data, err := os.ReadFile(e.CustomerKeyFile)
+		if err != nil {
+			return storage.Encryption{}, fmt.Errorf("storage.encryption.customer_key_file: %w", err)
+		}
+		raw = data
+	case e.CustomerKey != "":
+		raw = []byte(e.CustomerKey)
+	}
+	if raw != nil {
+		key, err := storage.ParseCustomerKey(raw)
+		if err != nil {
+			return storage.Encryption{}, fmt.Errorf("storage.encryption.customer_key: %w", err)
+		}
+		out.CustomerKey = key
+	}
+	return out, out.Validate()
 }
 
 // setByUser says whether a storage field holds a value that the file, the

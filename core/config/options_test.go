@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/storage"
 )
 
@@ -111,5 +112,38 @@ backup:
 		if got := NameSource(source); got != want {
 			t.Errorf("NameSource(%q) = %q; want %q", source, got, want)
 		}
+	}
+}
+
+// The primary's static keys go only to a fallback on the same S3 server
+// that names no profile of its own.
+func TestFallbackOptionsKeepKeysOnTheirServer(t *testing.T) {
+	primary := repo.Options{
+		Location:    storage.Location{Scheme: storage.SchemeS3, Bucket: "backups", Endpoint: "https://s3.eu.example.com"},
+		Credentials: storage.Credentials{AccessKeyID: "AKEU", SecretAccessKey: "eu-secret"},
+	}
+	for _, c := range []struct {
+		url      string
+		wantKeys bool
+	}{
+		{"s3://backups-dr?endpoint=https://s3.eu.example.com", true},
+		{"s3://backups-dr?endpoint=https://s3.eu.example.com&profile=dr", false},
+		{"s3://backups-dr?endpoint=https://s3.us.example.com", false},
+		{"s3://backups-dr", false}, // AWS itself, not the primary's server
+		{"/var/backups/kbackup", false},
+	} {
+		fb, err := FallbackOptions(primary, c.url)
+		if err != nil {
+			t.Fatalf("%s: %v", c.url, err)
+		}
+		if got := fb.Credentials == primary.Credentials; got != c.wantKeys {
+			t.Errorf("%s: given the primary's keys = %v, want %v", c.url, got, c.wantKeys)
+		}
+		if !c.wantKeys && !fb.Credentials.IsZero() {
+			t.Errorf("%s: has keys %v", c.url, fb.Credentials)
+		}
+	}
+	if _, err := FallbackOptions(primary, "s3://b?profile="); err == nil {
+		t.Error("an empty profile was accepted")
 	}
 }

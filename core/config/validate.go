@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -215,6 +216,7 @@ func (v *validator) clusters() {
 }
 
 func (v *validator) storage() {
+	v.encryption()
 	s := v.c.Storage
 	loc := splitLocation(s.URL)
 	if loc.problem != "" {
@@ -274,6 +276,25 @@ func (v *validator) storage() {
 	}
 }
 
+// encryption checks storage.encryption's shape; the key itself is read and
+// checked when the repository options are made.
+func (v *validator) encryption() {
+	e := v.c.Storage.Encryption
+	v.oneOf("storage.encryption.mode", "server-side encryption mode", cmp.Or(e.Mode, "none"), []string{"none", "sse-s3", "sse-kms", "sse-c"})
+	if e.KMSKeyID != "" && e.Mode != "sse-kms" {
+		v.fail("storage.encryption.kms_key_id", "is set, but mode is %q; a KMS key ID goes with mode sse-kms", cmp.Or(e.Mode, "none"))
+	}
+	hasKey := e.CustomerKey != "" || e.CustomerKeyFile != ""
+	switch {
+	case e.CustomerKey != "" && e.CustomerKeyFile != "":
+		v.fail("storage.encryption.customer_key_file", "and storage.encryption.customer_key are both set; give the SSE-C key one way")
+	case hasKey && e.Mode != "sse-c":
+		v.fail("storage.encryption.mode", "%q, but a customer key is given; a customer key goes with mode sse-c", cmp.Or(e.Mode, "none"))
+	case !hasKey && e.Mode == "sse-c":
+		v.fail("storage.encryption.mode", "sse-c needs a customer key: set storage.encryption.customer_key_file, or KBACKUP_SSE_CUSTOMER_KEY to the base64 of 32 random bytes (openssl rand -base64 32)")
+	}
+}
+
 func validBucket(b string) bool {
 	return bucketName.MatchString(b) && !strings.Contains(b, "..")
 }
@@ -329,6 +350,15 @@ func (v *validator) performance() {
 	}
 	v.positive("performance.limits.memory_limit", l.MemoryLimit, "2Gi")
 	v.positive("performance.limits.cpu_limit", l.CPULimit, "2 or 500m")
+	// What kbackup always does cannot be switched off; saying it can would
+	// let a user believe in a setting that changes nothing.
+	o := v.c.Performance.Optimization
+	if !o.BatchProcessing {
+		v.fail("performance.optimization.batch_processing", "false is not supported: objects are always read in pages of backup.behavior.batch_size; leave it true or out, and set batch_size to change the page size")
+	}
+	if !o.Compression {
+		v.fail("performance.optimization.compression", "false is not supported: the repository format compresses every pack with zstd; leave it true or out")
+	}
 }
 
 func (v *validator) schedules() {
@@ -363,8 +393,8 @@ func (v *validator) notifications() {
 	if n.Slack.Channel != "" && strings.ContainsAny(n.Slack.Channel, " \t") {
 		v.fail("notifications.slack.channel", "%q has spaces; want a channel like #backup-notifications", clip(n.Slack.Channel))
 	}
-	if n.Enabled && n.Webhook.URL == "" && n.Slack.WebhookURL == "" {
-		v.fail("notifications.enabled", "notifications are enabled, but neither notifications.webhook.url nor notifications.slack.webhook_url is set")
+	if n.Enabled {
+		v.fail("notifications.enabled", "true, but no command of this version of kbackup sends notifications yet; set it to false or leave it out (the webhook and Slack settings are checked and kept for when one does)")
 	}
 }
 
@@ -380,8 +410,8 @@ func (v *validator) observability() {
 	}
 	v.oneOf("observability.logging.level", "log level", o.Logging.Level, logLevels)
 	v.oneOf("observability.logging.format", "log format", o.Logging.Format, logFormats)
-	if o.Tracing.Enabled && o.Tracing.Endpoint == "" {
-		v.fail("observability.tracing.endpoint", "tracing is enabled but has no endpoint; want a collector address like otel-collector:4317")
+	if o.Tracing.Enabled {
+		v.fail("observability.tracing.enabled", "true, but this version of kbackup sends no traces; set it to false or leave it out")
 	}
 }
 

@@ -42,7 +42,11 @@ type Manifest struct {
 	// ID is the backup's key segment (see NewID).
 	ID string `json:"id"`
 	// Name is a name for people, such as the schedule that made it.
-	Name    string          `json:"name,omitempty"`
+	Name string `json:"name,omitempty"`
+	// RunID is the ID of the run that made the backup: the command, or
+	// the fleet run that backed up several clusters at once (their
+	// manifests share it). Manifests written before it existed have none.
+	RunID   string          `json:"runId,omitempty"`
 	Cluster ClusterIdentity `json:"cluster"`
 	Phase   Phase           `json:"phase"`
 	Options BackupOptions   `json:"options"`
@@ -169,6 +173,11 @@ func (m *Manifest) Validate() error {
 	}
 	if err := ValidateClusterName(m.Cluster.Name); err != nil {
 		return fail("%v", err)
+	}
+	if m.RunID != "" {
+		if err := ValidateRunID(m.RunID); err != nil {
+			return fail("%v", err)
+		}
 	}
 	switch m.Phase {
 	case PhaseCompleted, PhasePartiallyFailed, PhaseFailed:

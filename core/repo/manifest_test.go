@@ -191,6 +191,7 @@ func TestParseManifestRejects(t *testing.T) {
 	}{
 		{"format version 0", func(m *Manifest) { m.FormatVersion = 0 }, "formatVersion 0"},
 		{"bad ID", func(m *Manifest) { m.ID = "../b1" }, "backup ID"},
+		{"bad run ID", func(m *Manifest) { m.RunID = "run/1" }, "run ID"},
 		{"reserved cluster", func(m *Manifest) { m.Cluster.Name = "_fleet" }, "reserves"},
 		{"unknown phase", func(m *Manifest) { m.Phase = "Running" }, `phase "Running"`},
 		{"no start", func(m *Manifest) { m.StartedAt = time.Time{} }, "startedAt"},
@@ -223,6 +224,17 @@ func TestParseManifestRejects(t *testing.T) {
 			}
 		})
 	}
+	// A run ID is read back; a manifest written before run IDs existed,
+	// without the field, is still read.
+	withRun := valid()
+	withRun.RunID = "run-20260301T020000Z-1a2b3c"
+	if m, err := ParseManifest(mustMarshal(t, withRun)); err != nil || m.RunID != withRun.RunID {
+		t.Errorf("manifest with a run ID: %v, %+v", err, m)
+	}
+	if data := mustMarshal(t, valid()); bytes.Contains(data, []byte("runId")) {
+		t.Errorf("a manifest without a run ID writes the field:\n%s", data)
+	}
+
 	// What JSON can say that a Manifest cannot.
 	data := mustMarshal(t, valid())
 	for name, bad := range map[string][]byte{

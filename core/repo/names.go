@@ -62,6 +62,11 @@ func validateID(what, id string) error {
 	return nil
 }
 
+// ValidateRunID checks the ID of a run (a command, or a fleet run over many
+// clusters), which manifests and restore records carry: the form of a
+// backup ID.
+func ValidateRunID(id string) error { return validateID("run ID", id) }
+
 // ValidateBackupID checks a backup ID.
 func ValidateBackupID(id string) error { return validateID("backup ID", id) }
 
@@ -73,6 +78,10 @@ func validateSHA256(h string) error {
 	}
 	return nil
 }
+
+// NewRunID returns the ID of a new run (a command, or a fleet run over many
+// clusters): run-20260102T030405Z-1a2b3c.
+func NewRunID(t time.Time) string { return "run-" + NewID(t) }
 
 // NewID returns an ID that sorts by time and does not collide:
 // 20260102T030405Z-1a2b3c.

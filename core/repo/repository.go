@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -68,6 +69,10 @@ type Options struct {
 	InProgressTTL time.Duration
 	// Concurrency bounds parallel reads of manifests (default 8).
 	Concurrency int
+	// AcceptUnverifiedEncryption lets a backup write to a server that does
+	// not report the server-side encryption (Storage.Encryption) it was
+	// asked for, which may mean it stores objects unencrypted.
+	AcceptUnverifiedEncryption bool
 	// WrapBackend, when set, wraps the backend opened for Location: for
 	// metrics, or for tests that count requests.
 	WrapBackend func(storage.Backend) storage.Backend `json:"-" yaml:"-"`
@@ -103,6 +108,20 @@ type Settings struct {
 	Compression string `json:"compression"`
 	// Hash naming packs: "sha256".
 	Hash string `json:"hash"`
+	// Encryption is the server-side encryption every object is written
+	// with, chosen when the repository is created; absent for none.
+	Encryption *EncryptionSettings `json:"encryption,omitempty"`
+}
+
+// EncryptionSettings record a repository's server-side encryption, never a
+// key: the KMS key's ID, and for SSE-C the SHA-256 of the customer key, so
+// that a writer with another key is refused before it writes objects that
+// the other readers could not read.
+type EncryptionSettings struct {
+	// Mode is sse-s3, sse-kms or sse-c.
+	Mode              string `json:"mode"`
+	KMSKeyID          string `json:"kmsKeyID,omitempty"`
+	CustomerKeySHA256 string `json:"customerKeySHA256,omitempty"`
 }
 
 // Repository is an open kbackup repository. Its methods are safe for
@@ -127,19 +146,18 @@ func Open(ctx context.Context, opts Options) (*Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	storageOpts := opts.Storage
-	storageOpts.DescribeKey = describeKey
-	backend, err := storage.Open(loc, opts.Credentials, storageOpts)
+	r := &Repository{layout: NewLayout(loc.Prefix), location: loc, opts: opts}
+	backend, err := r.openBackend(opts.Storage.Encryption)
 	if err != nil {
 		return nil, err
 	}
-	if opts.WrapBackend != nil {
-		backend = opts.WrapBackend(backend)
-	}
-	r := &Repository{backend: backend, layout: NewLayout(loc.Prefix), location: loc, opts: opts}
+	r.backend = backend
 	cfg, err := r.readConfig(ctx)
 	switch {
 	case err == nil:
+		if err := r.useEncryption(cfg.Settings.Encryption); err != nil {
+			return nil, err
+		}
 		r.config = cfg
 		return r, nil
 	case errors.Is(err, storage.ErrBucketNotFound) && opts.Create && opts.AutoCreateBucket:
@@ -198,6 +216,9 @@ func parseConfig(data []byte) (Config, error) {
 		return Config{}, fmt.Errorf("%w: compression %q is not supported; format version 1 uses zstd", ErrCorrupt, cfg.Settings.Compression)
 	case cfg.Settings.Hash != "sha256":
 		return Config{}, fmt.Errorf("%w: hash %q is not supported; format version 1 uses sha256", ErrCorrupt, cfg.Settings.Hash)
+	case cfg.Settings.Encryption != nil && !slices.Contains(storage.EncryptionModes, cfg.Settings.Encryption.Mode):
+		return Config{}, fmt.Errorf("%w: server-side encryption %q is not known to this kbackup (%s), which knows %s; upgrade kbackup",
+			ErrUnsupportedFormat, cfg.Settings.Encryption.Mode, version.Get().Version, strings.Join(storage.EncryptionModes, ", "))
 	}
 	return cfg, nil
 }
@@ -220,11 +241,15 @@ func decodeStrict(data []byte, v any) error {
 // the storage honours conditional writes. Of two concurrent creators one
 // writes it and the other reads it.
 func (r *Repository) create(ctx context.Context) error {
+	// Another creator's probe does not make the location taken.
 	if key, found, err := r.firstKeyButProbes(ctx); err != nil {
 		return err
-	} else if found {
+	} else if found && !strings.HasPrefix(key, r.layout.Probe("")) {
 		// Another creator may have just written the config.
 		if cfg, err := r.readConfig(ctx); err == nil {
+			if err := r.useEncryption(cfg.Settings.Encryption); err != nil {
+				return err
+			}
 			r.config = cfg
 			return nil
 		}
@@ -234,12 +259,19 @@ func (r *Repository) create(ctx context.Context) error {
 	if err := r.checkConditionalWrites(ctx); err != nil {
 		return err
 	}
+	// Encryption the server ignores is refused before it is recorded, so
+	// that a refused attempt does not bind the location to it.
+	if r.opts.Storage.Encryption.Mode != "" {
+		if err := r.Probe(ctx); err != nil {
+			return err
+		}
+	}
 	cfg := Config{
 		FormatVersion: FormatVersion,
 		ID:            NewID(time.Now()),
 		CreatedAt:     time.Now().UTC().Truncate(time.Second),
 		CreatedBy:     "kbackup " + version.Get().Version,
-		Settings:      Settings{Compression: EncodingZstd, Hash: "sha256"},
+		Settings:      Settings{Compression: EncodingZstd, Hash: "sha256", Encryption: encryptionSettings(r.opts.Storage.Encryption)},
 	}
 	data, err := marshalJSON(cfg)
 	if err != nil {
@@ -247,7 +279,9 @@ func (r *Repository) create(ctx context.Context) error {
 	}
 	err = r.backend.PutIfAbsent(ctx, r.layout.Config(), data)
 	if errors.Is(err, storage.ErrAlreadyExists) {
-		cfg, err = r.readConfig(ctx)
+		if cfg, err = r.readConfig(ctx); err == nil {
+			err = r.useEncryption(cfg.Settings.Encryption)
+		}
 	}
 	if err != nil {
 		return err
@@ -340,6 +374,9 @@ func (r *Repository) Probe(ctx context.Context) error {
 	}
 	if err := r.backend.PutIfAbsent(ctx, key, data); err != nil {
 		return err
+	}
+	if err := r.checkEncryption(ctx, key); err != nil {
+		return errors.Join(err, r.backend.Delete(ctx, key))
 	}
 	return r.backend.Delete(ctx, key)
 }

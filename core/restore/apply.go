@@ -82,7 +82,7 @@ func Apply(ctx context.Context, plan *Plan) (*Result, error) {
 		}
 	}
 	res := &Result{
-		FormatVersion: RecordFormatVersion, ID: plan.ID, Backup: plan.Backup, Target: plan.Target,
+		FormatVersion: RecordFormatVersion, ID: plan.ID, RunID: opts.RunID, Backup: plan.Backup, Target: plan.Target,
 		DryRun: opts.DryRun, Options: opts, StartedAt: opts.Now().UTC(),
 	}
 	opts.Progress(Event{Kind: EventStarted, Total: a.total})

@@ -103,6 +103,9 @@ type Options struct {
 	ForceClusterName bool `json:"-"`
 	// RestoreID names the restore; empty means a new time-ordered ID.
 	RestoreID string `json:"-"`
+	// RunID is the ID of the command that runs the restore, recorded with
+	// it (Result.RunID) and in its logs.
+	RunID string `json:"-"`
 
 	// Progress receives events while Apply runs, from several goroutines,
 	// one event at a time.
@@ -166,6 +169,11 @@ func (o Options) Validate() error {
 	}
 	if o.Concurrency < 0 || o.Concurrency > 256 {
 		errs = append(errs, field.Invalid(field.NewPath(FieldConcurrency), o.Concurrency, "use 1 to 256"))
+	}
+	if o.RunID != "" {
+		if err := repo.ValidateRunID(o.RunID); err != nil {
+			errs = append(errs, field.Invalid(field.NewPath("run_id"), o.RunID, "want 1 to 128 letters, digits, '-' and '_', starting with a letter or digit"))
+		}
 	}
 	if o.RestoreID != "" {
 		if err := repo.ValidateBackupID(o.RestoreID); err != nil {

@@ -126,6 +126,7 @@ func TestOptionsValidate(t *testing.T) {
 		{Options{Selection: selection.Selection{ClusterResources: "some"}}, "cluster_resources", `"auto", "on", "off"`},
 		{Options{Concurrency: 1000}, "concurrency", "1 to 256"},
 		{Options{RestoreID: "no/slash"}, "restore_id", "restore ID"},
+		{Options{RunID: "no/slash"}, "run_id", "letters, digits"},
 		{Options{Object: &ObjectRef{Resource: "cm"}}, "object.name", "name of the single object"},
 		{Options{NamespaceMapping: map[string]string{"a": "c", "b": "c"}}, "namespace_mapping", "c"},
 	} {

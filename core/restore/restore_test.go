@@ -27,7 +27,7 @@ func TestRestoreIntoAnotherCluster(t *testing.T) {
 	}
 	storage := newRepo(t)
 	r, m := backupOf(t, "src", storage)
-	opts := restore.Options{Selection: selection.Selection{IncludeNamespaces: []string{"shop"}, ClusterResources: selection.ClusterResourcesOn}}
+	opts := restore.Options{RunID: "run-restore-test", Selection: selection.Selection{IncludeNamespaces: []string{"shop"}, ClusterResources: selection.ClusterResourcesOn}}
 
 	p := plan(t, r, m, "dst", opts)
 	if p.Target.Name != "dst" || p.Backup.Cluster != "src" {
@@ -83,7 +83,7 @@ func TestRestoreIntoAnotherCluster(t *testing.T) {
 	if err := r.ReadRestoreRecord(ctx, "dst", res.ID, &record); err != nil {
 		t.Fatal(err)
 	}
-	if record.Totals != res.Totals || len(record.Objects) != len(res.Objects) || record.Backup.ID != m.ID {
+	if record.Totals != res.Totals || len(record.Objects) != len(res.Objects) || record.Backup.ID != m.ID || record.RunID != "run-restore-test" {
 		t.Errorf("record %+v differs from the result %+v", record.Totals, res.Totals)
 	}
 

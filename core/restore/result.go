@@ -159,15 +159,18 @@ type TargetRef struct {
 // Result is what a restore did, object by object. Stored as JSON, it is the
 // restore record.
 type Result struct {
-	FormatVersion int       `json:"formatVersion"`
-	ID            string    `json:"id"`
-	Backup        BackupRef `json:"backup"`
-	Target        TargetRef `json:"target"`
-	DryRun        bool      `json:"dryRun,omitempty"`
-	Phase         Phase     `json:"phase"`
-	Options       Options   `json:"options"`
-	StartedAt     time.Time `json:"startedAt"`
-	CompletedAt   time.Time `json:"completedAt"`
+	FormatVersion int    `json:"formatVersion"`
+	ID            string `json:"id"`
+	// RunID is the ID of the command that ran the restore, which its log
+	// lines carry too.
+	RunID       string    `json:"runId,omitempty"`
+	Backup      BackupRef `json:"backup"`
+	Target      TargetRef `json:"target"`
+	DryRun      bool      `json:"dryRun,omitempty"`
+	Phase       Phase     `json:"phase"`
+	Options     Options   `json:"options"`
+	StartedAt   time.Time `json:"startedAt"`
+	CompletedAt time.Time `json:"completedAt"`
 	// Totals count every object; Counts per namespace and type, sorted.
 	Totals   Counts        `json:"totals"`
 	Counts   []GroupCounts `json:"counts"`

@@ -60,6 +60,11 @@ type Location struct {
 	// InsecureSkipTLSVerify turns off certificate verification. Only when
 	// asked: TLS verification is on by default.
 	InsecureSkipTLSVerify bool
+	// Profile names a profile of the AWS shared credentials file
+	// (~/.aws/credentials, or $AWS_SHARED_CREDENTIALS_FILE) whose keys this
+	// location uses, so that a fallback on another server has keys of its
+	// own. It is a name, never a key.
+	Profile string
 
 	// Path is the absolute directory of a file location.
 	Path string
@@ -107,6 +112,9 @@ func (l Location) String() string {
 		}
 		if l.InsecureSkipTLSVerify {
 			param("insecure-skip-tls-verify", "true")
+		}
+		if l.Profile != "" {
+			param("profile", l.Profile)
 		}
 		return b.String()
 	}
@@ -258,8 +266,13 @@ func parseS3URL(s string, fail func(string, ...any) error) (Location, error) {
 				return Location{}, fail("insecure-skip-tls-verify=%q: want true or false", v)
 			}
 			loc.InsecureSkipTLSVerify = b
+		case "profile":
+			if v == "" {
+				return Location{}, fail("profile is empty; give the name of a profile of the AWS shared credentials file")
+			}
+			loc.Profile = v
 		default:
-			return Location{}, fail("unknown parameter %q; accepted: endpoint, region, bucket-lookup, ca-file, insecure-skip-tls-verify", name)
+			return Location{}, fail("unknown parameter %q; accepted: endpoint, region, bucket-lookup, ca-file, insecure-skip-tls-verify, profile", name)
 		}
 	}
 	loc, err = loc.normalized()

@@ -117,7 +117,7 @@ func TestParseURLErrors(t *testing.T) {
 		{"s3://backups?endpoint=http://h:1&insecure-skip-tls-verify=true", []string{"https endpoints only"}},
 		{"s3://backups?endpoint=http://h:1&ca-file=/ca.pem", []string{"https endpoints only"}},
 		{"s3://backups?region=a&region=b", []string{"parameter region is given 2 times"}},
-		{"s3://backups?profile=x", []string{`unknown parameter "profile"`, "accepted: endpoint, region"}},
+		{"s3://backups?colour=x", []string{`unknown parameter "colour"`, "accepted: endpoint, region"}},
 		{"s3://backups#frag", []string{"fragment"}},
 		{"file://server/share", []string{"three slashes"}},
 		{"file:///a?x=1", []string{"takes no parameters"}},

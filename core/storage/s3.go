@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -62,6 +63,18 @@ func newS3Backend(loc Location, creds Credentials, opts Options) (*s3Backend, er
 		}
 		transport.TLSClientConfig = tlsConfig
 	}
+	chain := credentialsFor(loc, creds)
+	if loc.Profile != "" {
+		// Read the profile now, so that a missing one is a clear error
+		// rather than every request failing.
+		if _, err := chain.GetWithContext(nil); err != nil {
+			file := os.Getenv("AWS_SHARED_CREDENTIALS_FILE")
+			if file == "" {
+				file = "~/.aws/credentials"
+			}
+			return nil, invalidf("storage location %s: profile=%s: %v in the AWS shared credentials file %s (AWS_SHARED_CREDENTIALS_FILE); give a profile that the file has", loc.Display(), loc.Profile, err, file)
+		}
+	}
 	lookup := minio.BucketLookupAuto
 	switch loc.BucketLookup {
 	case BucketLookupPath:
@@ -70,7 +83,7 @@ func newS3Backend(loc Location, creds Credentials, opts Options) (*s3Backend, er
 		lookup = minio.BucketLookupDNS
 	}
 	client, err := minio.New(endpoint.Host, &minio.Options{
-		Creds:        credentialsFor(loc, creds),
+		Creds:        chain,
 		Secure:       secure,
 		Region:       loc.Region,
 		BucketLookup: lookup,
@@ -99,6 +112,9 @@ func newS3Backend(loc Location, creds Credentials, opts Options) (*s3Backend, er
 			SessionToken:    os.Getenv("AWS_SESSION_TOKEN"),
 		}.secrets()
 	}
+	if k := opts.Encryption.CustomerKey; len(k) > 0 {
+		b.scrub = append(b.scrub, base64.StdEncoding.EncodeToString(k), string(k))
+	}
 	if b.breaker == nil {
 		b.breaker = NewBreaker(b.where, opts)
 	}
@@ -125,10 +141,15 @@ func tlsConfigFor(loc Location) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// credentialsFor returns static credentials when given, or the usual chain.
-// The instance-role provider (which asks the EC2 metadata address) is only
-// tried against AWS itself.
+// credentialsFor returns the location's profile when it names one, static
+// credentials when given, or the usual chain. The instance-role provider
+// (which asks the EC2 metadata address) is only tried against AWS itself.
 func credentialsFor(loc Location, creds Credentials) *credentials.Credentials {
+	if loc.Profile != "" {
+		// Only the profile: falling back to other keys would send them to
+		// a server they were not meant for.
+		return credentials.New(&credentials.FileAWSCredentials{Profile: loc.Profile})
+	}
 	if !creds.IsZero() {
 		return credentials.NewStaticV4(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
 	}
@@ -258,7 +279,11 @@ func (b *s3Backend) classify(ctx context.Context, err error, elapsed time.Durati
 func (b *s3Backend) Get(ctx context.Context, key string) ([]byte, error) {
 	var data []byte
 	err := b.call(ctx, opRead, key, func(ctx context.Context) error {
-		obj, err := b.client.GetObject(ctx, b.bucket, key, minio.GetObjectOptions{})
+		sse, err := b.opts.Encryption.forRead(key)
+		if err != nil {
+			return err
+		}
+		obj, err := b.client.GetObject(ctx, b.bucket, key, minio.GetObjectOptions{ServerSideEncryption: sse})
 		if err != nil {
 			return err
 		}
@@ -284,8 +309,12 @@ func contentType(key string) string {
 
 func (b *s3Backend) Put(ctx context.Context, key string, data []byte) error {
 	return b.callSending(ctx, opWrite, key, int64(len(data)), func(ctx context.Context) error {
-		_, err := b.client.PutObject(ctx, b.bucket, key, bytes.NewReader(data), int64(len(data)),
-			minio.PutObjectOptions{ContentType: contentType(key)})
+		sse, err := b.opts.Encryption.forWrite(key)
+		if err != nil {
+			return err
+		}
+		_, err = b.client.PutObject(ctx, b.bucket, key, bytes.NewReader(data), int64(len(data)),
+			minio.PutObjectOptions{ContentType: contentType(key), ServerSideEncryption: sse})
 		return err
 	})
 }
@@ -293,11 +322,15 @@ func (b *s3Backend) Put(ctx context.Context, key string, data []byte) error {
 func (b *s3Backend) PutIfAbsent(ctx context.Context, key string, data []byte) error {
 	var attempts atomic.Int32
 	err := b.callSending(ctx, opCreate, key, int64(len(data)), func(ctx context.Context) error {
-		opts := minio.PutObjectOptions{ContentType: contentType(key), DisableMultipart: true}
+		sse, err := b.opts.Encryption.forWrite(key)
+		if err != nil {
+			return err
+		}
+		opts := minio.PutObjectOptions{ContentType: contentType(key), DisableMultipart: true, ServerSideEncryption: sse}
 		// If-None-Match: * makes the server refuse the write when the
 		// key exists, atomically (S3 conditional writes).
 		opts.SetMatchETagExcept("*")
-		_, err := b.client.PutObject(withAttemptCounter(ctx, &attempts), b.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
+		_, err = b.client.PutObject(withAttemptCounter(ctx, &attempts), b.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
 		return err
 	})
 	if !errors.Is(err, ErrAlreadyExists) || attempts.Load() < 2 {
@@ -334,14 +367,33 @@ func (t attemptCountingTransport) RoundTrip(req *http.Request) (*http.Response, 
 func (b *s3Backend) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	var info ObjectInfo
 	err := b.call(ctx, opStat, key, func(ctx context.Context) error {
-		st, err := b.client.StatObject(ctx, b.bucket, key, minio.StatObjectOptions{})
+		sse, err := b.opts.Encryption.forRead(key)
 		if err != nil {
 			return err
 		}
-		info = ObjectInfo{Key: key, Size: st.Size, ModTime: st.LastModified}
+		st, err := b.client.StatObject(ctx, b.bucket, key, minio.StatObjectOptions{ServerSideEncryption: sse})
+		if err != nil {
+			return err
+		}
+		info = ObjectInfo{Key: key, Size: st.Size, ModTime: st.LastModified, Encryption: reportedEncryption(st.Metadata)}
 		return nil
 	})
 	return info, err
+}
+
+// reportedEncryption is the server-side encryption that a HEAD response's
+// headers report.
+func reportedEncryption(h http.Header) string {
+	if h.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm") != "" {
+		return EncryptionSSEC
+	}
+	switch h.Get("X-Amz-Server-Side-Encryption") {
+	case "AES256":
+		return EncryptionSSES3
+	case "aws:kms", "aws:kms:dsse":
+		return EncryptionSSEKMS
+	}
+	return ""
 }
 
 // List reads the whole listing before yielding, and sorts it: S3 lists in

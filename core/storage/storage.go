@@ -50,6 +50,10 @@ type ObjectInfo struct {
 	// ModTime is when the object was last written, by the storage's
 	// clock.
 	ModTime time.Time
+	// Encryption is the server-side encryption the server reports for the
+	// object (EncryptionSSES3, EncryptionSSEKMS, EncryptionSSEC), "" when
+	// it reports none. Only Stat fills it in.
+	Encryption string
 }
 
 // Options tune how storage is reached. The zero value gives the
@@ -79,6 +83,9 @@ type Options struct {
 	// server that accepts connections but never answers from holding a
 	// request for minutes.
 	StallTimeout time.Duration
+	// Encryption is the server-side encryption every write uses (and
+	// every read, for SSE-C). S3 only.
+	Encryption Encryption
 
 	// Breaker is the circuit breaker of the endpoint, shared by every
 	// backend opened on it for one run (see NewBreaker); nil gives the
@@ -118,7 +125,13 @@ func Open(loc Location, creds Credentials, opts Options) (Backend, error) {
 	if err != nil {
 		return nil, invalidf("storage location %s: %v", loc.Display(), err)
 	}
+	if err := opts.Encryption.Validate(); err != nil {
+		return nil, err
+	}
 	if loc.IsLocal() {
+		if opts.Encryption.Mode != "" {
+			return nil, invalidf("storage location %s: server-side encryption (%s) is for S3 repositories; a local directory is as safe as its file system, so encrypt that", loc.Display(), opts.Encryption.Mode)
+		}
 		return newLocalBackend(loc.Path, opts.DescribeKey), nil
 	}
 	return newS3Backend(loc, creds, opts.withDefaults())

@@ -33,6 +33,10 @@ type S3Server struct {
 }
 
 func startS3(ctx context.Context, dir string) (_ *S3Server, err error) {
+	return startS3WithKeys(ctx, dir, "kb"+randomToken()[:18], randomToken()+randomToken()[:8])
+}
+
+func startS3WithKeys(ctx context.Context, dir, accessKey, secretKey string) (_ *S3Server, err error) {
 	bin, err := BinaryPath(BinVersityGW)
 	if err != nil {
 		return nil, err
@@ -45,8 +49,8 @@ func startS3(ctx context.Context, dir string) (_ *S3Server, err error) {
 		}
 	}
 	s := &S3Server{
-		AccessKey: "kb" + randomToken()[:18],
-		SecretKey: randomToken() + randomToken()[:8],
+		AccessKey: accessKey,
+		SecretKey: secretKey,
 		Region:    "us-east-1",
 		dir:       dir,
 	}

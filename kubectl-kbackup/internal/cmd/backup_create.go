@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -44,6 +45,10 @@ type BackupCreateOptions struct {
 	AllowUnconditionalWrites bool
 	Output                   string
 
+	// Fleet is the run over several clusters (--contexts, --all-contexts,
+	// --fleet); see backup_create_fleet.go.
+	Fleet FleetFlags
+
 	// Set by Complete.
 	namespace string // -n, when given
 	changed   func(name string) bool
@@ -53,6 +58,10 @@ type BackupCreateOptions struct {
 	// builds one chooser of them for the command.
 	primary   repo.Options
 	fallbacks []repo.Options
+	// runID is the command's run ID: in the manifest and every log line.
+	runID string
+	// fleet is set for a run over several clusters.
+	fleet *fleetRun
 
 	genericiooptions.IOStreams
 }
@@ -79,10 +88,24 @@ namespaces (and then cluster-scoped resources are left out unless
 NAME becomes the backup's ID; by default the ID is the start time and a
 random suffix, such as 20260301T020000Z-1a2b3c.
 
+Several clusters in one run: --contexts a,b,c, --all-contexts, or --fleet
+(every cluster of the repository's registry that a kubeconfig context
+reaches, found by its kube-system UID, higher priority first). At most
+--max-concurrent-operations clusters are backed up at once; transient
+errors are tried again with backoff; a cluster that does not answer within
+--connect-timeout, or whose requests take longer than --request-timeout
+(default 1m in such a run), is given up with its reason and the others go
+on. When the storage keeps failing, the run's remaining backups go to the
+fallback. A terminal shows a line per cluster; the run ends with a table.
+
+Every run has an ID (run-...), in every log line, in the manifest of each of
+its backups and in the output.
+
 Exit codes: 0 when the backup Completed; 2 when it was stored but is
 PartiallyFailed (some resource types could not be read or some objects were
 skipped: the output lists them, and the rest can be restored); 1 when it
-failed or could not be stored.`,
+failed or could not be stored. For several clusters: 0 when every one
+Completed, 2 when some did not, 1 when no backup was stored at all.`,
 		Example: `  # The whole cluster, into the configured repository
   kubectl kbackup backup create
 
@@ -90,7 +113,13 @@ failed or could not be stored.`,
   kubectl kbackup backup create -n payments --storage s3://backups?endpoint=https://minio:9000
 
   # Namespaces by pattern, without secrets, as JSON for a script
-  kubectl kbackup backup create --include-namespaces 'shop-*' --exclude-resources secrets -o json`,
+  kubectl kbackup backup create --include-namespaces 'shop-*' --exclude-resources secrets -o json
+
+  # Three clusters, two at a time, giving each 5s to answer
+  kubectl kbackup backup create --contexts prod-eu,prod-us,staging --max-concurrent-operations 2 --connect-timeout 5s
+
+  # Every registered cluster the kubeconfig reaches
+  kubectl kbackup backup create --fleet`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: runOptions(o),
 	}
@@ -114,6 +143,7 @@ func (o *BackupCreateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringToStringVar(&o.Labels, "labels", nil, "Labels of the backup, as key=value pairs.")
 	fs.StringArrayVar(&o.FallbackStorage, "fallback-storage", nil, "A repository URL to write to when the primary and the configured fallback buckets cannot be written; repeat for more.")
 	fs.BoolVar(&o.AllowUnconditionalWrites, "allow-unconditional-writes", false, "Create the repository even on an S3 server that ignores If-None-Match (conditional writes); concurrent backups and garbage collection are then no longer kept apart.")
+	o.Fleet.AddFlags(fs)
 	ui.AddOutputFlag(fs, &o.Output)
 }
 
@@ -147,6 +177,7 @@ func (o *BackupCreateOptions) Complete(fs *pflag.FlagSet, args []string) error {
 	value("cluster-name", "cluster.name", o.ClusterName)
 	value("max-resource-size", "backup.behavior.max_resource_size", o.MaxResourceSize)
 	value("skip-invalid", "backup.behavior.skip_invalid_resources", strconv.FormatBool(o.SkipInvalid))
+	value("max-concurrent-operations", "performance.limits.max_concurrent_operations", strconv.Itoa(o.Fleet.MaxConcurrentOperations))
 	if o.namespace != "" {
 		overrides = append(overrides, configOverride{"backup.include_namespaces", o.namespace, "namespace"})
 	}
@@ -157,7 +188,9 @@ func (o *BackupCreateOptions) Complete(fs *pflag.FlagSet, args []string) error {
 	}
 	o.config = cfg
 	o.options = config.BackupOptions(cfg.Config)
+	o.runID = repo.NewRunID(time.Now())
 	o.options.Name = o.Name
+	o.options.RunID = o.runID
 	o.options.ForceClusterName = o.ForceClusterName
 	o.options.Labels = o.Labels
 	if o.AllNamespaces {
@@ -179,11 +212,11 @@ func (o *BackupCreateOptions) Complete(fs *pflag.FlagSet, args []string) error {
 		return err
 	}
 	for _, url := range o.FallbackStorage {
-		loc, err := storage.ParseURL(url)
+		fb, err := config.FallbackOptions(primary, url)
 		if err != nil {
 			return fmt.Errorf("--fallback-storage: %w", err)
 		}
-		fallbacks = append(fallbacks, repo.Options{Location: loc, Credentials: primary.Credentials})
+		fallbacks = append(fallbacks, fb)
 	}
 	primary.Create = true
 	primary.AllowUnconditionalWrites = o.AllowUnconditionalWrites
@@ -192,6 +225,9 @@ func (o *BackupCreateOptions) Complete(fs *pflag.FlagSet, args []string) error {
 		fallbacks[i].AllowUnconditionalWrites = o.AllowUnconditionalWrites
 	}
 	o.primary, o.fallbacks = primary, fallbacks
+	if o.Fleet.multi(fs) {
+		return o.completeFleet(fs)
+	}
 	return nil
 }
 
@@ -214,6 +250,12 @@ func (o *BackupCreateOptions) Validate() error {
 	if err := ui.ValidateOutput(o.Output, false); err != nil {
 		return err
 	}
+	if o.fleet != nil {
+		return o.validateFleet(changed)
+	}
+	if err := o.Fleet.validateOneCluster(changed); err != nil {
+		return err
+	}
 	return flagErrors(o.options.Validate(), backupCreateFlags)
 }
 
@@ -230,12 +272,16 @@ var backupCreateFlags = map[string]string{
 	"spec.cluster_resources":  "--cluster-resources",
 	"spec.max_resource_size":  "--max-resource-size",
 	"spec.labels":             "--labels",
+	"concurrency":             "--max-concurrent-operations",
 }
 
 // Run backs the cluster up and reports the backup. A PartiallyFailed
 // backup returns an ExitError with ExitPartiallyFailed after its report.
 func (o *BackupCreateOptions) Run(ctx context.Context) error {
-	log := newLogger(o.ErrOut, o.config.Config)
+	if o.fleet != nil {
+		return o.runFleet(ctx)
+	}
+	log := newLogger(o.ErrOut, o.config.Config, "run", o.runID)
 	client, err := o.Global.kubeClient()
 	if err != nil {
 		return err
@@ -259,7 +305,7 @@ func (o *BackupCreateOptions) Run(ctx context.Context) error {
 		return clusterError(err)
 	}
 	m := res.Manifest
-	log.Info("backup committed", "id", m.ID, "cluster", m.Cluster.Name, "phase", m.Phase, "location", res.Location)
+	log.Info("backup committed", "backup", m.ID, "cluster", m.Cluster.Name, "phase", m.Phase, "location", res.Location)
 
 	if o.Output != "" {
 		if err := ui.PrintObject(o.Out, o.Output, ui.NewBackupResult(res)); err != nil {
@@ -279,8 +325,9 @@ func (o *BackupCreateOptions) Run(ctx context.Context) error {
 }
 
 // logEvent logs a progress event: each type at debug level, a switch of
-// storage as a warning.
+// storage as a warning. Every line names the backup.
 func logEvent(log *slog.Logger, e backup.Event) {
+	log = log.With("backup", e.BackupID)
 	switch e.Kind {
 	case backup.EventStarted:
 		log.Debug("backup started", "types", e.TypesTotal)

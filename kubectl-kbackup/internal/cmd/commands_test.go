@@ -189,3 +189,22 @@ func TestExitCodes(t *testing.T) {
 		t.Errorf("version: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+// An error quoting a hostile repository or API server is printed with its
+// control characters escaped.
+func TestExecutePrintsErrorsWithoutControlCharacters(t *testing.T) {
+	streams, _, _, errOut := genericiooptions.NewTestIOStreams()
+	root := &cobra.Command{Use: "kbackup", SilenceErrors: true, SilenceUsage: true,
+		RunE: func(*cobra.Command, []string) error {
+			return errors.New("reading pack \x1b]0;owned\x07 of namespace \x1b[2Jshop\r")
+		}}
+	root.SetErr(streams.ErrOut)
+	root.SetArgs(nil)
+	if code := Execute(root); code != ExitFailed {
+		t.Errorf("exit code %d, want %d", code, ExitFailed)
+	}
+	want := "Error: reading pack ^[]0;owned^G of namespace ^[[2Jshop^M\n"
+	if errOut.String() != want {
+		t.Errorf("printed %q, want %q", errOut.String(), want)
+	}
+}

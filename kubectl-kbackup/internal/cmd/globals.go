@@ -133,6 +133,9 @@ func (g *GlobalOptions) loadConfig(overrides ...configOverride) (*LoadedConfig, 
 	if len(problems) > 0 {
 		return nil, configError(located, problems)
 	}
+	// performance.limits.memory_limit and cpu_limit hold for the whole
+	// process, as GOMEMLIMIT and GOMAXPROCS would (which win when set).
+	cfg.ProcessLimits(g.lookupEnv).Apply()
 	return &LoadedConfig{Config: cfg, File: located}, nil
 }
 
@@ -152,17 +155,19 @@ func configError(located config.Located, err error) error {
 // newLogger returns the slog logger the configuration asks for, on w. The
 // plugin logs warnings and errors only, unless the level is set (by
 // --log-level, LOG_LEVEL or the file): what a person needs to see is the
-// command's output and progress, not a log.
-func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
+// command's output and progress, not a log. attrs are on every line: the
+// IDs of the command's run and of what it works on, so that the lines of
+// one run can be found together (correlation IDs).
+func newLogger(w io.Writer, cfg *config.Config, attrs ...any) *slog.Logger {
 	level := slog.LevelWarn
 	if cfg.Sources["observability.logging.level"] != "default" {
 		_ = level.UnmarshalText([]byte(cfg.Observability.Logging.Level))
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.Observability.Logging.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(slog.NewTextHandler(w, opts)).With(attrs...)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(slog.NewJSONHandler(w, opts)).With(attrs...)
 }
 
 // openRepository opens the configured repository for reading commands. It

@@ -186,6 +186,7 @@ func (o *RestoreOptions) Complete(fs *pflag.FlagSet, args []string) error {
 		return fmt.Errorf("--namespace-mapping: %w", err)
 	}
 	o.options = restore.Options{
+		RunID: repo.NewRunID(time.Now()),
 		Selection: selection.Selection{
 			IncludeNamespaces: o.IncludeNamespaces,
 			ExcludeNamespaces: o.ExcludeNamespaces,
@@ -350,10 +351,18 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 		}
 	}
 
+	log := newLogger(o.ErrOut, o.config.Config, "run", o.options.RunID, "restore", plan.ID)
+	log.Info("restore started", "backup", plan.Backup.ID, "fromCluster", plan.Backup.Cluster, "cluster", plan.Target.Name, "dryRun", o.options.DryRun)
 	progress := ui.NewCountProgress(o.ErrOut)
 	plan.Options.Progress = func(e restore.Event) { ui.RestoreProgress(progress, e) }
 	res, err := restore.Apply(ctx, plan)
 	progress.Finish()
+	if res != nil {
+		log.Info("restore ended", "phase", string(res.Phase), "created", res.Totals.Created, "updated", res.Totals.Updated, "failed", res.Totals.Failed)
+	}
+	if err != nil {
+		log.Error("restore failed", "error", err.Error())
+	}
 	if res == nil {
 		if errors.Is(err, repo.ErrClusterNameTaken) {
 			return fmt.Errorf("%w (--force-cluster-name, with --cluster-name)", err)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kbackup/kbackup/kubectl-kbackup/internal/ui"
 )
 
 // Exit codes.
@@ -117,7 +119,9 @@ func Execute(root *cobra.Command) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(root.ErrOrStderr(), "Error:", err)
+		// An error can quote a repository or an API server: nothing in it
+		// may drive the terminal.
+		fmt.Fprintln(root.ErrOrStderr(), "Error:", ui.Sanitize(err.Error()))
 		var exit *ExitError
 		if errors.As(err, &exit) {
 			return exit.Code

@@ -13,8 +13,10 @@ import (
 // BackupSummary is a backup as `backup list -o json` shows it: the manifest
 // without its packs, which can be thousands.
 type BackupSummary struct {
-	ID          string               `json:"id"`
-	Name        string               `json:"name,omitempty"`
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	// RunID is the run that made the backup (in its log lines too).
+	RunID       string               `json:"runId,omitempty"`
 	Cluster     repo.ClusterIdentity `json:"cluster"`
 	Phase       repo.Phase           `json:"phase"`
 	StartedAt   time.Time            `json:"startedAt"`
@@ -34,6 +36,7 @@ func NewBackupSummary(m *repo.Manifest) BackupSummary {
 	return BackupSummary{
 		ID:              m.ID,
 		Name:            m.Name,
+		RunID:           m.RunID,
 		Cluster:         m.Cluster,
 		Phase:           m.Phase,
 		StartedAt:       m.StartedAt,
@@ -103,6 +106,9 @@ func RenderBackupResult(w io.Writer, s *Styles, res *backup.Result) error {
 	kv.add("Uploaded", fmt.Sprintf("%s: %s uploaded, %d reused", Bytes(st.BytesUploaded), Count(st.PacksUploaded, "pack"), st.PacksReused))
 	kv.add("Duration", Duration(took(m)))
 	kv.add("Location", res.Location)
+	if m.RunID != "" {
+		kv.add("Run", m.RunID)
+	}
 	if res.UsedFallback() {
 		var why []string
 		for _, a := range res.Attempts {
@@ -175,7 +181,8 @@ func RenderBackupList(w io.Writer, s *Styles, manifests []*repo.Manifest, now ti
 	return t.Render(w, s)
 }
 
-// printer writes lines and keeps the first error.
+// printer writes lines and keeps the first error. Every line goes through
+// Sanitize, since most of what is shown comes from a repository or a cluster.
 type printer struct {
 	w   io.Writer
 	err error
@@ -183,7 +190,7 @@ type printer struct {
 
 func (p *printer) line(format string, args ...any) {
 	if p.err == nil {
-		_, p.err = fmt.Fprintf(p.w, format+"\n", args...)
+		_, p.err = io.WriteString(p.w, Sanitize(fmt.Sprintf(format, args...))+"\n")
 	}
 }
 

@@ -27,6 +27,9 @@ func RenderBackupDescription(w io.Writer, s *Styles, m *repo.Manifest, details [
 		kv.add("Name", m.Name)
 	}
 	c := m.Cluster
+	if m.RunID != "" {
+		kv.add("Run", m.RunID)
+	}
 	kv.add("Cluster", fmt.Sprintf("%s (name from %s)", c.Name, orDash(c.NameSource)))
 	kv.add("Cluster UID", c.UID)
 	kv.add("Server", orDash(c.Server))

@@ -35,7 +35,10 @@ func IsTerminal(stream any) bool {
 
 // NewStyles returns the styles for w.
 func NewStyles(w io.Writer) *Styles {
-	plain := !IsTerminal(w) || os.Getenv("NO_COLOR") != ""
+	return newStyles(w, !IsTerminal(w) || os.Getenv("NO_COLOR") != "")
+}
+
+func newStyles(w io.Writer, plain bool) *Styles {
 	r := lipgloss.NewRenderer(w)
 	s := &Styles{Plain: plain, renderR: r}
 	if plain {
@@ -66,7 +69,7 @@ func (s *Styles) Status(status string) string {
 		return s.Good.Render(status)
 	case "PartiallyFailed", "Skipped", "Warning", "Changed", "InProgress", "Added", "Removed", "Unreadable":
 		return s.Warn.Render(status)
-	case "Failed", "Error", "Missing", "Corrupt":
+	case "Failed", "Error", "Missing", "Corrupt", "NotBackedUp":
 		return s.Bad.Render(status)
 	}
 	return status

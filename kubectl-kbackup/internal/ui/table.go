@@ -20,7 +20,9 @@ type Table struct {
 // are left empty.
 func (t *Table) AddRow(cells ...string) {
 	row := make([]string, len(t.Headers))
-	copy(row, cells)
+	for i := range min(len(cells), len(row)) {
+		row[i] = Sanitize(cells[i])
+	}
 	t.Rows = append(t.Rows, row)
 }
 

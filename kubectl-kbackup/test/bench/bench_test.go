@@ -394,6 +394,7 @@ type report struct {
 	mu          sync.Mutex
 	rows        []string
 	restoreRows []string
+	fleetRows   []string
 }
 
 func newReport() *report { return &report{} }
@@ -402,6 +403,12 @@ func (r *report) add(row string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.rows = append(r.rows, row)
+}
+
+func (r *report) addFleet(row string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fleetRows = append(r.fleetRows, row)
 }
 
 func (r *report) addRestore(row string) {
@@ -438,6 +445,18 @@ func (r *report) write(b *testing.B) {
 		}
 		s.WriteString("<!-- /bench:backup -->\n")
 		r.rows = nil
+	}
+	if len(r.fleetRows) > 0 {
+		if s.Len() > 0 {
+			s.WriteString("\n")
+		}
+		s.WriteString("<!-- bench:fleet -->\n")
+		s.WriteString("| clusters × ConfigMaps | one after another, 6 commands (each pair) | fleet run, concurrency 3 (each pair) | fleet run vs one after another (median) | with one API server stopped and one slow | why those two failed |\n|---|---|---|---|---|---|\n")
+		for _, row := range r.fleetRows {
+			s.WriteString(row + "\n")
+		}
+		s.WriteString("<!-- /bench:fleet -->\n")
+		r.fleetRows = nil
 	}
 	if s.Len() == 0 {
 		return

@@ -191,3 +191,81 @@ func TestStorageCredentialsFromFlags(t *testing.T) {
 		t.Errorf("the wrong secret key was printed:\n%s", res)
 	}
 }
+
+// A fallback on another S3 server uses keys of its own (profile= of the
+// shared credentials file), not the primary's: here the primary's server
+// is down and its keys are unknown to the fallback's server, so the
+// backup lands in the fallback only when it did not get them.
+func TestFallbackOnAnotherServerUsesItsOwnKeys(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "kbackup.yaml")
+	primary := "s3://backups?endpoint=http://" + testenv.ClosedAddress(t)
+	if err := os.WriteFile(cfg, []byte("storage:\n  url: "+primary+"\n  access_key_id: AKPRIMARY0000000\n  secret_access_key: primary-only-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	creds := filepath.Join(dir, "aws-credentials")
+	if err := os.WriteFile(creds, []byte("[dr]\naws_access_key_id = "+env.S3.AccessKey+"\naws_secret_access_key = "+env.S3.SecretKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bucket := env.S3.NewBucket(t)
+	fallback := env.S3.RepositoryURL(bucket) + "&profile=dr"
+	inv := invocation{env: []string{"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_SHARED_CREDENTIALS_FILE=" + creds}}
+	res := kbackup(t, inv, "backup", "create", "--context", "dr-us", "-n", "kube-public", "--config", cfg,
+		"--fallback-storage", fallback, "-o", "json")
+	if res.code != 0 {
+		t.Fatalf("the backup should have completed in the fallback with profile dr's keys:\n%s", res)
+	}
+	b := parseBackupResult(t, res)
+	if !b.FallbackUsed || !strings.HasPrefix(b.Location, "s3://"+bucket) {
+		t.Errorf("the backup should be in the fallback %s: %+v", fallback, b)
+	}
+	if strings.Contains(res.stdout+res.stderr, "primary-only-secret") {
+		t.Errorf("the primary's secret key was printed:\n%s", res)
+	}
+	if manifests := repotest.ManifestKeys(bucketKeys(t, env.S3, bucket)); len(manifests) != 1 {
+		t.Errorf("the fallback bucket holds manifests %v, want the one backup", manifests)
+	}
+}
+
+// Server-side encryption as a user sets it: the test S3 server accepts the
+// headers but does not encrypt, which a backup finds out and refuses until
+// the user accepts it; an SSE-C repository then needs its key to be read,
+// and the key is never printed.
+func TestServerSideEncryptionThroughTheBinary(t *testing.T) {
+	bucket := env.S3.NewBucket(t)
+	url := env.S3.RepositoryURL(bucket)
+	key := "WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo=" // 32 bytes of 'Z'
+	noKeyShown := func(res result) {
+		t.Helper()
+		if strings.Contains(res.stdout+res.stderr, key) {
+			t.Errorf("the customer key was printed:\n%s", res)
+		}
+	}
+
+	res := kbackup(t, invocation{env: []string{"KBACKUP_SSE=sse-s3"}},
+		"backup", "create", "--context", "dr-us", "-n", "kube-public", "--storage", url)
+	noKeyShown(res)
+	if res.code == 0 || !strings.Contains(res.stderr, "reports server-side encryption none") || !strings.Contains(res.stderr, "accept_unverified") {
+		t.Fatalf("a backup to a server that ignores SSE should be refused, saying how to accept it:\n%s", res)
+	}
+
+	cfg := filepath.Join(t.TempDir(), "kbackup.yaml")
+	if err := os.WriteFile(cfg, []byte("storage:\n  encryption:\n    mode: sse-c\n    accept_unverified: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withKey := invocation{env: []string{"KBACKUP_SSE_CUSTOMER_KEY=" + key}}
+	res = kbackup(t, withKey, "backup", "create", "--context", "dr-us", "-n", "kube-public", "--storage", url, "--config", cfg)
+	noKeyShown(res)
+	if res.code != 0 {
+		t.Fatalf("the sse-c backup failed:\n%s", res)
+	}
+	res = kbackup(t, withKey, "backup", "list", "--cluster", "dr-us", "--storage", url, "--config", cfg)
+	noKeyShown(res)
+	if res.code != 0 || !strings.Contains(res.stdout, "Completed") {
+		t.Errorf("listing with the key:\n%s", res)
+	}
+	res = kbackup(t, invocation{}, "backup", "list", "--cluster", "dr-us", "--storage", url)
+	if res.code == 0 || !strings.Contains(res.stderr, "KBACKUP_SSE_CUSTOMER_KEY") {
+		t.Errorf("listing without the key should say that it is needed:\n%s", res)
+	}
+}
