@@ -137,6 +137,13 @@ test: testenv ## Build the test environment, then run every module's unit and en
 		(cd $$m && $(GO) test $(RACE) -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...); \
 	done
 
+DURATION ?= 10m
+
+.PHONY: soak
+soak: testenv ## Run the fault test (core/faulttest) for DURATION of faults (default 10m) instead of make test's minute.
+	cd core && KBACKUP_FAULT_DURATION=$(DURATION) $(GO) test $(RACE) -count=1 -v -timeout 0 \
+		-run '^TestBackupsAndCollectionsUnderFaults$$' ./faulttest
+
 FUZZTIME ?= 60s
 
 .PHONY: fuzz

@@ -43,9 +43,9 @@ type GCReport struct {
 }
 
 // DeleteBackup deletes a backup's manifest, then collects the cluster's
-// garbage: packs that no remaining manifest names, older than
-// Options.GCGracePeriod, unless a backup of the cluster is in progress (a
-// marker younger than Options.InProgressTTL), in which case no pack is
+// garbage (CollectGarbage): packs that no remaining manifest names, older
+// than Options.GCGracePeriod, unless a backup of the cluster is in progress
+// (a marker younger than Options.InProgressTTL), in which case no pack is
 // removed and the report says why.
 func (r *Repository) DeleteBackup(ctx context.Context, cluster, backupID string) (*GCReport, error) {
 	if err := ValidateClusterName(cluster); err != nil {
@@ -76,21 +76,63 @@ func (r *Repository) DeleteBackup(ctx context.Context, cluster, backupID string)
 }
 
 // CollectGarbage removes a cluster's packs that no manifest names and that
-// are older than the grace period. It removes nothing while a backup of
-// the cluster is in progress, and nothing when any manifest of the cluster
-// cannot be read, since then it cannot know which packs are in use.
+// are older than the grace period, under the protocol of
+// docs/repository-format.md §11: it writes a collection marker (which
+// backups starting meanwhile wait for) and keeps it fresh, removes nothing
+// while a backup of the cluster is in progress, nothing when any manifest
+// of the cluster cannot be read, since then it cannot know which packs are
+// in use, and stops deleting when its own marker may have been taken for
+// dead. A dry run writes no marker.
 func (r *Repository) CollectGarbage(ctx context.Context, cluster string, opts GCOptions) (*GCReport, error) {
 	if err := ValidateClusterName(cluster); err != nil {
 		return nil, err
 	}
 	report := &GCReport{Cluster: cluster, DryRun: opts.DryRun}
+	if opts.DryRun {
+		if reason, err := r.runningBackup(ctx, cluster); err != nil || reason != "" {
+			report.SkippedBecause = reason
+			return report, err
+		}
+		return report, r.findGarbage(ctx, cluster, opts, report)
+	}
+	id := NewID(time.Now())
+	l, err := r.writeLease(ctx, r.layout.CollectionMarker(cluster, id), fmt.Sprintf("garbage collection %s of cluster %s", id, cluster), newMarker(cluster, id))
+	if err != nil {
+		return report, fmt.Errorf("starting garbage collection of cluster %s: %w", cluster, err)
+	}
+	defer func() {
+		// A marker that cannot be removed expires with its TTL; until
+		// then backups of the cluster wait for it.
+		releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = l.release(releaseCtx)
+	}()
+	// The marker is stored: a backup that starts from now on waits for
+	// it. One that started before has a marker of its own by now.
 	if reason, err := r.runningBackup(ctx, cluster); err != nil || reason != "" {
 		report.SkippedBecause = reason
 		return report, err
 	}
+	if err := r.findGarbage(ctx, cluster, opts, report); err != nil || len(report.Deleted) == 0 {
+		return report, err
+	}
+	// Backups of an older kbackup do not wait for collection markers: look
+	// at the in-progress markers again right before deleting.
+	if reason, err := r.runningBackup(ctx, cluster); err != nil || reason != "" {
+		report.SkippedBecause = reason
+		report.Deleted, report.BytesDeleted = nil, 0
+		return report, err
+	}
+	return report, r.deleteAll(ctx, l, report)
+}
+
+// findGarbage fills the report with the cluster's packs that no manifest
+// names (but those of opts.Without) and that are older than the grace
+// period.
+func (r *Repository) findGarbage(ctx context.Context, cluster string, opts GCOptions, report *GCReport) error {
 	manifests, err := r.readManifests(ctx, cluster)
 	if err != nil {
-		return report, fmt.Errorf("not collecting garbage of cluster %s, since not every manifest can be read: %w", cluster, err)
+		return fmt.Errorf("not collecting garbage of cluster %s, since not every manifest can be read: %w", cluster, err)
 	}
 	referenced := map[string]bool{}
 	for _, m := range manifests {
@@ -104,7 +146,7 @@ func (r *Repository) CollectGarbage(ctx context.Context, cluster string, opts GC
 	now := time.Now()
 	for obj, err := range r.backend.List(ctx, r.layout.Cluster(cluster)) {
 		if err != nil {
-			return report, err
+			return err
 		}
 		info, err := r.layout.Parse(obj.Key)
 		if err != nil || info.Kind != KindPack || info.Cluster != cluster {
@@ -120,28 +162,42 @@ func (r *Repository) CollectGarbage(ctx context.Context, cluster string, opts GC
 			report.BytesDeleted += obj.Size
 		}
 	}
-	if opts.DryRun || len(report.Deleted) == 0 {
-		return report, nil
-	}
-	// A backup may have started while the manifests were read; look
-	// again right before deleting.
-	if reason, err := r.runningBackup(ctx, cluster); err != nil || reason != "" {
-		report.SkippedBecause = reason
-		report.Deleted, report.BytesDeleted = nil, 0
-		return report, err
-	}
-	return report, r.deleteAll(ctx, report)
+	return nil
 }
 
 // deleteAll deletes the report's packs concurrently; the report keeps
-// only the packs actually deleted.
-func (r *Repository) deleteAll(ctx context.Context, report *GCReport) error {
+// only the packs actually deleted. Before each delete it checks that the
+// collection's marker is still held, and looks at the pack again: one
+// written since the listing (uploaded again by a writer that does not
+// follow the protocol) is younger than the grace period and kept.
+func (r *Repository) deleteAll(ctx context.Context, l *lease, report *GCReport) error {
 	deleted := make([]bool, len(report.Deleted))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opts.Concurrency)
-	var mu sync.Mutex
+	var (
+		mu        sync.Mutex
+		keptYoung int
+	)
 	for i, obj := range report.Deleted {
 		g.Go(func() error {
+			if err := l.held(); err != nil {
+				return fmt.Errorf("stopped collecting garbage of cluster %s: %w", report.Cluster, err)
+			}
+			current, err := r.backend.Stat(gctx, obj.Key)
+			switch {
+			case errors.Is(err, storage.ErrNotFound):
+				return nil
+			case err != nil:
+				return err
+			case time.Since(current.ModTime) < r.opts.GCGracePeriod:
+				mu.Lock()
+				keptYoung++
+				mu.Unlock()
+				return nil
+			}
+			if err := l.held(); err != nil {
+				return fmt.Errorf("stopped collecting garbage of cluster %s: %w", report.Cluster, err)
+			}
 			if err := r.backend.Delete(gctx, obj.Key); err != nil {
 				return err
 			}
@@ -154,6 +210,7 @@ func (r *Repository) deleteAll(ctx context.Context, report *GCReport) error {
 	err := g.Wait()
 	kept := report.Deleted[:0]
 	report.BytesDeleted = 0
+	report.KeptYoung += keptYoung
 	for i, obj := range report.Deleted {
 		if deleted[i] {
 			kept = append(kept, obj)

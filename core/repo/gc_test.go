@@ -3,6 +3,8 @@ package repo
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -182,10 +184,14 @@ func TestGCIgnoresStaleMarker(t *testing.T) {
 	ctx := context.Background()
 	opts := s.opts
 	opts.GCGracePeriod = time.Nanosecond
-	opts.InProgressTTL = time.Nanosecond
+	opts.InProgressTTL = time.Minute
 	r := openRepo(t, opts)
 	orphan := writeTestPack(t, r, "prod-eu", "payments", "a")
-	if _, err := r.BeginBackup(ctx, "prod-eu", "crashed"); err != nil {
+	// The marker of a backup that died an hour ago, never refreshed since.
+	key := r.Layout().InProgressMarker("prod-eu", "crashed")
+	s.rawPut(t, key, []byte(`{"formatVersion":1}`))
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(s.opts.Location.Path, filepath.FromSlash(key)), old, old); err != nil {
 		t.Fatal(err)
 	}
 	running, err := r.InProgressBackups(ctx, "prod-eu")

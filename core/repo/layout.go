@@ -18,6 +18,7 @@ const (
 	backupsDir       = "_backups"
 	restoresDir      = "_restores"
 	inProgressDir    = "_inprogress"
+	collectingDir    = "_collecting"
 	clusterScopedDir = "_cluster"
 	jsonExt          = ".json"
 	packExt          = ".yaml.zst"
@@ -35,6 +36,7 @@ const (
 //	<prefix>/<cluster>/_backups/<backup-id>.json
 //	<prefix>/<cluster>/_restores/<restore-id>.json
 //	<prefix>/<cluster>/_inprogress/<backup-id>.json
+//	<prefix>/<cluster>/_collecting/<collection-id>.json
 //	<prefix>/<cluster>/_cluster/<resource.group>/<sha256>.yaml.zst
 //	<prefix>/<cluster>/<namespace>/<resource.group>/<sha256>.yaml.zst
 //
@@ -118,6 +120,17 @@ func (l Layout) InProgressMarker(cluster, backupID string) string {
 	return l.InProgressMarkers(cluster) + backupID + jsonExt
 }
 
+// CollectionMarkers is the key prefix of a cluster's collection markers.
+func (l Layout) CollectionMarkers(cluster string) string {
+	return l.Cluster(cluster) + collectingDir + "/"
+}
+
+// CollectionMarker is the key of the marker of a running garbage
+// collection.
+func (l Layout) CollectionMarker(cluster, collectionID string) string {
+	return l.CollectionMarkers(cluster) + collectionID + jsonExt
+}
+
 // Pack is the key of a pack. namespace is "" for cluster-scoped objects;
 // resource is resource.group as schema.GroupResource.String() writes it
 // ("configmaps", "deployments.apps").
@@ -149,6 +162,7 @@ const (
 	KindManifest        KeyKind = "manifest"
 	KindRestoreRecord   KeyKind = "restore-record"
 	KindInProgress      KeyKind = "in-progress-marker"
+	KindCollecting      KeyKind = "collection-marker"
 	KindPack            KeyKind = "pack"
 )
 
@@ -164,7 +178,7 @@ type KeyInfo struct {
 	Resource string
 	SHA256   string
 	// Name is the backup ID (manifests, in-progress markers), the restore
-	// ID, the schedule, retention policy or probe name.
+	// ID, the collection ID, the schedule, retention policy or probe name.
 	Name string
 }
 
@@ -229,6 +243,8 @@ func parseRelativeKey(rel string) (KeyInfo, error) {
 			return KeyInfo{Kind: KindRestoreRecord, Cluster: cluster, Name: name}, validateID("restore ID", name)
 		case inProgressDir:
 			return KeyInfo{Kind: KindInProgress, Cluster: cluster, Name: name}, validateID("backup ID", name)
+		case collectingDir:
+			return KeyInfo{Kind: KindCollecting, Cluster: cluster, Name: name}, validateID("collection ID", name)
 		}
 		return KeyInfo{}, fmt.Errorf("unknown cluster directory %q", segs[1])
 	case len(segs) == 4 && !strings.HasPrefix(segs[0], "_"):
@@ -271,6 +287,8 @@ func describeKey(key string) string {
 		return "restore record"
 	case parent == inProgressDir:
 		return "in-progress marker"
+	case parent == collectingDir:
+		return "collection marker"
 	case parent == probeDir:
 		return "write probe"
 	case parent == clusterEntryDir:

@@ -30,6 +30,7 @@ func TestLayoutKeys(t *testing.T) {
 			{l.Manifest("prod-eu", "b1"), "prod-eu/_backups/b1.json", KeyInfo{Kind: KindManifest, Cluster: "prod-eu", Name: "b1"}},
 			{l.RestoreRecord("prod-eu", "r1"), "prod-eu/_restores/r1.json", KeyInfo{Kind: KindRestoreRecord, Cluster: "prod-eu", Name: "r1"}},
 			{l.InProgressMarker("prod-eu", "b2"), "prod-eu/_inprogress/b2.json", KeyInfo{Kind: KindInProgress, Cluster: "prod-eu", Name: "b2"}},
+			{l.CollectionMarker("prod-eu", "g1"), "prod-eu/_collecting/g1.json", KeyInfo{Kind: KindCollecting, Cluster: "prod-eu", Name: "g1"}},
 			{
 				l.Pack("prod-eu", "payments", "configmaps", sha), "prod-eu/payments/configmaps/" + sha + ".yaml.zst",
 				KeyInfo{Kind: KindPack, Cluster: "prod-eu", Namespace: "payments", Resource: "configmaps", SHA256: sha},

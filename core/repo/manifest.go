@@ -311,13 +311,20 @@ func MarshalManifest(m *Manifest) ([]byte, error) {
 // after every pack is written. The write is conditional: a backup ID is
 // written once, and a second writer fails with storage.ErrAlreadyExists. The
 // cluster's registry entry must hold the manifest's cluster UID; a cluster
-// with no entry is claimed (see ClaimCluster).
+// with no entry is claimed (see ClaimCluster). A backup begun with
+// BeginBackup is refused, with ErrMarkerExpired, once its in-progress marker
+// may have been taken for dead: a garbage collection may have removed packs
+// it names.
 func (r *Repository) CommitBackup(ctx context.Context, m *Manifest) error {
 	if m.FormatVersion == 0 {
 		m.FormatVersion = FormatVersion
 	}
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("committing backup to %s: %w", r.backend, err)
+	}
+	if err := r.backupLeaseHeld(m.Cluster.Name, m.ID); err != nil {
+		return fmt.Errorf("not committing backup %s of cluster %s, since a garbage collection may have removed packs it names; run the backup again: %w",
+			m.ID, m.Cluster.Name, err)
 	}
 	if _, err := r.ClaimCluster(ctx, m.Cluster, ClaimOptions{}); err != nil {
 		return fmt.Errorf("committing backup %s: %w", m.ID, err)
@@ -327,12 +334,55 @@ func (r *Repository) CommitBackup(ctx context.Context, m *Manifest) error {
 		return err
 	}
 	key := r.layout.Manifest(m.Cluster.Name, m.ID)
+	// The name claim took a request: look at the marker once more.
+	if err := r.backupLeaseHeld(m.Cluster.Name, m.ID); err != nil {
+		return fmt.Errorf("not committing backup %s of cluster %s, since a garbage collection may have removed packs it names; run the backup again: %w",
+			m.ID, m.Cluster.Name, err)
+	}
+	session, _ := r.sessions.Load(sessionKey(m.Cluster.Name, m.ID))
+	var fresh time.Time
+	if session != nil {
+		fresh = session.(*lease).refreshedAt()
+	}
 	err = r.backend.PutIfAbsent(ctx, key, data)
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		return fmt.Errorf("backup %s of cluster %s is already committed; a backup ID is written once (another kbackup used the same ID?): %w",
 			m.ID, m.Cluster.Name, err)
 	}
-	return err
+	if err != nil || session == nil || time.Since(fresh) < r.markerSafeAge() {
+		return err
+	}
+	// The write took so long that the marker may have looked dead before
+	// it landed, and a collection may have listed the packs as garbage.
+	return r.checkCommittedPacks(ctx, m, key)
+}
+
+// checkCommittedPacks waits until no collection of the cluster runs, then
+// checks that every pack of a just committed manifest is stored. A
+// manifest naming a missing pack is deleted again: the backup failed.
+func (r *Repository) checkCommittedPacks(ctx context.Context, m *Manifest, key string) error {
+	if err := r.waitForCollections(ctx, m.Cluster.Name); err != nil {
+		return fmt.Errorf("backup %s of cluster %s is committed, but its packs could not be checked after its marker expired: %w", m.ID, m.Cluster.Name, err)
+	}
+	var missing []string
+	for _, p := range m.Packs {
+		_, err := r.backend.Stat(ctx, r.layout.prefix+p.Key)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			missing = append(missing, p.Key)
+		case err != nil:
+			return fmt.Errorf("backup %s of cluster %s is committed, but its packs could not be checked after its marker expired: %w", m.ID, m.Cluster.Name, err)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := r.backend.Delete(ctx, key); err != nil {
+		return fmt.Errorf("backup %s of cluster %s names %d packs that a garbage collection removed while its marker was expired (%s), and its manifest could not be deleted again: %w",
+			m.ID, m.Cluster.Name, len(missing), strings.Join(missing, ", "), err)
+	}
+	return fmt.Errorf("backup %s of cluster %s is not committed: a garbage collection removed %d of its packs while its marker was expired (%s); run the backup again: %w",
+		m.ID, m.Cluster.Name, len(missing), strings.Join(missing, ", "), ErrMarkerExpired)
 }
 
 // ReadManifest reads and validates a backup's manifest; storage.ErrNotFound when
@@ -505,22 +555,50 @@ func (r *Repository) Clusters(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// KnownPacks returns the packs named by a cluster's manifests, so that a
-// backup uploads only packs that are not stored yet. Manifests are read
-// concurrently; unreadable ones are left out (their packs are uploaded
-// again, which is safe).
+// KnownPacks returns the packs named by a cluster's manifests that the
+// storage lists, so that a backup uploads only packs that are not stored
+// yet. Manifests are read concurrently with one listing of the cluster's
+// keys; unreadable manifests are left out (their packs are uploaded again,
+// which is safe), and so is a pack that a manifest names but the storage
+// does not hold, so that the next backup of the same content stores it
+// again rather than naming a missing pack once more.
 func (r *Repository) KnownPacks(ctx context.Context, cluster string) (*PackSet, error) {
 	if err := ValidateClusterName(cluster); err != nil {
 		return nil, err
 	}
-	manifests, err := r.readManifests(ctx, cluster)
-	if err != nil && !unreadableManifests(err) {
+	var (
+		manifests []*Manifest
+		readErr   error
+		stored    = map[string]int64{}
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		manifests, readErr = r.readManifests(gctx, cluster)
+		if readErr != nil && !unreadableManifests(readErr) {
+			return readErr
+		}
+		return nil
+	})
+	g.Go(func() error {
+		for obj, err := range r.backend.List(gctx, r.layout.Cluster(cluster)) {
+			if err != nil {
+				return err
+			}
+			if rel, ok := strings.CutPrefix(obj.Key, r.layout.prefix); ok && strings.HasSuffix(rel, packExt) {
+				stored[rel] = obj.Size
+			}
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	set := NewPackSet()
 	for _, m := range manifests {
 		for _, p := range m.Packs {
-			set.Add(p.PackRef)
+			if size, ok := stored[p.Key]; ok && size == p.Size {
+				set.Add(p.PackRef)
+			}
 		}
 	}
 	return set, nil

@@ -21,6 +21,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kbackup/kbackup/core/storage"
@@ -47,6 +48,12 @@ type Options struct {
 	Create bool
 	// AutoCreateBucket creates a missing S3 bucket, when Create is set.
 	AutoCreateBucket bool
+	// AllowUnconditionalWrites creates a repository even on a server that
+	// ignores If-None-Match: * (conditional writes): there, two backups of
+	// one ID, or a backup and a collection, are no longer kept apart.
+	// Without it, Create refuses such a server with
+	// ErrConditionalWritesUnsupported.
+	AllowUnconditionalWrites bool
 	// Storage tunes retries, timeouts and the circuit breaker.
 	Storage storage.Options
 	// GCGracePeriod protects packs younger than it from garbage
@@ -54,8 +61,11 @@ type Options struct {
 	// written yet (default 1 h).
 	GCGracePeriod time.Duration
 	// InProgressTTL is how long an in-progress marker holds off garbage
-	// collection for its cluster; an older marker is taken to be left by
-	// a backup that died (default 6 h).
+	// collection for its cluster, and a collection marker holds off
+	// backups; an older marker is taken to be left by a process that died
+	// (default 6 h). Markers are refreshed every InProgressTTL/6; a backup
+	// whose marker was last refreshed InProgressTTL/2 ago refuses to
+	// commit, and a collection stops deleting.
 	InProgressTTL time.Duration
 	// Concurrency bounds parallel reads of manifests (default 8).
 	Concurrency int
@@ -122,6 +132,9 @@ type Repository struct {
 	location storage.Location
 	config   Config
 	opts     Options
+	// sessions are the leases of this process's running backups, by
+	// cluster/backup-id, which CommitBackup checks.
+	sessions sync.Map
 }
 
 // Open opens the repository at opts.Location, creating it when opts.Create
@@ -224,11 +237,12 @@ func decodeStrict(data []byte, v any) error {
 	return nil
 }
 
-// create writes _kbackup.json in an empty location. Of two concurrent
-// creators one writes it and the other reads it.
+// create writes _kbackup.json in an empty location, after checking that
+// the storage honours conditional writes. Of two concurrent creators one
+// writes it and the other reads it.
 func (r *Repository) create(ctx context.Context) error {
-	// Another creator's probe (below) does not make the location taken.
-	if key, found, err := storage.FirstKey(ctx, r.backend, r.layout.Prefix()); err != nil {
+	// Another creator's probe does not make the location taken.
+	if key, found, err := r.firstKeyButProbes(ctx); err != nil {
 		return err
 	} else if found && !strings.HasPrefix(key, r.layout.Probe("")) {
 		// Another creator may have just written the config.
@@ -241,6 +255,9 @@ func (r *Repository) create(ctx context.Context) error {
 		}
 		return fmt.Errorf("%w at %s, and it is not empty (it holds %s); kbackup creates a repository only in an empty location: choose an empty bucket, directory or prefix",
 			ErrNoRepository, r.location, key)
+	}
+	if err := r.checkConditionalWrites(ctx); err != nil {
+		return err
 	}
 	// Encryption the server ignores is refused before it is recorded, so
 	// that a refused attempt does not bind the location to it.
@@ -271,6 +288,53 @@ func (r *Repository) create(ctx context.Context) error {
 	}
 	r.config = cfg
 	return nil
+}
+
+// firstKeyButProbes finds any key under the prefix other than a write
+// probe, which a concurrent creator may have left for a moment.
+func (r *Repository) firstKeyButProbes(ctx context.Context) (string, bool, error) {
+	key, found, err := storage.FirstKey(ctx, r.backend, r.layout.Prefix())
+	if err != nil || !found || !strings.HasPrefix(key, r.layout.Probe("")) {
+		return key, found, err
+	}
+	for obj, err := range r.backend.List(ctx, r.layout.Prefix()) {
+		if err != nil {
+			return "", false, err
+		}
+		if !strings.HasPrefix(obj.Key, r.layout.Probe("")) {
+			return obj.Key, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// ErrConditionalWritesUnsupported: the storage ignores If-None-Match: *.
+var ErrConditionalWritesUnsupported = errors.New("the storage does not honour conditional writes")
+
+// checkConditionalWrites writes a probe twice with If-None-Match: * (the
+// second write must be refused) and deletes it. On a server that accepts
+// the second write, every protocol of docs/repository-format.md §11 that
+// relies on conditional writes is void.
+func (r *Repository) checkConditionalWrites(ctx context.Context) error {
+	key := r.layout.Probe(NewID(time.Now()) + "-conditional")
+	if err := r.backend.PutIfAbsent(ctx, key, []byte("first\n")); err != nil {
+		return fmt.Errorf("checking that %s honours conditional writes: %w", r.backend, err)
+	}
+	err := r.backend.PutIfAbsent(ctx, key, []byte("second\n"))
+	// A probe left behind is harmless (§10a).
+	_ = r.backend.Delete(ctx, key)
+	switch {
+	case errors.Is(err, storage.ErrAlreadyExists):
+		return nil
+	case err != nil:
+		return fmt.Errorf("checking that %s honours conditional writes: %w", r.backend, err)
+	case r.opts.AllowUnconditionalWrites:
+		return nil
+	}
+	return fmt.Errorf("%w: %s accepted a second write of %s with If-None-Match: *, which must be refused with 412 Precondition Failed. "+
+		"kbackup relies on it to keep two backups of one ID, and a backup and a garbage collection, from overwriting each other "+
+		"(docs/repository-format.md §11). Use a server that supports S3 conditional writes, or accept the risk with --allow-unconditional-writes",
+		ErrConditionalWritesUnsupported, r.backend, key)
 }
 
 // marshalJSON is how every JSON file of the format is written: indented,

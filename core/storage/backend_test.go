@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -139,5 +140,37 @@ func TestLocalRefusesEscapingKeys(t *testing.T) {
 		if !errors.Is(err, ErrInvalid) {
 			t.Errorf("Put(%q) = %v; want ErrInvalid", key, err)
 		}
+	}
+}
+
+// Every directory a write creates is made durable: its parent is synced
+// after it is created, and so is the directory that gets the new file.
+func TestLocalSyncsEveryDirectoryItCreates(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "repo")
+	b := newLocalBackend(root, nil)
+	var synced []string
+	b.syncDir = func(dir string) error {
+		rel, err := filepath.Rel(filepath.Dir(root), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		synced = append(synced, filepath.ToSlash(rel))
+		return syncDir(dir)
+	}
+	if err := b.Put(context.Background(), "c1/ns/configmaps/x.yaml.zst", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	// repo's parent holds the new repo/, repo holds c1/, and so on; the
+	// last directory holds the file.
+	want := []string{".", "repo", "repo/c1", "repo/c1/ns", "repo/c1/ns/configmaps"}
+	if !slices.Equal(synced, want) {
+		t.Errorf("synced %q; want %q", synced, want)
+	}
+	synced = nil
+	if err := b.PutIfAbsent(context.Background(), "c1/ns/configmaps/y.yaml.zst", []byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"repo/c1/ns/configmaps"}; !slices.Equal(synced, want) {
+		t.Errorf("a write into existing directories synced %q; want %q", synced, want)
 	}
 }

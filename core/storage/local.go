@@ -26,12 +26,15 @@ const tempPrefix = ".kbackup-tmp-"
 type localBackend struct {
 	root     string
 	describe func(string) string
+	// syncDir makes a directory's entries durable; tests replace it to
+	// see which directories were synced.
+	syncDir func(dir string) error
 }
 
 var _ Backend = (*localBackend)(nil)
 
 func newLocalBackend(root string, describe func(string) string) *localBackend {
-	return &localBackend{root: root, describe: describe}
+	return &localBackend{root: root, describe: describe, syncDir: syncDir}
 }
 
 func (b *localBackend) String() string { return b.root }
@@ -112,7 +115,7 @@ func (b *localBackend) write(ctx context.Context, key string, data []byte, commi
 	// A concurrent Delete may remove the directory, once empty, between
 	// MkdirAll and CreateTemp; create it again then.
 	for attempt := 0; ; attempt++ {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := b.mkdirAll(dir); err != nil {
 			return b.fail(op, key, err)
 		}
 		tmp, err = os.CreateTemp(dir, tempPrefix+"*")
@@ -139,8 +142,44 @@ func (b *localBackend) write(ctx context.Context, key string, data []byte, commi
 		return b.fail(op, key, err)
 	}
 	// The new name is durable only once the directory is synced.
-	if err := syncDir(dir); err != nil {
+	if err := b.syncDir(dir); err != nil {
 		return b.fail(op, key, err)
+	}
+	return nil
+}
+
+// mkdirAll is os.MkdirAll that also syncs the parent of every directory
+// it creates: a new directory's entry is durable only once its parent is
+// synced, and a file in a directory whose entry is lost after a crash is
+// lost with it.
+func (b *localBackend) mkdirAll(dir string) error {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err == nil {
+			if !fi.IsDir() {
+				return &fs.PathError{Op: "mkdir", Path: d, Err: syscall.ENOTDIR}
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		missing = append(missing, d)
+		if parent := filepath.Dir(d); parent == d {
+			break
+		}
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		d := missing[i]
+		// A concurrent writer may create it first; either way its
+		// parent is synced.
+		if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		if err := b.syncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -86,7 +87,7 @@ func newS3Backend(loc Location, creds Credentials, opts Options) (*s3Backend, er
 		Secure:       secure,
 		Region:       loc.Region,
 		BucketLookup: lookup,
-		Transport:    transport,
+		Transport:    attemptCountingTransport{transport},
 		MaxRetries:   opts.MaxAttempts,
 	})
 	if err != nil {
@@ -330,7 +331,8 @@ func (b *s3Backend) Put(ctx context.Context, key string, data []byte) error {
 }
 
 func (b *s3Backend) PutIfAbsent(ctx context.Context, key string, data []byte) error {
-	return b.callSending(ctx, opCreate, key, int64(len(data)), func(ctx context.Context) error {
+	var attempts atomic.Int32
+	err := b.callSending(ctx, opCreate, key, int64(len(data)), func(ctx context.Context) error {
 		sse, err := b.opts.Encryption.forWrite(key)
 		if err != nil {
 			return err
@@ -339,9 +341,38 @@ func (b *s3Backend) PutIfAbsent(ctx context.Context, key string, data []byte) er
 		// If-None-Match: * makes the server refuse the write when the
 		// key exists, atomically (S3 conditional writes).
 		opts.SetMatchETagExcept("*")
-		_, err = b.client.PutObject(ctx, b.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
+		_, err = b.client.PutObject(withAttemptCounter(ctx, &attempts), b.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
 		return err
 	})
+	if !errors.Is(err, ErrAlreadyExists) || attempts.Load() < 2 {
+		return err
+	}
+	// minio-go retried the PUT after a transport error or a response
+	// timeout: the conflict may be with its own first attempt, which
+	// landed. It is one when the key holds exactly these bytes.
+	if stored, getErr := b.Get(ctx, key); getErr == nil && bytes.Equal(stored, data) {
+		return nil
+	}
+	return err
+}
+
+type attemptCounterKey struct{}
+
+// withAttemptCounter makes the transport count, in n, the attempts of the
+// requests made with the returned context.
+func withAttemptCounter(ctx context.Context, n *atomic.Int32) context.Context {
+	return context.WithValue(ctx, attemptCounterKey{}, n)
+}
+
+// attemptCountingTransport counts each HTTP attempt of a request whose
+// context carries a counter (withAttemptCounter).
+type attemptCountingTransport struct{ base http.RoundTripper }
+
+func (t attemptCountingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if n, ok := req.Context().Value(attemptCounterKey{}).(*atomic.Int32); ok {
+		n.Add(1)
+	}
+	return t.base.RoundTrip(req)
 }
 
 func (b *s3Backend) Stat(ctx context.Context, key string) (ObjectInfo, error) {

@@ -26,7 +26,9 @@ type Backend interface {
 	Put(ctx context.Context, key string, data []byte) error
 	// PutIfAbsent writes the object only if the key is free, atomically:
 	// of two concurrent writers exactly one succeeds and the other gets
-	// ErrAlreadyExists.
+	// ErrAlreadyExists. A request retried after a transport error that
+	// is refused reads the object back, and succeeds when it holds
+	// exactly data: its own first attempt landed.
 	PutIfAbsent(ctx context.Context, key string, data []byte) error
 	// Stat returns the object's size and time; ErrNotFound when there is
 	// none.

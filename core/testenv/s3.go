@@ -7,8 +7,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,28 +62,69 @@ func startS3WithKeys(ctx context.Context, dir, accessKey, secretKey string) (_ *
 		}
 		s.Endpoint = "http://" + hostPort(port)
 		logPath := filepath.Join(dir, "versitygw.log")
-		// Credentials go through the environment, not argv, so they do not
-		// show in the process list.
-		env := []string{"ROOT_ACCESS_KEY=" + s.AccessKey, "ROOT_SECRET_KEY=" + s.SecretKey}
-		s.proc, err = startProcess("versitygw (S3)", logPath, env, bin,
-			"--port", hostPort(port), "--region", s.Region,
-			"posix", "--versioning-dir", versions, root)
-		if err != nil {
-			return nil, err
-		}
-		err = s.proc.waitReady(ctx, 30*time.Second, func(ctx context.Context) error {
-			_, err := s.Client().ListBuckets(ctx)
-			return err
-		})
+		err = s.launch(ctx, bin, port, logPath)
 		if err == nil {
 			return s, nil
 		}
-		s.proc.stop()
 		if attempt < attempts && logMentions(logPath, "address already in use") {
 			continue
 		}
 		return nil, err
 	}
+}
+
+// launch starts versitygw on port, over the server's directories, and
+// waits until it answers.
+func (s *S3Server) launch(ctx context.Context, bin string, port int, logPath string) error {
+	// Credentials go through the environment, not argv, so they do not
+	// show in the process list.
+	env := []string{"ROOT_ACCESS_KEY=" + s.AccessKey, "ROOT_SECRET_KEY=" + s.SecretKey}
+	proc, err := startProcess("versitygw (S3)", logPath, env, bin,
+		"--port", hostPort(port), "--region", s.Region,
+		"posix", "--versioning-dir", filepath.Join(s.dir, "versions"), filepath.Join(s.dir, "root"))
+	if err != nil {
+		return err
+	}
+	s.proc = proc
+	err = proc.waitReady(ctx, 30*time.Second, func(ctx context.Context) error {
+		_, err := s.Client().ListBuckets(ctx)
+		return err
+	})
+	if err != nil {
+		proc.stop()
+	}
+	return err
+}
+
+// Kill ends the server at once (SIGKILL), as a crash or a power cut
+// would: requests in flight get a reset connection.
+func (s *S3Server) Kill() {
+	if s.proc == nil {
+		return
+	}
+	if done, _ := s.proc.exited(); done {
+		return
+	}
+	_ = syscall.Kill(-s.proc.cmd.Process.Pid, syscall.SIGKILL)
+	<-s.proc.done
+}
+
+// Restart starts the server again, after Kill, on the same port and
+// directories, and waits until it answers.
+func (s *S3Server) Restart(ctx context.Context) error {
+	bin, err := BinaryPath(BinVersityGW)
+	if err != nil {
+		return err
+	}
+	_, portText, err := net.SplitHostPort(s.Host())
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return err
+	}
+	return s.launch(ctx, bin, port, filepath.Join(s.dir, fmt.Sprintf("versitygw-restart-%d.log", time.Now().UnixNano())))
 }
 
 // Host is the server's host:port.

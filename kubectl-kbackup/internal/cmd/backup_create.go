@@ -41,7 +41,10 @@ type BackupCreateOptions struct {
 	// FallbackStorage are repository URLs tried, in order, after the
 	// configured fallback buckets when the primary cannot be written.
 	FallbackStorage []string
-	Output          string
+	// AllowUnconditionalWrites creates a repository on a server that
+	// ignores If-None-Match.
+	AllowUnconditionalWrites bool
+	Output                   string
 
 	// Fleet is the run over several clusters (--contexts, --all-contexts,
 	// --fleet); see backup_create_fleet.go.
@@ -142,6 +145,7 @@ func (o *BackupCreateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.SkipInvalid, "skip-invalid", true, "Record objects that cannot be stored as skipped and go on; --skip-invalid=false fails their type instead.")
 	fs.StringToStringVar(&o.Labels, "labels", nil, "Labels of the backup, as key=value pairs.")
 	fs.StringArrayVar(&o.FallbackStorage, "fallback-storage", nil, "A repository URL to write to when the primary and the configured fallback buckets cannot be written; repeat for more.")
+	fs.BoolVar(&o.AllowUnconditionalWrites, "allow-unconditional-writes", false, "Create the repository even on an S3 server that ignores If-None-Match (conditional writes); concurrent backups and garbage collection are then no longer kept apart.")
 	o.Fleet.AddFlags(fs)
 	fs.BoolVar(&o.Prune, "prune", false, "After a Completed backup, prune the cluster by its retention policy (as kubectl kbackup prune --cluster NAME --yes would).")
 	ui.AddOutputFlag(fs, &o.Output)
@@ -219,8 +223,10 @@ func (o *BackupCreateOptions) Complete(fs *pflag.FlagSet, args []string) error {
 		fallbacks = append(fallbacks, fb)
 	}
 	primary.Create = true
+	primary.AllowUnconditionalWrites = o.AllowUnconditionalWrites
 	for i := range fallbacks {
 		fallbacks[i].Create = true
+		fallbacks[i].AllowUnconditionalWrites = o.AllowUnconditionalWrites
 	}
 	o.primary, o.fallbacks = primary, fallbacks
 	if o.Fleet.multi(fs) {
