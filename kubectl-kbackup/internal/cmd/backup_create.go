@@ -371,5 +371,5 @@ func (o *BackupCreateOptions) prune(ctx context.Context, res *backup.Result) err
 		Clusters:     []string{res.Manifest.Cluster.Name},
 		ConfigDays:   o.config.RetentionPolicies,
 		Environments: o.config.EnvironmentNames(),
-	}, pruneRun{yes: true, in: o.In, out: out, errOut: o.ErrOut})
+	}, pruneRun{yes: true, in: o.In, out: out, errOut: o.ErrOut, runID: o.runID, log: newLogger(o.ErrOut, o.config.Config, "run", o.runID)})
 }

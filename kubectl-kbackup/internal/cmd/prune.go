@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -121,7 +123,9 @@ func (o *PruneOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return runPrune(ctx, r, opts, pruneRun{dryRun: o.DryRun, yes: o.Yes, output: o.Output, in: o.In, out: o.Out, errOut: o.ErrOut})
+	runID := repo.NewRunID(time.Now())
+	return runPrune(ctx, r, opts, pruneRun{dryRun: o.DryRun, yes: o.Yes, output: o.Output, in: o.In, out: o.Out, errOut: o.ErrOut,
+		runID: runID, log: newLogger(o.ErrOut, o.config.Config, "run", runID)})
 }
 
 func (o *PruneOptions) pruneOptions(ctx context.Context) (prune.Options, error) {
@@ -151,6 +155,10 @@ type pruneRun struct {
 	output      string
 	in          io.Reader
 	out, errOut io.Writer
+	// runID ties the prune to its log lines and its report: its own, or
+	// that of the backup run it follows (backup create --prune).
+	runID string
+	log   *slog.Logger
 }
 
 // runPrune plans, shows the plan (on errOut when it then asks), asks unless
@@ -158,18 +166,26 @@ type pruneRun struct {
 func runPrune(ctx context.Context, r *repo.Repository, opts prune.Options, run pruneRun) error {
 	plans, err := prune.Plan(ctx, r, opts)
 	if err != nil {
+		run.log.Error("prune not planned", "error", err.Error())
 		return flagErrors(err, retentionFlagNames)
 	}
 	report := func(done bool) error {
 		if run.output != "" {
-			return ui.PrintObject(run.out, run.output, ui.NewPruneReport(plans, !done))
+			rep := ui.NewPruneReport(plans, !done)
+			rep.RunID = run.runID
+			return ui.PrintObject(run.out, run.output, rep)
 		}
-		return ui.RenderPrunePlan(run.out, ui.NewStyles(run.out), plans, done)
+		if err := ui.RenderPrunePlan(run.out, ui.NewStyles(run.out), plans, done); err != nil || !done {
+			return err
+		}
+		_, err := fmt.Fprintf(run.out, "Run %s.\n", run.runID)
+		return err
 	}
 	removing := 0
 	for _, p := range plans {
 		removing += len(p.ToRemove())
 	}
+	run.log.Info("prune planned", "clusters", len(plans), "removing", removing, "dryRun", run.dryRun)
 	if run.dryRun || removing == 0 {
 		return report(false)
 	}
@@ -186,6 +202,12 @@ func runPrune(ctx context.Context, r *repo.Repository, opts prune.Options, run p
 		}
 	}
 	err = prune.Execute(ctx, r, plans)
+	if err != nil {
+		run.log.Error("prune failed", "error", err.Error())
+	} else {
+		rep := ui.NewPruneReport(plans, false)
+		run.log.Info("prune ended", "removed", rep.Removed, "bytesFreed", rep.BytesFreed)
+	}
 	if rerr := report(true); rerr != nil && err == nil {
 		err = rerr
 	}

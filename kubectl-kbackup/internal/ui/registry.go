@@ -145,6 +145,8 @@ func RenderPrunePlan(w io.Writer, s *Styles, plans []*prune.ClusterPlan, done bo
 
 // PruneReport is prune's -o json|yaml document.
 type PruneReport struct {
+	// RunID is the prune's run ID, in its log lines too.
+	RunID      string               `json:"runId,omitempty"`
 	DryRun     bool                 `json:"dryRun"`
 	Clusters   []*prune.ClusterPlan `json:"clusters"`
 	Removed    int                  `json:"removed"`

@@ -444,3 +444,35 @@ func TestBackupCreatePrune(t *testing.T) {
 		t.Errorf("stdout keeps -o json's document and the prune report goes to stderr:\n%s", res)
 	}
 }
+
+// A prune has a run ID: in its report and in every log line it writes; a
+// prune that follows a backup (--prune) shares the backup's run.
+func TestPruneRunID(t *testing.T) {
+	bucket := env.S3.NewBucket(t)
+	storage := []string{"--storage", env.S3.RepositoryURL(bucket)}
+	for _, id := range []string{"a", "b"} {
+		mustRun(t, 0, invocation{}, append([]string{"backup", "create", id, "--context", "dr-us", "-n", "kube-public"}, storage...)...)
+	}
+	res := mustRun(t, 0, invocation{}, append([]string{"prune", "--context", "dr-us", "--keep-last", "1", "--yes", "-o", "json",
+		"--log-format", "json", "--log-level", "info"}, storage...)...)
+	var report struct {
+		RunID   string `json:"runId"`
+		Removed int    `json:"removed"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &report); err != nil || !strings.HasPrefix(report.RunID, "run-") || report.Removed != 1 {
+		t.Fatalf("the report should carry a run ID and one removal (%v):\n%s", err, res)
+	}
+	lines := strings.Split(strings.TrimSpace(res.stderr), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("want the prune's log lines on stderr:\n%s", res)
+	}
+	for _, line := range lines {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatalf("a log line is not JSON: %q", line)
+		}
+		if entry["run"] != report.RunID {
+			t.Errorf("log line without the prune's run ID %s: %s", report.RunID, line)
+		}
+	}
+}
