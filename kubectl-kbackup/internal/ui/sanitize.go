@@ -49,20 +49,22 @@ func Sanitize(s string) string {
 // isClean reports whether s has nothing Sanitize would change other than
 // SGR sequences, the common case, so that it costs one pass and no copy.
 func isClean(s string) bool {
+	nonASCII := false
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 && c != '\n' && c != '\t' || c == 0x7f || c >= 0x80 {
-			if c >= 0x80 && !strings.ContainsFunc(s, isC1) && utf8.ValidString(s) {
-				continue
+		switch c := s[i]; {
+		case c == 0x1b:
+			n := sgrLength(s[i:])
+			if n == 0 {
+				return false
 			}
-			if c == 0x1b && sgrLength(s[i:]) > 0 {
-				i += sgrLength(s[i:]) - 1
-				continue
-			}
+			i += n - 1
+		case c < 0x20 && c != '\n' && c != '\t', c == 0x7f:
 			return false
+		case c >= 0x80:
+			nonASCII = true
 		}
 	}
-	return true
+	return !nonASCII || (utf8.ValidString(s) && !strings.ContainsFunc(s, isC1))
 }
 
 func isC1(r rune) bool { return r >= 0x80 && r <= 0x9f }

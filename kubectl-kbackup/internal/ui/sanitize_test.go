@@ -26,6 +26,8 @@ func TestSanitize(t *testing.T) {
 		{"c1 \u009b2J csi", `c1 \u009b2J csi`},
 		{"bad \x9b byte", `bad \x9b byte`},
 		{"ünïcødé ✓", "ünïcødé ✓"},
+		{"\x1b[1mü\x1b[0m ✓", "\x1b[1mü\x1b[0m ✓"},
+		{"\x1b[1mü\x1b[0m\r", "\x1b[1mü\x1b[0m^M"},
 		{"\x1b", "^["},
 		{"\x1b[", "^[["},
 	}
