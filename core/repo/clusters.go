@@ -2,7 +2,6 @@ package repo
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -119,12 +118,9 @@ func (r *Repository) GetCluster(ctx context.Context, name string) (*fleet.Cluste
 	}
 	// The version first: an entry of a newer format may have fields this
 	// kbackup does not know, and is reported as newer, not as corrupt.
-	var probe struct {
-		FormatVersion int `json:"formatVersion"`
-	}
-	if err := json.Unmarshal(data, &probe); err == nil && probe.FormatVersion > FormatVersion {
+	if v, err := formatVersionOf(data); err == nil && v > FormatVersion {
 		return nil, fmt.Errorf("cluster entry %s in %s: %w: cluster.formatVersion is %d, written by a newer kbackup; this kbackup (%s) reads version %d: upgrade kbackup",
-			key, r.backend, ErrUnsupportedFormat, probe.FormatVersion, version.Get().Version, FormatVersion)
+			key, r.backend, ErrUnsupportedFormat, v, version.Get().Version, FormatVersion)
 	}
 	entry := new(fleet.ClusterEntry)
 	if err := decodeStrict(data, entry); err != nil {

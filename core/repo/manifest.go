@@ -248,15 +248,13 @@ func (p PackEntry) validate(cluster string) error {
 // data and anything Validate refuses fail with ErrCorrupt; a newer format
 // version fails with ErrUnsupportedFormat.
 func ParseManifest(data []byte) (*Manifest, error) {
-	var probe struct {
-		FormatVersion int `json:"formatVersion"`
-	}
-	if err := json.Unmarshal(data, &probe); err != nil {
+	v, err := formatVersionOf(data)
+	if err != nil {
 		return nil, fmt.Errorf("%w: not a JSON manifest: %v", ErrCorrupt, err)
 	}
-	if probe.FormatVersion > FormatVersion {
+	if v > FormatVersion {
 		return nil, fmt.Errorf("%w: manifest format version %d; this kbackup reads version %d, upgrade it",
-			ErrUnsupportedFormat, probe.FormatVersion, FormatVersion)
+			ErrUnsupportedFormat, v, FormatVersion)
 	}
 	m := new(Manifest)
 	if err := decodeStrict(data, m); err != nil {

@@ -195,15 +195,13 @@ func (r *Repository) readConfig(ctx context.Context) (Config, error) {
 func parseConfig(data []byte) (Config, error) {
 	// The version first, so that a newer format is reported as such and
 	// not as an unknown field.
-	var probe struct {
-		FormatVersion int `json:"formatVersion"`
-	}
-	if err := json.Unmarshal(data, &probe); err != nil {
+	v, err := formatVersionOf(data)
+	if err != nil {
 		return Config{}, fmt.Errorf("%w: not JSON: %v", ErrCorrupt, err)
 	}
-	if probe.FormatVersion > FormatVersion {
+	if v > FormatVersion {
 		return Config{}, fmt.Errorf("%w: the repository has format version %d and this kbackup (%s) reads version %d; upgrade kbackup",
-			ErrUnsupportedFormat, probe.FormatVersion, version.Get().Version, FormatVersion)
+			ErrUnsupportedFormat, v, version.Get().Version, FormatVersion)
 	}
 	var cfg Config
 	if err := decodeStrict(data, &cfg); err != nil {
@@ -221,6 +219,17 @@ func parseConfig(data []byte) (Config, error) {
 			ErrUnsupportedFormat, cfg.Settings.Encryption.Mode, version.Get().Version, strings.Join(storage.EncryptionModes, ", "))
 	}
 	return cfg, nil
+}
+
+// formatVersionOf reads only a document's formatVersion, so that a document
+// of a newer format is reported as newer before its fields, which this
+// kbackup may not know, are decoded.
+func formatVersionOf(data []byte) (int, error) {
+	var probe struct {
+		FormatVersion int `json:"formatVersion"`
+	}
+	err := json.Unmarshal(data, &probe)
+	return probe.FormatVersion, err
 }
 
 // decodeStrict decodes one JSON value, refusing unknown fields and

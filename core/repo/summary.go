@@ -2,7 +2,6 @@ package repo
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -125,12 +124,9 @@ func (r *Repository) ReadSummary(ctx context.Context, cluster string) (*ClusterS
 	if err != nil {
 		return nil, err
 	}
-	var probe struct {
-		FormatVersion int `json:"formatVersion"`
-	}
-	if err := json.Unmarshal(data, &probe); err == nil && probe.FormatVersion > FormatVersion {
+	if v, err := formatVersionOf(data); err == nil && v > FormatVersion {
 		return nil, fmt.Errorf("cluster summary %s in %s: %w: format version %d; this kbackup reads version %d",
-			key, r.backend, ErrUnsupportedFormat, probe.FormatVersion, FormatVersion)
+			key, r.backend, ErrUnsupportedFormat, v, FormatVersion)
 	}
 	s := new(ClusterSummary)
 	if err := decodeStrict(data, s); err != nil {
