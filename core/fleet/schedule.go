@@ -25,6 +25,9 @@ type Schedule struct {
 	// empty means UTC, or the expression's CRON_TZ= when it has one. Giving
 	// both is an error.
 	TimeZone string `json:"timeZone,omitempty"`
+	// Cluster restricts the schedule to one registered cluster (what a
+	// Terraform kbackup_schedule declares); empty means no restriction.
+	Cluster string `json:"cluster,omitempty"`
 	// Environment restricts the schedule to the clusters of one
 	// environment; empty means every cluster of the registry.
 	Environment string `json:"environment,omitempty"`
@@ -43,9 +46,31 @@ func (s *Schedule) Validate(p *field.Path) field.ErrorList {
 	if s.Environment != "" {
 		errs = append(errs, validateEnvironment(p.Child("environment"), s.Environment)...)
 	}
+	if s.Cluster != "" {
+		errs = append(errs, ValidateClusterName(p.Child("cluster"), s.Cluster)...)
+		if s.Environment != "" {
+			errs = append(errs, field.Invalid(p.Child("environment"), s.Environment,
+				"the schedule already names cluster "+s.Cluster+"; want either a cluster or an environment"))
+		}
+	}
 	errs = append(errs, s.Spec.Validate(p.Child("spec"))...)
 	errs = append(errs, s.Retention.Validate(p.Child("retention"))...)
 	return errs
+}
+
+// AppliesTo says whether the schedule covers the named cluster of the
+// given environment: not suspended, and matching its cluster or
+// environment when it names one.
+func (s *Schedule) AppliesTo(cluster, environment string) bool {
+	switch {
+	case s.Suspend:
+		return false
+	case s.Cluster != "":
+		return s.Cluster == cluster
+	case s.Environment != "":
+		return s.Environment == environment
+	}
+	return true
 }
 
 // Parse returns the schedule's cron schedule, in its time zone.

@@ -92,3 +92,29 @@ func FuzzValidateCron(f *testing.F) {
 		_ = validateCron(spec, "") // must not panic
 	})
 }
+
+func TestScheduleAppliesTo(t *testing.T) {
+	for _, tt := range []struct {
+		s            Schedule
+		cluster, env string
+		want         bool
+	}{
+		{Schedule{}, "a", "prod", true},
+		{Schedule{Suspend: true}, "a", "prod", false},
+		{Schedule{Cluster: "a"}, "a", "dev", true},
+		{Schedule{Cluster: "a"}, "b", "dev", false},
+		{Schedule{Environment: "prod"}, "a", "prod", true},
+		{Schedule{Environment: "prod"}, "a", "dev", false},
+	} {
+		if got := tt.s.AppliesTo(tt.cluster, tt.env); got != tt.want {
+			t.Errorf("%+v.AppliesTo(%q, %q) = %v, want %v", tt.s, tt.cluster, tt.env, got, tt.want)
+		}
+	}
+	bad := Schedule{Name: "n", Cron: "@daily", Cluster: "a", Environment: "prod"}
+	if err := bad.Validate(field.NewPath("schedule")).ToAggregate(); err == nil || !strings.Contains(err.Error(), "schedule.environment") {
+		t.Errorf("a schedule with a cluster and an environment: %v, want an error at schedule.environment", err)
+	}
+	if err := (&Schedule{Name: "n", Cron: "@daily", Cluster: "Not_DNS"}).Validate(field.NewPath("schedule")).ToAggregate(); err == nil || !strings.Contains(err.Error(), "schedule.cluster") {
+		t.Errorf("a schedule naming an invalid cluster: %v, want an error at schedule.cluster", err)
+	}
+}

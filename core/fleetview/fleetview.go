@@ -142,7 +142,7 @@ func clusterStatus(ctx context.Context, r *repo.Repository, name string, schedul
 	if len(problems) > 0 {
 		st.Error = errors.Join(problems...).Error()
 	}
-	judge(&st, applicable(st.Environment, schedules, opts.Schedules), opts)
+	judge(&st, applicable(name, st.Environment, schedules, opts.Schedules), opts)
 	return st
 }
 
@@ -155,7 +155,7 @@ type due struct {
 // applicable are the schedules that cover a cluster of environment env:
 // kbackup.yaml's backup_schedules of its environment, and the repository's
 // schedules of its environment or of every cluster, not suspended.
-func applicable(env string, stored []*fleet.Schedule, configured map[string]string) []due {
+func applicable(cluster, env string, stored []*fleet.Schedule, configured map[string]string) []due {
 	var out []due
 	if spec, ok := configured[env]; ok && env != "" {
 		s := fleet.Schedule{Name: "backup_schedules." + env, Cron: spec}
@@ -164,7 +164,7 @@ func applicable(env string, stored []*fleet.Schedule, configured map[string]stri
 		}
 	}
 	for _, s := range stored {
-		if s.Suspend || (s.Environment != "" && s.Environment != env) {
+		if !s.AppliesTo(cluster, env) {
 			continue
 		}
 		if c, err := s.Parse(); err == nil {

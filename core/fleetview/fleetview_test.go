@@ -40,7 +40,7 @@ func TestJudge(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			st := ClusterStatus{Environment: tc.env, LastGood: tc.lastGood}
-			judge(&st, applicable(tc.env, stored, daily2am), Options{Now: now, MaxAge: DefaultMaxAge, Grace: DefaultGrace})
+			judge(&st, applicable("c1", tc.env, stored, daily2am), Options{Now: now, MaxAge: DefaultMaxAge, Grace: DefaultGrace})
 			if st.Stale != tc.stale || !strings.Contains(st.StaleReason, tc.reasonHas) {
 				t.Errorf("stale %v (%q), want %v with %q", st.Stale, st.StaleReason, tc.stale, tc.reasonHas)
 			}
