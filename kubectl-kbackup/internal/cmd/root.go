@@ -83,6 +83,7 @@ to use S3.`,
 		NewCmdConfig(global, streams),
 		NewCmdVersion(streams),
 	)
+	registerCompletions(root, global)
 	return root
 }
 
