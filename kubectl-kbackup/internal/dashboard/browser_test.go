@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,8 +16,11 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/kbackup/kbackup/core/backup"
+	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/restore"
+	"github.com/kbackup/kbackup/core/selection"
 	"github.com/kbackup/kbackup/core/testenv"
 	"github.com/kbackup/kbackup/core/testenv/repotest"
 	"github.com/kbackup/kbackup/core/testenv/workload"
@@ -109,6 +113,22 @@ func TestDashboardInChromium(t *testing.T) {
 	// backed up: stale.
 	if _, err := r.RegisterCluster(ctx, repo.ClusterIdentity{Name: "edge-ap", UID: "5b1e0c1e-2f57-4a8e-9d3c-6a0f1d2e3c4b"}, repo.ClusterSettings{Environment: &prod}, repo.ClaimOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	// A restore of prod-eu's shop into dr-us as shop-copy, recorded
+	// under dr-us.
+	drClient, err := kube.NewClient(env.Cluster("dr-us").Config(), kube.ClientOptions{QPS: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := restore.NewPlan(ctx, restore.PlanInput{Repository: r, Manifest: manifests[0], Target: drClient, Options: restore.Options{
+		Selection: selection.Selection{IncludeNamespaces: []string{"shop"}}, NamespaceMapping: clean.NamespaceMapping{"shop": "shop-copy"}, TargetClusterName: "dr-us",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored, err := restore.Apply(ctx, plan)
+	if err != nil || restored.Phase != restore.PhaseCompleted {
+		t.Fatalf("restore into dr-us: %v %+v", err, restored)
 	}
 	base := serve(t, r, Options{Address: freeAddress(t, "127.0.0.1")})
 	bctx := browser(t)
@@ -226,6 +246,12 @@ func TestDashboardInChromium(t *testing.T) {
 	if !visited[secretPath] {
 		t.Errorf("the crawl did not reach the Secret's page %s", secretPath)
 	}
+	drHTML := load("/clusters/dr-us")
+	for _, want := range []string{restored.ID, "Completed", `href="/clusters/prod-eu/backups/` + manifests[0].ID + `"`, fmt.Sprintf(`<td class="num">%d</td>`, restored.Totals.Created)} {
+		if !strings.Contains(drHTML, want) {
+			t.Errorf("dr-us's page lacks the restore: %q", want)
+		}
+	}
 	backupHTML := load("/clusters/prod-eu/backups/" + manifests[0].ID)
 	for _, want := range []string{"Completed", "shop", "deployments.apps", "secrets", "(cluster-scoped)"} {
 		if !strings.Contains(backupHTML, want) {
@@ -240,7 +266,7 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	for name, path := range map[string]string{
 		"dashboard-fleet.png":   "/",
-		"dashboard-cluster.png": "/clusters/prod-eu",
+		"dashboard-cluster.png": "/clusters/dr-us",
 		"dashboard-backup.png":  "/clusters/prod-eu/backups/" + manifests[0].ID,
 		"dashboard-secret.png":  secretPath,
 	} {

@@ -2,10 +2,8 @@ package dashboard
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -30,7 +28,7 @@ import (
 //go:embed templates/*.html templates/style.css
 var assets embed.FS
 
-// maxRestoresShown bounds the restore records a cluster page reads.
+// maxRestoresShown bounds the restore records a cluster page lists.
 const maxRestoresShown = 50
 
 // dashboard serves the pages over one repository.
@@ -255,19 +253,6 @@ func (d *dashboard) fleetPage(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, http.StatusOK, "fleet", v)
 }
 
-// restoreRow is a restore record as a cluster page lists it.
-type restoreRow struct {
-	ID          string
-	WrittenAt   time.Time
-	Phase       string
-	Backup      restore.BackupRef
-	DryRun      bool
-	Totals      restore.Counts
-	StartedAt   time.Time
-	CompletedAt time.Time
-	Error       string
-}
-
 // clusterView is a cluster page's data.
 type clusterView struct {
 	Title    string
@@ -276,7 +261,7 @@ type clusterView struct {
 	Status   *fleetview.ClusterStatus
 	Backups  []repo.BackupSummary
 	Summary  *repo.ClusterSummary
-	Restores []restoreRow
+	Restores []*restore.Result
 	// MoreRestores counts the older records not shown.
 	MoreRestores int
 	Problems     []string
@@ -317,34 +302,20 @@ func (d *dashboard) clusterPage(w http.ResponseWriter, r *http.Request) {
 			v.Status = &clusters[i]
 		}
 	}
-	records, err := d.repo.ListRestores(ctx, name)
+	records, bad, err := restore.ListRecords(ctx, d.repo, name)
 	if err != nil {
-		v.Problems = append(v.Problems, fmt.Sprintf("listing the restores: %v", err))
+		v.Problems = append(v.Problems, fmt.Sprintf("reading the restore records: %v", err))
 	}
-	slices.SortFunc(records, func(a, b repo.RestoreRecordInfo) int { return cmp.Compare(b.ID, a.ID) })
+	for _, e := range bad {
+		v.Problems = append(v.Problems, e.Error())
+	}
+	slices.Reverse(records) // newest first
 	if len(records) > maxRestoresShown {
 		v.MoreRestores = len(records) - maxRestoresShown
 		records = records[:maxRestoresShown]
 	}
-	for _, info := range records {
-		row := restoreRow{ID: info.ID, WrittenAt: info.WrittenAt}
-		var rec struct {
-			Phase       string            `json:"phase"`
-			Backup      restore.BackupRef `json:"backup"`
-			DryRun      bool              `json:"dryRun"`
-			Totals      restore.Counts    `json:"totals"`
-			StartedAt   time.Time         `json:"startedAt"`
-			CompletedAt time.Time         `json:"completedAt"`
-		}
-		var raw json.RawMessage
-		if err := d.repo.ReadRestoreRecord(ctx, name, info.ID, &raw); err != nil {
-			row.Error = err.Error()
-		} else if err := json.Unmarshal(raw, &rec); err != nil {
-			row.Error = fmt.Sprintf("restore record %s: %v", info.ID, err)
-		} else {
-			row.Phase, row.Backup, row.DryRun, row.Totals, row.StartedAt, row.CompletedAt = rec.Phase, rec.Backup, rec.DryRun, rec.Totals, rec.StartedAt, rec.CompletedAt
-		}
-		v.Restores = append(v.Restores, row)
+	for _, rec := range records {
+		v.Restores = append(v.Restores, rec.Result)
 	}
 	d.render(w, r, http.StatusOK, "cluster", v)
 }
