@@ -39,11 +39,14 @@ type dashboard struct {
 	pages map[string]*template.Template
 	css   []byte
 
-	// fleet is the last reading of the fleet, served for opts.Refresh.
-	mu       sync.Mutex
-	fleet    []fleetview.ClusterStatus
-	fleetAt  time.Time
-	fleetErr error
+	// fleet is the last good reading of the fleet, served for
+	// opts.Refresh and while the next is read; fleetErr is the error of
+	// the last reading; refreshing is closed when the running reading ends.
+	mu         sync.Mutex
+	fleet      []fleetview.ClusterStatus
+	fleetAt    time.Time
+	fleetErr   error
+	refreshing chan struct{}
 }
 
 // New returns the dashboard's handler over r: its pages behind the
@@ -76,6 +79,11 @@ func New(r *repo.Repository, o Options, log *slog.Logger) (http.Handler, error) 
 		}
 		d.pages[page] = t
 	}
+	// The first reading of a large fleet takes seconds: it starts now,
+	// not when the first person opens the page.
+	d.mu.Lock()
+	d.startRefreshLocked()
+	d.mu.Unlock()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", d.fleetPage)
 	mux.HandleFunc("GET /style.css", d.style)
@@ -196,18 +204,62 @@ func (d *dashboard) fail(w http.ResponseWriter, r *http.Request, status int, err
 	d.render(w, r, status, "error", map[string]any{"Title": http.StatusText(status), "Status": status, "Error": err.Error()})
 }
 
-// readFleet returns the fleet's status, read at most once per Refresh.
+// readFleet returns the last reading of the fleet. A reading older than
+// Refresh is still served while a new one is read in the background, so
+// that only the first page after the start waits for the repository (New
+// starts that first reading at once). The error is that of the last
+// reading, when it failed; the clusters are then the reading before.
 func (d *dashboard) readFleet(ctx context.Context) ([]fleetview.ClusterStatus, time.Time, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.fleetErr == nil && d.fleet != nil && time.Since(d.fleetAt) < d.opts.Refresh {
-		return d.fleet, d.fleetAt, nil
+	if d.fleet != nil {
+		if time.Since(d.fleetAt) >= d.opts.Refresh {
+			d.startRefreshLocked()
+		}
+		clusters, at, err := d.fleet, d.fleetAt, d.fleetErr
+		d.mu.Unlock()
+		return clusters, at, err
 	}
-	opts := d.opts.Fleet
-	opts.Now = time.Now()
-	clusters, err := fleetview.Status(ctx, d.repo, opts)
-	d.fleet, d.fleetAt, d.fleetErr = clusters, opts.Now, err
-	return clusters, opts.Now, err
+	d.startRefreshLocked()
+	done := d.refreshing
+	d.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return nil, time.Time{}, ctx.Err()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fleet, d.fleetAt, d.fleetErr
+}
+
+// readingTimeout bounds one reading of the fleet.
+const readingTimeout = 10 * time.Minute
+
+// startRefreshLocked starts a reading of the fleet unless one runs.
+func (d *dashboard) startRefreshLocked() {
+	if d.refreshing != nil {
+		return
+	}
+	done := make(chan struct{})
+	d.refreshing = done
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), readingTimeout)
+		defer cancel()
+		opts := d.opts.Fleet
+		opts.Now = time.Now()
+		clusters, err := fleetview.Status(ctx, d.repo, opts)
+		if err != nil {
+			d.log.Error("reading the fleet for the dashboard", "error", err)
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.fleetErr = err
+		if err == nil {
+			d.fleet, d.fleetAt = clusters, opts.Now
+		}
+		d.refreshing = nil
+		close(done)
+	}()
 }
 
 // fleetView is the fleet page's data.
@@ -222,16 +274,22 @@ type fleetView struct {
 	// Environment and OnlyStale are the filters applied.
 	Environment string
 	OnlyStale   bool
+	// Problem is why the last reading failed, when the page shows the one
+	// before.
+	Problem string
 }
 
 func (d *dashboard) fleetPage(w http.ResponseWriter, r *http.Request) {
 	clusters, at, err := d.readFleet(r.Context())
-	if err != nil {
+	if clusters == nil && err != nil {
 		d.fail(w, r, 0, fmt.Errorf("reading the fleet: %w", err))
 		return
 	}
 	v := fleetView{Title: "Fleet", Repository: d.repo.Location().String(), ReadAt: at,
 		Environment: r.URL.Query().Get("environment"), OnlyStale: r.URL.Query().Get("stale") == "1"}
+	if err != nil {
+		v.Problem = fmt.Sprintf("The last reading of the repository failed, this is the one before: %v", err)
+	}
 	envs := map[string]bool{}
 	for _, c := range clusters {
 		if c.Environment != "" {
