@@ -110,6 +110,9 @@ type ClusterReport struct {
 // ErrSameRepository: the target is the source.
 var ErrSameRepository = errors.New("the target is the source repository")
 
+// ErrIncompatible: the target stores packs otherwise than the source.
+var ErrIncompatible = errors.New("the target's settings differ from the source's")
+
 // Run copies the clusters opts names (or the whole fleet) from src into
 // dst. dst must be open (repo.Open with Create, for a new target). It
 // copies what it can and returns the report with an error that names every
@@ -121,6 +124,14 @@ func Run(ctx context.Context, src, dst *repo.Repository, opts Options) (*Report,
 	}
 	if src.Config().ID == dst.Config().ID {
 		return nil, fmt.Errorf("%w: %s and %s are both repository %s; replicate into another location", ErrSameRepository, src, dst, src.Config().ID)
+	}
+	// Packs are copied byte for byte: the target must store them as the
+	// source does. Both were validated when opened; a later format may
+	// allow other settings.
+	sc, dc := src.Config(), dst.Config()
+	if sc.FormatVersion != dc.FormatVersion || sc.Settings.Compression != dc.Settings.Compression || sc.Settings.Hash != dc.Settings.Hash {
+		return nil, fmt.Errorf("%w: %s has format %d (%s, %s) and %s format %d (%s, %s); replicate into a repository of the same settings",
+			ErrIncompatible, src, sc.FormatVersion, sc.Settings.Compression, sc.Settings.Hash, dst, dc.FormatVersion, dc.Settings.Compression, dc.Settings.Hash)
 	}
 	rep := &Report{Source: src.Location().String(), Target: dst.Location().String(), Fleet: len(opts.Clusters) == 0}
 	clusters := slices.Clone(opts.Clusters)

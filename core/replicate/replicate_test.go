@@ -63,12 +63,21 @@ func TestReplicateFleetCopiesEverythingOnceAndVerifies(t *testing.T) {
 	if err := src.PutSchedule(ctx, &fleet.Schedule{Name: "nightly", Cron: "0 2 * * *"}); err != nil {
 		t.Fatal(err)
 	}
+	restoreID := repo.NewID(time.Now())
+	record := map[string]any{"id": restoreID, "phase": "Completed", "totals": map[string]int{"created": 3}}
+	if err := src.WriteRestoreRecord(ctx, repotest.ClusterName(1), restoreID, record); err != nil {
+		t.Fatal(err)
+	}
 	rep, err := replicate.Run(ctx, src, dst, replicate.Options{})
 	if err != nil {
 		t.Fatalf("replicate: %v", err)
 	}
-	if rep.ManifestsCopied != 18 || rep.ManifestsSkipped != 0 || rep.PacksCopied == 0 || rep.BytesCopied == 0 || rep.SchedulesCopied != 1 {
+	if rep.ManifestsCopied != 18 || rep.ManifestsSkipped != 0 || rep.PacksCopied == 0 || rep.BytesCopied == 0 || rep.SchedulesCopied != 1 || rep.Clusters[1].RestoresCopied != 1 {
 		t.Fatalf("first run: %+v", rep)
+	}
+	var copied map[string]any
+	if err := dst.ReadRestoreRecord(ctx, repotest.ClusterName(1), restoreID, &copied); err != nil || copied["phase"] != "Completed" {
+		t.Errorf("the restore record in the copy: %v %v", copied, err)
 	}
 	healthy(t, dst)
 	for i := range smallFleet.Clusters {
@@ -107,7 +116,7 @@ func TestReplicateFleetCopiesEverythingOnceAndVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.ManifestsCopied != 0 || again.PacksCopied != 0 || again.ManifestsSkipped != 18 || again.SchedulesCopied != 0 {
+	if again.ManifestsCopied != 0 || again.PacksCopied != 0 || again.ManifestsSkipped != 18 || again.SchedulesCopied != 0 || again.Clusters[1].RestoresCopied != 0 {
 		t.Fatalf("second run copied again: %+v", again)
 	}
 }
