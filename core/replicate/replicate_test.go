@@ -239,3 +239,40 @@ func TestReplicateRefusesTheSameRepository(t *testing.T) {
 		t.Fatalf("got %v, want ErrSameRepository", err)
 	}
 }
+
+func TestReplicateSkipsAnUnreadableManifest(t *testing.T) {
+	ctx := context.Background()
+	spec := smallFleet
+	spec.Clusters = 1
+	src, dst, _ := twoRepositories(t, spec, nil)
+	cluster := repotest.ClusterName(0)
+	ids, err := src.BackupIDs(ctx, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A manifest naming a pack of another cluster: valid JSON, refused by
+	// the format's checks.
+	m, err := src.ReadManifest(ctx, cluster, ids[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Cluster.Name = "cluster-9999"
+	data, err := repo.MarshalManifest(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Backend().Put(ctx, src.Layout().Manifest(cluster, ids[2]), data); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := replicate.Run(ctx, src, dst, replicate.Options{Clusters: []string{cluster}})
+	if !errors.Is(err, repo.ErrCorrupt) || !strings.Contains(err.Error(), ids[2]) {
+		t.Fatalf("want an error naming the manifest %s, got %v", ids[2], err)
+	}
+	if rep.Clusters[0].ManifestsFailed != 1 || rep.ManifestsCopied != len(ids)-1 {
+		t.Fatalf("report: %+v", rep.Clusters[0])
+	}
+	if _, err := dst.ReadManifest(ctx, cluster, ids[2]); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the unreadable manifest reached the copy (%v)", err)
+	}
+	healthy(t, dst)
+}
