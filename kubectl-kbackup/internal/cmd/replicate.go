@@ -139,7 +139,7 @@ func (o *ReplicateOptions) Run(ctx context.Context) error {
 		opts.Clusters = []string{cluster}
 	}
 	progress := ui.NewCountProgress(o.ErrOut)
-	progress.Start(0, "replicating", "backups")
+	progress.Start(-1, "replicating", "backups") // -1: the total is not known up front (a spinner)
 	done := 0
 	opts.Progress = func(e replicate.Event) {
 		done++
