@@ -219,3 +219,43 @@ func TestServeStopsWithItsContext(t *testing.T) {
 		t.Fatal("still listening after its context ended")
 	}
 }
+
+// Pages that name what the repository does not hold answer 404, and names
+// that cannot be names 400, with the reason on an error page.
+func TestMissingAndInvalidPages(t *testing.T) {
+	ctx := context.Background()
+	env := testenv.Start(t, testenv.Options{S3: true})
+	r, err := repo.Open(ctx, repotest.S3Options(env.S3, env.S3.NewBucket(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repotest.GenerateFleet(ctx, r, repotest.FleetSpec{Clusters: 1, Backups: 1, Interval: time.Hour, Newest: time.Now(), SharedPacks: 1}); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := r.BackupIDs(ctx, repotest.ClusterName(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serve(t, r, Options{Address: freeAddress(t, "127.0.0.1")})
+	backup := "/clusters/" + repotest.ClusterName(0) + "/backups/" + ids[0]
+	for path, want := range map[string]int{
+		"/clusters/no-such-cluster": http.StatusNotFound,
+		"/clusters/Not_A_Name":      http.StatusBadRequest,
+		"/clusters/" + repotest.ClusterName(0) + "/backups/20200101T000000Z-abcdef": http.StatusNotFound,
+		"/clusters/" + repotest.ClusterName(0) + "/backups/bad%20id!":               http.StatusBadRequest,
+		backup + "/objects?namespace=app-0&resource=secrets":                        http.StatusNotFound,
+		backup + "/object?namespace=app-0&resource=configmaps&name=nope":            http.StatusNotFound,
+		backup + "/object?namespace=app-0&resource=configmaps&name=cm-0":            http.StatusOK,
+		backup + "/objects?namespace=app-0&resource=configmaps":                     http.StatusOK,
+		backup:          http.StatusOK,
+		"/nothing/here": http.StatusNotFound,
+	} {
+		status, _, body := get(t, base, path, "")
+		if status != want {
+			t.Errorf("GET %s: %d, want %d\n%.400s", path, status, want, body)
+		}
+		if status >= 400 && !strings.Contains(body, `class="error"`) {
+			t.Errorf("GET %s: the error page does not say why", path)
+		}
+	}
+}
