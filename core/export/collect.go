@@ -136,8 +136,12 @@ func collect(ctx context.Context, r *repo.Repository, m *repo.Manifest, sel *sel
 }
 
 // leave records an object left out. Callers hold c.mu.
-func (c *collector) leave(resource, namespace, name, reason string) {
-	c.res.Left = append(c.res.Left, LeftOut{Resource: resource, Namespace: namespace, Name: name, Reason: reason})
+func (c *collector) leave(resource, namespace, name, reason string, owner ...string) {
+	l := LeftOut{Resource: resource, Namespace: namespace, Name: name, Reason: reason}
+	if len(owner) > 0 {
+		l.Owner = owner[0]
+	}
+	c.res.Left = append(c.res.Left, l)
 }
 
 // controller returns the controller owner reference of obj, if any.
@@ -178,7 +182,7 @@ func (c *collector) namespaced(p repo.PackEntry, obj *unstructured.Unstructured)
 		return
 	}
 	if kind, name, ok := controller(obj); ok {
-		c.leave(p.Resource, obj.GetNamespace(), obj.GetName(), fmt.Sprintf("controlled by %s %s, which makes it", kind, name))
+		c.leave(p.Resource, obj.GetNamespace(), obj.GetName(), fmt.Sprintf("controlled by its %s, which makes it", kind), kind+" "+name)
 		return
 	}
 	switch gr {
@@ -271,7 +275,7 @@ func (c *collector) clusterScoped(p repo.PackEntry, obj *unstructured.Unstructur
 		return
 	}
 	if kind, name, ok := controller(obj); ok {
-		c.leave(p.Resource, "", obj.GetName(), fmt.Sprintf("controlled by %s %s, which makes it", kind, name))
+		c.leave(p.Resource, "", obj.GetName(), fmt.Sprintf("controlled by its %s, which makes it", kind), kind+" "+name)
 		return
 	}
 	if gr == grPVs {

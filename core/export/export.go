@@ -291,6 +291,8 @@ type LeftOut struct {
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
 	Reason    string `json:"reason"`
+	// Owner is the controller that makes it, "Kind name", if any.
+	Owner string `json:"owner,omitempty"`
 }
 
 // SecretRef names a Secret and its keys.
@@ -318,7 +320,7 @@ func Run(ctx context.Context, r *repo.Repository, m *repo.Manifest, dir string, 
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Backup: m.ID, Cluster: m.Cluster.Name, Format: opts.Format, Dir: out.root, Check: opts.Check,
+	res := &Result{Backup: m.ID, Cluster: m.Cluster.Name, Format: opts.Format, Dir: dir, Check: opts.Check,
 		SecretsIncluded: opts.Secrets == SecretsInclude}
 	objs, err := collect(ctx, r, m, sel, opts, res)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 var (
 	topKeys      = []string{"apiVersion", "kind", "metadata", "spec", "data", "stringData", "binaryData", "type"}
 	metadataKeys = []string{"name", "namespace", "labels", "annotations"}
+	nameFirst    = []string{"name"}
 )
 
 // encodeObject writes an object as YAML with its keys in documentation
@@ -92,7 +93,9 @@ func valueNode(v any) (*yaml.Node, error) {
 		}
 		return node, nil
 	case map[string]any:
-		return orderedNode(x, nil, nil)
+		// A list item's name first, as people write containers, ports
+		// and volumes; the rest sorted.
+		return orderedNode(x, nameFirst, nil)
 	}
 	node := &yaml.Node{}
 	if err := node.Encode(v); err != nil {

@@ -51,14 +51,23 @@ func RenderExport(w io.Writer, s *Styles, res *export.Result) error {
 		reasons := map[string]int{}
 		var order []string
 		for _, l := range res.Left {
-			if reasons[l.Reason] == 0 {
-				order = append(order, l.Reason)
+			key := l.Resource + "\x00" + l.Reason
+			if reasons[key] == 0 {
+				order = append(order, key)
 			}
-			reasons[l.Reason]++
+			reasons[key]++
 		}
 		p.line("%s", s.Muted.Render(fmt.Sprintf("Left out (%d), made in the target by a controller or the API server:", len(res.Left))))
-		for _, r := range order {
-			p.line("  %d  %s", reasons[r], Sanitize(r))
+		if p.err != nil {
+			return p.err
+		}
+		t := &Table{Headers: []string{"TYPE", "OBJECTS", "WHY"}}
+		for _, key := range order {
+			resource, reason, _ := strings.Cut(key, "\x00")
+			t.AddRow(resource, fmt.Sprint(reasons[key]), reason)
+		}
+		if err := t.Render(indented(w), s); err != nil {
+			return err
 		}
 	}
 	for _, warn := range res.Warnings {
