@@ -2,6 +2,7 @@ package clean_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -367,4 +368,23 @@ func normalize(v any) any {
 		return out
 	}
 	return v
+}
+
+// docs/export.md describes every rule of Declared and names every kind
+// whose defaults it removes.
+func TestDeclaredRulesAreDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/export.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range clean.DeclaredRules {
+		if !strings.Contains(string(doc), "`"+r.Name+"`") {
+			t.Errorf("docs/export.md does not describe rule %s", r.Name)
+		}
+	}
+	for _, d := range clean.Defaults {
+		if !strings.Contains(string(doc), d.Kind) {
+			t.Errorf("docs/export.md does not name %s, whose defaults Declared removes", d.Kind)
+		}
+	}
 }

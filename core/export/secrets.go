@@ -21,13 +21,18 @@ func secretsGuide(secrets []SecretRef, opts Options) []byte {
 		p("The export writes no Secret: a value in Git is a value for everyone who can read the repository. These\n")
 		p("Secrets of the backup are needed by the objects exported; supply each in one of the ways below.\n\n")
 	}
+	p("The export owns its directory: a later export refuses a directory holding files it did not write, so that\n")
+	p("it never overwrites or deletes yours. Keep what you add beside it: export into a subdirectory of your\n")
+	p("repository (`--output generated`), and keep the Secrets' replacements in `secrets/<namespace>/` next to it,\n")
+	p("synced by an Argo CD Application of your own (or listed by a kustomization of yours that also takes\n")
+	p("`generated/namespaces/<namespace>/<environment>`).\n\n")
 	p("| namespace | Secret | type | keys |\n|---|---|---|---|\n")
 	for _, s := range secrets {
 		p("| %s | %s | %s | %s |\n", s.Namespace, s.Name, s.Type, strings.Join(quoted(s.Keys), ", "))
 	}
 	p("\n## Sealed Secrets\n\n")
 	p("With the Sealed Secrets controller in the target cluster, encrypt each Secret with its public key and commit\n")
-	p("the SealedSecret beside the namespace's other objects (add the file to the base's `kustomization.yaml`):\n\n```sh\n")
+	p("the SealedSecret:\n\n```sh\n")
 	for _, s := range secrets {
 		p("kubectl create secret generic %s -n %s %s--dry-run=client -o yaml \\\n  | kubeseal -o yaml > %s\n",
 			s.Name, s.Namespace, literalFlags(s), secretPath(s, opts, "sealedsecret"))
@@ -79,9 +84,8 @@ func literalFlags(s SecretRef) string {
 	return b.String()
 }
 
-func secretPath(s SecretRef, opts Options, kind string) string {
-	if opts.Format == FormatPlain {
-		return fmt.Sprintf("%s-%s.yaml", kind, fileName(s.Name))
-	}
-	return fmt.Sprintf("%s/%s/%s/%s-%s.yaml", namespacesDir, s.Namespace, baseDir, kind, fileName(s.Name))
+// secretPath is where the guide suggests a replacement: beside the export,
+// never inside it.
+func secretPath(s SecretRef, _ Options, kind string) string {
+	return fmt.Sprintf("secrets/%s/%s-%s.yaml", s.Namespace, kind, fileName(s.Name))
 }
