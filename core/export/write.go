@@ -73,6 +73,10 @@ func openOutput(dir string) (*output, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
+	previous := make(map[string]bool, len(out.previous))
+	for _, f := range out.previous {
+		previous[f] = true
+	}
 	var foreign []string
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -90,7 +94,7 @@ func openOutput(dir string) (*output, error) {
 		case rel == IndexFile:
 			return nil
 		}
-		if !slices.Contains(out.previous, rel) {
+		if !previous[rel] {
 			foreign = append(foreign, rel)
 		}
 		return nil
@@ -176,8 +180,20 @@ func (out *output) sync(files map[string][]byte, format Format, check bool, res 
 		res.Drift = res.Changed()
 		return nil
 	}
+	made := map[string]bool{}
+	isNew := make(map[string]bool, len(res.Created))
+	for _, p := range res.Created {
+		isNew[p] = true
+	}
 	for _, p := range writes {
-		if err := writeFile(out.root, p, all[p]); err != nil {
+		dir := filepath.Dir(filepath.Join(out.root, filepath.FromSlash(p)))
+		if !made[dir] {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			made[dir] = true
+		}
+		if err := writeFile(out.root, p, all[p], isNew[p]); err != nil {
 			return err
 		}
 	}
@@ -196,12 +212,23 @@ func (out *output) sync(files map[string][]byte, format Format, check bool, res 
 	return nil
 }
 
-// writeFile replaces a file at once (a temporary file renamed), so that an
-// interrupted export leaves each file old or new, never half.
-func writeFile(root, rel string, data []byte) error {
+// writeFile writes a new file in place (O_EXCL: it must not have appeared
+// since the directory was read), and replaces an existing one at once (a
+// temporary file renamed), so that an interrupted export leaves each file
+// old or new, never half.
+func writeFile(root, rel string, data []byte, created bool) error {
 	full := filepath.Join(root, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-		return err
+	if created {
+		f, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			os.Remove(full)
+			return err
+		}
+		return f.Close()
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(full), ".kbackup-export-*")
 	if err != nil {
