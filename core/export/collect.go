@@ -172,18 +172,39 @@ func isCustom(group string) bool {
 
 func (c *collector) namespaced(p repo.PackEntry, obj *unstructured.Unstructured) {
 	gr := schema.ParseGroupResource(p.Resource)
-	if !c.sel.TakesObject(p.Resource, p.Namespace, obj) {
+	if !c.sel.TakesObject(p.Resource, p.Namespace, obj) || !c.take(p, gr, obj) {
 		return
 	}
+	// Cleaning and encoding, the export's work per object, run outside the
+	// lock: catalog.Read calls from several goroutines.
+	o, err := c.encode(p, obj)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.res.Warnings = append(c.res.Warnings, err.Error())
+		return
+	}
+	c.used[o.namespace] = true
+	if gr == grEndpoints {
+		c.endpoints = append(c.endpoints, o)
+		return
+	}
+	c.objs = append(c.objs, o)
+}
+
+// take decides whether a namespaced object is exported, and records what
+// the decision learns: why it is left out, a Secret's name and keys, a
+// Service's selector, what the object needs among cluster-scoped objects.
+func (c *collector) take(p repo.PackEntry, gr schema.GroupResource, obj *unstructured.Unstructured) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if reason := clean.ExcludedObject(gr, obj); reason != "" {
 		c.leave(p.Resource, obj.GetNamespace(), obj.GetName(), reason)
-		return
+		return false
 	}
 	if kind, name, ok := controller(obj); ok {
 		c.leave(p.Resource, obj.GetNamespace(), obj.GetName(), fmt.Sprintf("controlled by its %s, which makes it", kind), kind+" "+name)
-		return
+		return false
 	}
 	switch gr {
 	case grServices:
@@ -193,7 +214,7 @@ func (c *collector) namespaced(p repo.PackEntry, obj *unstructured.Unstructured)
 	case grServiceAccounts:
 		if obj.GetName() == "default" && isBareDefaultServiceAccount(obj) {
 			c.leave(p.Resource, obj.GetNamespace(), obj.GetName(), "the service account controller makes a default ServiceAccount in every namespace")
-			return
+			return false
 		}
 	case grSecrets:
 		ref := SecretRef{Namespace: obj.GetNamespace(), Name: obj.GetName()}
@@ -208,21 +229,11 @@ func (c *collector) namespaced(p repo.PackEntry, obj *unstructured.Unstructured)
 		ref.Keys = slices.Compact(ref.Keys)
 		c.res.Secrets = append(c.res.Secrets, ref)
 		if c.opts.Secrets != SecretsInclude {
-			return
+			return false
 		}
 	}
 	c.needs.Add(selection.Object{Resource: p.Resource, Object: obj})
-	o, err := c.encode(p, obj)
-	if err != nil {
-		c.res.Warnings = append(c.res.Warnings, err.Error())
-		return
-	}
-	c.used[o.namespace] = true
-	if gr == grEndpoints {
-		c.endpoints = append(c.endpoints, o)
-		return
-	}
-	c.objs = append(c.objs, o)
+	return true
 }
 
 // isBareDefaultServiceAccount says whether a ServiceAccount holds nothing
