@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // IndexFile lists the files an export wrote, relative to its directory, so
@@ -35,7 +37,13 @@ type output struct {
 	// previous are the files the last export wrote, from its index.
 	previous []string
 	hadIndex bool
+	// existing are the files the directory holds, all of them previous
+	// ones.
+	existing map[string]bool
 }
+
+// fileWorkers bounds the files read or written at once.
+const fileWorkers = 8
 
 // openOutput reads dir: its index, and whether it holds files the export
 // did not write, which it refuses before anything is written or deleted.
@@ -44,7 +52,7 @@ func openOutput(dir string) (*output, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &output{root: root}
+	out := &output{root: root, existing: map[string]bool{}}
 	info, err := os.Stat(root)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -92,11 +100,13 @@ func openOutput(dir string) (*output, error) {
 		case d.IsDir():
 			return nil
 		case rel == IndexFile:
+			out.existing[rel] = true
 			return nil
 		}
 		if !previous[rel] {
 			foreign = append(foreign, rel)
 		}
+		out.existing[rel] = true
 		return nil
 	})
 	if err != nil {
@@ -152,18 +162,44 @@ func (out *output) sync(files map[string][]byte, format Format, check bool, res 
 	res.Files = len(all)
 	names := append(slices.Clone(paths), IndexFile)
 	slices.Sort(names)
+	// Compared in parallel: on this kind of machine each file costs a few
+	// system calls of tens of µs, and 10,000 of them one after another
+	// were most of an export's time. Only files the directory holds are
+	// read: a file the walk did not find cannot exist (a new one would
+	// have been refused as foreign).
+	state := make([]int, len(names)) // 0 unchanged, 1 created, 2 updated
+	g := new(errgroup.Group)
+	g.SetLimit(fileWorkers)
+	for i, p := range names {
+		if !out.existing[p] {
+			state[i] = 1
+			continue
+		}
+		g.Go(func() error {
+			current, err := os.ReadFile(filepath.Join(out.root, filepath.FromSlash(p)))
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				state[i] = 1
+			case err != nil:
+				return err
+			case !bytes.Equal(current, all[p]):
+				state[i] = 2
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
 	var writes []string
-	for _, p := range names {
-		current, err := os.ReadFile(filepath.Join(out.root, filepath.FromSlash(p)))
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
+	for i, p := range names {
+		switch state[i] {
+		case 0:
+			res.Unchanged++
+		case 1:
 			res.Created = append(res.Created, p)
 			writes = append(writes, p)
-		case err != nil:
-			return err
-		case bytes.Equal(current, all[p]):
-			res.Unchanged++
-		default:
+		case 2:
 			res.Updated = append(res.Updated, p)
 			writes = append(writes, p)
 		}
@@ -193,7 +229,23 @@ func (out *output) sync(files map[string][]byte, format Format, check bool, res 
 			}
 			made[dir] = true
 		}
-		if err := writeFile(out.root, p, all[p], isNew[p]); err != nil {
+	}
+	// The index last: an export stopped half-way leaves the previous index,
+	// and the files it wrote are new ones the next export overwrites or
+	// finds foreign, never the user's removed.
+	g = new(errgroup.Group)
+	g.SetLimit(fileWorkers)
+	for _, p := range writes {
+		if p == IndexFile {
+			continue
+		}
+		g.Go(func() error { return writeFile(out.root, p, all[p], isNew[p]) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if slices.Contains(writes, IndexFile) {
+		if err := writeFile(out.root, IndexFile, all[IndexFile], isNew[IndexFile]); err != nil {
 			return err
 		}
 	}
