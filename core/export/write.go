@@ -230,19 +230,18 @@ func (out *output) sync(files map[string][]byte, format Format, check bool, res 
 			made[dir] = true
 		}
 	}
-	// The index last: an export stopped half-way leaves the previous index,
-	// and the files it wrote are new ones the next export overwrites or
-	// finds foreign, never the user's removed.
-	g = new(errgroup.Group)
-	g.SetLimit(fileWorkers)
+	// One after another: files are created in a few directories, and
+	// creates in one directory wait for each other in the kernel, so
+	// writing in parallel measured slower. The index last: an export
+	// stopped half-way leaves the previous index, and the files it wrote
+	// are new ones that the next export finds foreign, never the user's
+	// removed.
 	for _, p := range writes {
-		if p == IndexFile {
-			continue
+		if p != IndexFile {
+			if err := writeFile(out.root, p, all[p], isNew[p]); err != nil {
+				return err
+			}
 		}
-		g.Go(func() error { return writeFile(out.root, p, all[p], isNew[p]) })
-	}
-	if err := g.Wait(); err != nil {
-		return err
 	}
 	if slices.Contains(writes, IndexFile) {
 		if err := writeFile(out.root, IndexFile, all[IndexFile], isNew[IndexFile]); err != nil {
