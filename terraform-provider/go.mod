@@ -4,6 +4,8 @@ go 1.26.0
 
 require github.com/hashicorp/terraform-plugin-framework v1.19.0
 
+require github.com/hashicorp/terraform-plugin-framework-validators v0.19.0 // indirect
+
 require (
 	github.com/ProtonMail/go-crypto v1.4.1 // indirect
 	github.com/agext/levenshtein v1.2.3 // indirect
