@@ -342,7 +342,11 @@ func ApplyJob(ctx context.Context, c kubernetes.Interface, j *Job) (*batchv1.Cro
 		return nil, err
 	}
 	if err := apply(ctx, secret, c.CoreV1().Secrets(Namespace).Get, c.CoreV1().Secrets(Namespace).Create, c.CoreV1().Secrets(Namespace).Update,
-		func(have, want *corev1.Secret) { have.Data = nil; have.StringData = want.StringData; have.Labels = want.Labels }); err != nil {
+		func(have, want *corev1.Secret) {
+			have.Data = nil
+			have.StringData = want.StringData
+			have.Labels = want.Labels
+		}); err != nil {
 		// The error names the Secret, never its data.
 		return nil, fmt.Errorf("writing secret %s/%s: %w", Namespace, secret.Name, err)
 	}
