@@ -81,7 +81,6 @@ func (connectionGiven) ValidateObject(ctx context.Context, req validator.ObjectR
 	}
 }
 
-
 // connect opens a client to the cluster of the block.
 func (m *kubernetesModel) connect() (*kube.Client, error) {
 	var cfg *rest.Config
