@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/minio/minio-go/v7"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
@@ -87,3 +88,5 @@ func (e *accEnv) noSecretInState(s *terraform.State) error {
 	}
 	return nil
 }
+
+func minioList() minio.ListObjectsOptions { return minio.ListObjectsOptions{Recursive: true} }

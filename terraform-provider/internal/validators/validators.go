@@ -6,6 +6,7 @@ package validators
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -50,8 +51,11 @@ func errorText(e *field.Error) string {
 	if s, ok := e.BadValue.(string); ok && s == "" {
 		return e.Detail
 	}
-	if e.BadValue != nil {
+	if e.BadValue != nil && !strings.Contains(e.Detail, fmt.Sprint(e.BadValue)) {
 		return fmt.Sprintf("%v %s", quote(e.BadValue), e.Detail)
+	}
+	if strings.HasPrefix(e.Detail, "is ") || strings.HasPrefix(e.Detail, "has ") {
+		return "The value " + e.Detail
 	}
 	return e.Detail
 }
