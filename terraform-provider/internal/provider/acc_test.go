@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-	"github.com/minio/minio-go/v7"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/minio/minio-go/v7"
 
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/storage"
