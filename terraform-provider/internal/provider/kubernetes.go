@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	dsschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -55,6 +56,18 @@ func kubernetesBlock(what string) schema.SingleNestedBlock {
 			},
 		},
 	}
+}
+
+// dataSourceAttribute is a resource attribute of the kubernetes block as
+// a data source's.
+func dataSourceAttribute(a schema.Attribute) dsschema.Attribute {
+	switch a := a.(type) {
+	case schema.StringAttribute:
+		return dsschema.StringAttribute{Description: a.Description, Optional: a.Optional, Sensitive: a.Sensitive, Validators: a.Validators}
+	case schema.BoolAttribute:
+		return dsschema.BoolAttribute{Description: a.Description, Optional: a.Optional, Validators: a.Validators}
+	}
+	panic(fmt.Sprintf("kubernetes block: attribute of type %T", a))
 }
 
 // connectionGiven refuses a kubernetes block with neither config_path nor

@@ -190,4 +190,10 @@ func (p *kbackupProvider) Resources(context.Context) []func() resource.Resource 
 	}
 }
 
-func (p *kbackupProvider) DataSources(context.Context) []func() datasource.DataSource { return nil }
+func (p *kbackupProvider) DataSources(context.Context) []func() datasource.DataSource {
+	return []func() datasource.DataSource{
+		NewBackupsDataSource,
+		NewClustersDataSource,
+		NewClusterIdentityDataSource,
+	}
+}

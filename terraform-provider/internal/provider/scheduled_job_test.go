@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -147,6 +148,32 @@ resource "kbackup_schedule" "nightly" {
 				}
 				return checkReadOnly(ctx, kc, cluster.ConfigForToken)
 			},
+		}, {
+			// The data sources see what the job did.
+			Config: config + fmt.Sprintf(`
+data "kbackup_backups" "prod" {
+  cluster = kbackup_cluster.prod.name
+}
+data "kbackup_clusters" "all" {
+  depends_on = [kbackup_schedule.nightly]
+}
+data "kbackup_cluster_identity" "prod" {
+%s
+}
+`, e.kubernetesBlock("prod-eu")),
+			Check: resource.ComposeAggregateTestCheckFunc(
+				resource.TestCheckResourceAttr("data.kbackup_backups.prod", "backups.#", "1"),
+				resource.TestCheckResourceAttr("data.kbackup_backups.prod", "latest.phase", "Completed"),
+				resource.TestCheckResourceAttrPair("data.kbackup_backups.prod", "latest.id", "data.kbackup_backups.prod", "latest_successful.id"),
+				resource.TestCheckResourceAttr("data.kbackup_clusters.all", "clusters.#", "1"),
+				resource.TestCheckResourceAttr("data.kbackup_clusters.all", "clusters.0.name", "prod-eu"),
+				resource.TestCheckResourceAttr("data.kbackup_clusters.all", "clusters.0.environment", "prod"),
+				resource.TestCheckResourceAttr("data.kbackup_clusters.all", "clusters.0.stale", "false"),
+				resource.TestCheckResourceAttr("data.kbackup_clusters.all", "clusters.0.backups", "1"),
+				resource.TestMatchResourceAttr("data.kbackup_clusters.all", "clusters.0.freshness", regexp.MustCompile(`0 2 \* \* \*`)),
+				resource.TestCheckResourceAttrPair("data.kbackup_cluster_identity.prod", "uid", "kbackup_cluster.prod", "uid"),
+				resource.TestCheckResourceAttr("data.kbackup_cluster_identity.prod", "kubernetes_version", "v1.37.2"),
+			),
 		}},
 	})
 }
