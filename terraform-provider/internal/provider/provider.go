@@ -170,7 +170,7 @@ func (p *kbackupProvider) Configure(ctx context.Context, req provider.ConfigureR
 	case err == nil, errors.Is(err, repo.ErrNoRepository), errors.Is(err, storage.ErrBucketNotFound):
 	case errors.Is(err, repo.ErrUnsupportedFormat):
 		resp.Diagnostics.AddAttributeError(attr, "Repository of a newer format",
-			"The repository at "+loc.Display()+" was written by a newer kbackup: "+err.Error()+". Upgrade the provider to one that reads its format.")
+			"The repository at "+loc.Display()+" was written by a newer kbackup: "+err.Error()+" (here: the provider)")
 		return
 	default:
 		resp.Diagnostics.AddAttributeError(attr, "Repository cannot be reached",

@@ -38,6 +38,47 @@ func TestSchemaDescribesEveryAttribute(t *testing.T) {
 			t.Errorf("attribute %s has no description", name)
 		}
 	}
+	// Every resource's and data source's attribute, nested ones included,
+	// as the provider serves them.
+	server, err := providerserver.NewProtocol6WithError(kbprovider.New("v1.2.3")())()
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, err := server.GetProviderSchema(context.Background(), &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil || len(served.Diagnostics) > 0 {
+		t.Fatal(err, served.Diagnostics)
+	}
+	for name, s := range served.ResourceSchemas {
+		checkDescribed(t, name, s.Block)
+	}
+	for name, s := range served.DataSourceSchemas {
+		checkDescribed(t, "data."+name, s.Block)
+	}
+	if len(served.ResourceSchemas) < 4 || len(served.DataSourceSchemas) < 3 {
+		t.Errorf("served %d resources and %d data sources", len(served.ResourceSchemas), len(served.DataSourceSchemas))
+	}
+}
+
+func checkDescribed(t *testing.T, where string, b *tfprotov6.SchemaBlock) {
+	t.Helper()
+	if strings.TrimSpace(b.Description) == "" {
+		t.Errorf("%s has no description", where)
+	}
+	var attrs func(where string, as []*tfprotov6.SchemaAttribute)
+	attrs = func(where string, as []*tfprotov6.SchemaAttribute) {
+		for _, a := range as {
+			if strings.TrimSpace(a.Description) == "" {
+				t.Errorf("%s.%s has no description", where, a.Name)
+			}
+			if a.NestedType != nil {
+				attrs(where+"."+a.Name, a.NestedType.Attributes)
+			}
+		}
+	}
+	attrs(where, b.Attributes)
+	for _, nb := range b.BlockTypes {
+		checkDescribed(t, where+"."+nb.TypeName, nb.Block)
+	}
 }
 
 // The provider is served to a real OpenTofu through terraform-plugin-testing,
