@@ -183,6 +183,7 @@ func (p *kbackupProvider) Configure(ctx context.Context, req provider.ConfigureR
 
 func (p *kbackupProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
+		NewBucketResource,
 		NewRepositoryResource,
 		NewClusterResource,
 		NewRetentionPolicyResource,
