@@ -126,6 +126,15 @@ func (p *kbackupProvider) Configure(ctx context.Context, req provider.ConfigureR
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// A value known only after another resource is applied (a bucket's
+	// name from kbackup_bucket): this plan gets no repository handle, and
+	// the apply configures the provider again with the value known.
+	for _, v := range []interface{ IsUnknown() bool }{cfg.Storage, cfg.Endpoint, cfg.Bucket, cfg.Prefix, cfg.Region,
+		cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken, cfg.CAFile, cfg.InsecureSkipTLSVerify} {
+		if v.IsUnknown() {
+			return
+		}
+	}
 	attr := path.Root("storage")
 	var loc storage.Location
 	var err error
