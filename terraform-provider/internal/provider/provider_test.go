@@ -82,12 +82,11 @@ func checkDescribed(t *testing.T, where string, b *tfprotov6.SchemaBlock) {
 }
 
 // The provider is served to a real OpenTofu through terraform-plugin-testing,
-// which is how every resource of the provider will be tested. What the test
-// checks comes from the provider, through OpenTofu's plugin protocol: OpenTofu
-// asked the provider for its schema and got the storage attribute. (The
-// provider has no resource or data source yet, so OpenTofu prunes it from the
-// graph and neither validates nor configures it; an output of the test's own
-// configuration would pass without the provider.)
+// as in every acceptance test (TestAcc*). What the test checks comes from the
+// provider, through OpenTofu's plugin protocol: OpenTofu asked the provider
+// for its schema and got the storage attribute. (The configuration uses no
+// resource, so OpenTofu prunes the provider from the graph and neither
+// validates nor configures it: the acceptance tests do.)
 func TestProviderServesThroughOpenTofu(t *testing.T) {
 	env := testenv.Start(t, testenv.Options{OpenTofu: true})
 	env.Tofu.Setenv(t)
