@@ -261,6 +261,9 @@ func (o *BackupCreateOptions) Validate() error {
 		return err
 	}
 	if o.fleet != nil {
+		if o.Schedule != "" {
+			return fmt.Errorf("--schedule %s backs up the schedule's one cluster; leave out --contexts, --all-contexts and --fleet", o.Schedule)
+		}
 		if o.Prune {
 			return errors.New("--prune applies to a backup of one cluster; after a run over several, prune them with kubectl kbackup prune --fleet")
 		}
