@@ -1,9 +1,12 @@
 package provider_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -67,6 +70,11 @@ resource "kbackup_schedule" "nightly" {
 func TestAccFleetResources(t *testing.T) {
 	e := startAcc(t, "dev-eu")
 	ctx := context.Background()
+	// OpenTofu's and the provider's logs, at TRACE, for the check below
+	// that no credential reaches them.
+	logPath := filepath.Join(t.TempDir(), "tofu.log")
+	t.Setenv("TF_ACC_LOG_PATH", logPath)
+	t.Cleanup(func() { checkNoCredentialLogged(t, logPath, e) })
 	kc, err := kubernetes.NewForConfig(e.Cluster("dev-eu").Config())
 	if err != nil {
 		t.Fatal(err)
@@ -212,6 +220,33 @@ func TestAccFleetResources(t *testing.T) {
 			},
 		},
 	})
+}
+
+// checkNoCredentialLogged fails when the S3 keys or the cluster's token
+// are in the log of every OpenTofu command the test ran (but in the echo of
+// the test's configuration).
+func checkNoCredentialLogged(t *testing.T, logPath string, e *accEnv) {
+	data, err := os.ReadFile(logPath)
+	if err != nil || len(data) == 0 {
+		t.Errorf("no log at %s (%v): the credential check saw nothing", logPath, err)
+		return
+	}
+	for what, secret := range map[string]string{"S3 secret key": e.S3.SecretKey, "S3 access key": e.S3.AccessKey, "cluster token": e.Cluster("dev-eu").AdminToken} {
+		for rest, offset := data, 0; ; {
+			i := bytes.Index(rest, []byte(secret))
+			if i < 0 {
+				break
+			}
+			line := rest[max(0, bytes.LastIndexByte(rest[:i], '\n')+1):i]
+			// The harness echoes the test's own configuration (the
+			// kubernetes block's token is in it) as "  | " lines.
+			if !bytes.HasPrefix(line, []byte("  |")) {
+				t.Errorf("the %s is in the log at byte %d, after %q", what, offset+i, line)
+			}
+			rest, offset = rest[i+len(secret):], offset+i+len(secret)
+		}
+	}
+	t.Logf("checked %d bytes of OpenTofu and provider logs for credentials", len(data))
 }
 
 // checkInstalled checks what kbackup_cluster and kbackup_schedule put into
