@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kbackup/kbackup/core/export"
 	"github.com/kbackup/kbackup/core/restore"
 	"github.com/kbackup/kbackup/kubectl-kbackup/internal/ui"
 )
@@ -38,6 +39,8 @@ func registerCompletions(root *cobra.Command, global *GlobalOptions) {
 		"include-resources":        c.resourceTypes,
 		"exclude-resources":        c.resourceTypes,
 		"existing-resource-policy": fixed(string(restore.PolicySkip), string(restore.PolicyUpdate), string(restore.PolicyFail)),
+		"format":                   fixed(string(export.FormatGitOps), string(export.FormatPlain)),
+		"secrets":                  fixed(export.SecretsOmit, export.SecretsInclude),
 		"log-format":               fixed("text", "json"),
 		"log-level":                fixed("debug", "info", "warn", "error"),
 	}
