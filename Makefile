@@ -24,8 +24,9 @@ KUBE_DIR := $(KBACKUP_TESTENV_CACHE)/kubernetes-$(KUBERNETES_VERSION)-r$(TESTENV
 ETCD_DIR := $(KBACKUP_TESTENV_CACHE)/etcd-$(ETCD_VERSION)-r$(TESTENV_RECIPE)
 VERSITYGW_DIR := $(KBACKUP_TESTENV_CACHE)/versitygw-$(VERSITYGW_VERSION)-r$(TESTENV_RECIPE)
 OPENTOFU_DIR := $(KBACKUP_TESTENV_CACHE)/opentofu-$(OPENTOFU_VERSION)-r$(TESTENV_RECIPE)
+KREW_DIR := $(KBACKUP_TESTENV_CACHE)/krew-$(KREW_VERSION)-r$(TESTENV_RECIPE)
 TESTENV_BINARIES := $(KUBE_DIR)/kube-apiserver $(KUBE_DIR)/kubectl $(ETCD_DIR)/etcd \
-	$(VERSITYGW_DIR)/versitygw $(OPENTOFU_DIR)/tofu
+	$(VERSITYGW_DIR)/versitygw $(OPENTOFU_DIR)/tofu $(KREW_DIR)/krew
 
 # A release is a tag vX.Y.Z; any other build is v0.0.0-<commit>, a semantic
 # version as krew and Terraform registries require.
@@ -60,26 +61,28 @@ build: ## Build kubectl-kbackup and terraform-provider-kbackup into ./bin.
 	cd kubectl-kbackup && $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-kbackup .
 	cd terraform-provider && $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/terraform-provider-kbackup .
 
-DIST_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+DIST_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+# Release archives are reproducible: their times are the commit's, not the
+# build's, so the same commit gives the same bytes.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 
 .PHONY: dist
-dist: ## Cross-compile release archives and their SHA-256 sums into ./dist.
-	@rm -rf $(DIST) && mkdir -p $(DIST)
-	@for platform in $(DIST_PLATFORMS); do \
-		os=$${platform%/*}; arch=$${platform#*/}; ext=""; [ "$$os" = windows ] && ext=.exe; \
-		stage=$(DIST)/stage/kubectl-kbackup_$${os}_$${arch}; mkdir -p $$stage; \
-		(cd kubectl-kbackup && CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$stage/kubectl-kbackup$$ext .); \
-		cp LICENSE $$stage/; \
-		tar -C $$stage -czf $(DIST)/kubectl-kbackup_$(VERSION)_$${os}_$${arch}.tar.gz .; \
-		stage=$(DIST)/stage/terraform-provider-kbackup_$${os}_$${arch}; mkdir -p $$stage; \
-		(cd terraform-provider && CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$stage/terraform-provider-kbackup_$(VERSION)$$ext .); \
-		(cd $$stage && zip -q $(DIST)/terraform-provider-kbackup_$(VERSION:v%=%)_$${os}_$${arch}.zip *); \
-	done
-	@rm -rf $(DIST)/stage
-	cd $(DIST) && sha256sum *.tar.gz *.zip > SHA256SUMS && cat SHA256SUMS
-	hack/krew-manifest.sh $(VERSION) $(DIST)
+dist: ## Cross-compile reproducible release archives, their SHA-256 sums and the krew manifest into ./dist.
+	@rm -rf $(DIST)
+	GO=$(GO) hack/dist.sh $(VERSION) $(COMMIT) $(SOURCE_DATE_EPOCH) $(DIST) $(DIST_PLATFORMS)
+	@cat $(DIST)/SHA256SUMS
 
-KREW_VERSION := v0.4.3
+IMAGE ?= kbackup/kubectl-kbackup:$(VERSION)
+# The first container builder found: docker, podman or buildah.
+CONTAINER_BUILDER ?= $(firstword $(foreach b,docker podman buildah,$(if $(shell command -v $(b) 2>/dev/null),$(b))))
+
+.PHONY: image
+image: ## Build the kubectl-kbackup container image (IMAGE) with docker, podman or buildah.
+	@if [ -z "$(CONTAINER_BUILDER)" ]; then \
+		echo "make image: no container builder found; install docker, podman or buildah, or set CONTAINER_BUILDER" >&2; exit 1; fi
+	$(CONTAINER_BUILDER) build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
+		--build-arg BUILD_DATE=$$(date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ) -t $(IMAGE) .
+
 VALIDATE_KREW_MANIFEST := $(KBACKUP_CACHE)/tools/krew-$(KREW_VERSION)/validate-krew-manifest
 
 $(VALIDATE_KREW_MANIFEST):
@@ -120,6 +123,11 @@ $(VERSITYGW_DIR)/versitygw:
 	@mkdir -p $(VERSITYGW_DIR).tmp
 	GOWORK=off GOBIN=$(VERSITYGW_DIR).tmp $(GO) install -trimpath github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 	@rm -rf $(VERSITYGW_DIR) && mv $(VERSITYGW_DIR).tmp $(VERSITYGW_DIR)
+
+$(KREW_DIR)/krew:
+	@mkdir -p $(KREW_DIR).tmp
+	GOWORK=off GOBIN=$(KREW_DIR).tmp $(GO) install -trimpath sigs.k8s.io/krew/cmd/krew@$(KREW_VERSION)
+	@rm -rf $(KREW_DIR) && mv $(KREW_DIR).tmp $(KREW_DIR)
 
 # OpenTofu's go.mod has a replace directive, so `go install pkg@version` refuses
 # it; it builds from a writable copy of its module directory.

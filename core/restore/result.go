@@ -232,3 +232,22 @@ func groupCounts(objs iter.Seq[ObjectResult]) (Counts, []GroupCounts) {
 	})
 	return totals, groups
 }
+
+// SizeHint is about the size of the record's JSON, a little over rather
+// than under, so that the repository encodes it into one buffer
+// (repo.RecordSizeHinter).
+func (r *Result) SizeHint() int {
+	n := 4096 + 128*len(r.Counts) + 256*len(r.Stages)
+	for _, w := range r.Warnings {
+		n += len(w) + 8
+	}
+	for _, o := range r.Objects {
+		// The keys and punctuation of an object result take about 160 bytes.
+		n += 192 + len(o.Stage) + len(o.Resource) + len(o.Kind) + len(o.Namespace) + len(o.SourceNamespace) +
+			len(o.Name) + len(o.Outcome) + len(o.Reason) + len(o.Error) + len(o.Diff)
+		for _, note := range o.Notes {
+			n += len(note) + 8
+		}
+	}
+	return n
+}

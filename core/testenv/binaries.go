@@ -19,6 +19,7 @@ var (
 	EtcdVersion       = mustVersion("ETCD_VERSION")
 	VersityGWVersion  = mustVersion("VERSITYGW_VERSION")
 	OpenTofuVersion   = mustVersion("OPENTOFU_VERSION")
+	KrewVersion       = mustVersion("KREW_VERSION")
 	recipe            = mustVersion("TESTENV_RECIPE")
 )
 
@@ -54,6 +55,9 @@ const (
 	BinEtcd          = "etcd"
 	BinVersityGW     = "versitygw"
 	BinTofu          = "tofu"
+	// BinKrew is kubectl's plugin manager, for the test that installs the
+	// plugin from the release archives as a user would.
+	BinKrew = "krew"
 )
 
 // binaryDir is the cache subdirectory of a binary, keyed by version and recipe.
@@ -67,6 +71,8 @@ func binaryDir(name string) string {
 		return "versitygw-" + VersityGWVersion + "-r" + recipe
 	case BinTofu:
 		return "opentofu-" + OpenTofuVersion + "-r" + recipe
+	case BinKrew:
+		return "krew-" + KrewVersion + "-r" + recipe
 	}
 	panic("testenv: unknown binary " + name)
 }

@@ -85,6 +85,7 @@ to use S3.`,
 		NewCmdConfig(global, streams),
 		NewCmdVersion(streams),
 	)
+	registerCompletions(root, global)
 	return root
 }
 

@@ -3,11 +3,14 @@
 package ui
 
 import (
-	"encoding/json"
+	"bufio"
 	"fmt"
 	"io"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/spf13/pflag"
 	"sigs.k8s.io/yaml"
 )
@@ -45,9 +48,18 @@ func ValidateOutput(format string, allowWide bool) error {
 func PrintObject(w io.Writer, format string, v any) error {
 	switch format {
 	case OutputJSON:
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		// encoding/json builds the whole document, then an indented copy,
+		// before writing a byte; the v2 encoder (with v1's rules) writes
+		// as it goes, which keeps a restore record of 50,000 objects from
+		// being the restore's peak of memory.
+		bw := bufio.NewWriter(w)
+		if err := jsonv2.MarshalWrite(bw, v, jsonv1.DefaultOptionsV1(), jsontext.WithIndent("  ")); err != nil {
+			return err
+		}
+		if err := bw.WriteByte('\n'); err != nil {
+			return err
+		}
+		return bw.Flush()
 	case OutputYAML:
 		data, err := yaml.Marshal(v)
 		if err != nil {
