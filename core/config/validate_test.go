@@ -120,7 +120,7 @@ notifications:
     channel: "backup alerts"
 `, []string{
 			`kbackup.yaml:5:14: notifications.slack.channel: "backup alerts" has spaces; want a channel like #backup-notifications`,
-			`kbackup.yaml:3:12: notifications.enabled: true, but no command of this version of kbackup sends notifications yet; set it to false or leave it out (the webhook and Slack settings are checked and kept for when one does)`,
+			`kbackup.yaml:3:12: notifications.enabled: true, but there is nowhere to send them; set notifications.webhook.url or notifications.slack.webhook_url, or set enabled to false`,
 		}},
 		{"webhook URLs are checked without printing their tokens", `
 notifications:

@@ -26,6 +26,7 @@ import (
 	"github.com/kbackup/kbackup/core/fleetrun"
 	"github.com/kbackup/kbackup/core/fleetview"
 	"github.com/kbackup/kbackup/core/metrics"
+	"github.com/kbackup/kbackup/core/notify"
 	"github.com/kbackup/kbackup/core/prune"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/scheduler"
@@ -41,6 +42,8 @@ const (
 	// readyTimeout bounds /readyz's look at the repository, below the
 	// timeouts of Kubernetes' probes.
 	readyTimeout = 3 * time.Second
+	// notifyFlushTimeout bounds sending queued notifications at shutdown.
+	notifyFlushTimeout = 10 * time.Second
 )
 
 // ServeOptions run kbackup as a long-running process.
@@ -206,6 +209,8 @@ type server struct {
 	// afterRun are the steps after each scheduled run, in order:
 	// notifications, then replication.
 	afterRun []scheduler.AfterRun
+	// notifier is nil unless notifications.enabled.
+	notifier *notify.Notifier
 }
 
 func (o *ServeOptions) newServer(ctx context.Context, log *slog.Logger) (*server, error) {
@@ -228,6 +233,15 @@ func (o *ServeOptions) newServer(ctx context.Context, log *slog.Logger) (*server
 	s.registry.MustRegister(s.repoCollector)
 
 	if o.Scheduler {
+		// After each run, in order: notifications (queued, never waited
+		// for), then replication.
+		if n := o.config.Notifications; n.Enabled {
+			s.notifier = notify.New(notify.Options{
+				WebhookURL: n.Webhook.URL, OnSuccess: n.Webhook.OnSuccess, OnFailure: n.Webhook.OnFailure,
+				SlackURL: n.Slack.WebhookURL, SlackChannel: n.Slack.Channel, PerCluster: n.PerCluster, Log: log,
+			})
+			s.afterRun = append(s.afterRun, s.notifier.AfterRun())
+		}
 		runs := metrics.NewRuns(s.registry)
 		backupOpts := config.BackupOptions(o.config.Config)
 		backupOpts.Concurrency = 0 // max_concurrent_operations counts clusters here
@@ -337,6 +351,13 @@ func (s *server) run(ctx context.Context) error {
 		})
 		defer timer.Stop()
 		<-schedulerDone
+		if s.notifier != nil {
+			// What is queued may still go out, briefly: a webhook that
+			// hangs does not hold the shutdown.
+			flush, cancel := context.WithTimeout(context.Background(), notifyFlushTimeout)
+			s.notifier.Close(flush)
+			cancel()
+		}
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		for _, srv := range s.servers {

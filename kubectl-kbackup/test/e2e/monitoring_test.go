@@ -150,7 +150,7 @@ func TestGrafanaDashboardQueriesParseAndAreServed(t *testing.T) {
 	}
 	var named []string
 	for _, e := range exprs {
-		expr, err := parser.ParseExpr(grafanaVariables.Replace(e))
+		expr, err := parser.NewParser(parser.Options{}).ParseExpr(grafanaVariables.Replace(e))
 		if err != nil {
 			t.Errorf("dashboard expression %q does not parse: %v", e, err)
 			continue
