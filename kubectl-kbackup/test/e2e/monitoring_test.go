@@ -168,3 +168,58 @@ func TestGrafanaDashboardQueriesParseAndAreServed(t *testing.T) {
 	slices.Sort(named)
 	t.Logf("metrics the dashboard reads: %v", slices.Compact(named))
 }
+
+// examples/serve builds with kubectl's kustomize, and a real API server
+// accepts every object of it (a server-side dry run).
+func TestServeKustomizationApplies(t *testing.T) {
+	kubectl, err := testenv.BinaryPath(testenv.BinKubectl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	src := filepath.Join("..", "..", "..", "examples", "serve")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What the user provides: a kubeconfig and S3 credentials.
+	if err := env.WriteKubeconfig(filepath.Join(dir, "kubeconfig")); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "s3-credentials.env.example"))
+	if err := os.WriteFile(filepath.Join(dir, "s3-credentials.env"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(kubectl, "kustomize", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl kustomize: %v\n%s", err, out)
+	}
+	for _, kind := range []string{"kind: Namespace", "kind: Deployment", "kind: Service", "kind: ConfigMap", "kind: Secret"} {
+		if !strings.Contains(string(out), kind) {
+			t.Errorf("the kustomization has no %s:\n%s", kind, out)
+		}
+	}
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := env.WriteKubeconfig(kc); err != nil {
+		t.Fatal(err)
+	}
+	// The namespace for real (a dry run of the objects in it needs it),
+	// then every object as a server-side dry run.
+	create := exec.Command(kubectl, "--kubeconfig", kc, "--context", "prod-eu", "create", "namespace", "kbackup")
+	if out, err := create.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	apply := exec.Command(kubectl, "--kubeconfig", kc, "--context", "prod-eu", "apply", "-k", dir, "--dry-run=server")
+	if out, err := apply.CombinedOutput(); err != nil {
+		t.Errorf("kubectl apply -k --dry-run=server: %v\n%s", err, out)
+	}
+}

@@ -216,7 +216,7 @@ func TestServeSchedulerBacksUpPrunesAndAlerts(t *testing.T) {
 		Retention: fleet.RetentionRef{RetentionRules: fleet.RetentionRules{KeepLast: 2}}})
 
 	serve := startServe(t, inv, "--scheduler", "--storage", storageURL, "--reload-interval", "2s", "--connect-timeout", "3s",
-		"--grace", "0s", "--metrics-refresh-interval", "1s", "--shutdown-timeout", "1m")
+		"--grace", "1s", "--metrics-refresh-interval", "1s", "--shutdown-timeout", "1m")
 	waitFor(t, time.Minute, "/readyz", func() error { _, err := serve.get("/readyz"); return err })
 
 	// Backups appear at every slot, and retention keeps the newest two.
