@@ -413,8 +413,11 @@ func (v *validator) observability() {
 	}
 	v.oneOf("observability.logging.level", "log level", o.Logging.Level, logLevels)
 	v.oneOf("observability.logging.format", "log format", o.Logging.Format, logFormats)
-	if o.Tracing.Enabled {
-		v.fail("observability.tracing.enabled", "true, but this version of kbackup sends no traces; set it to false or leave it out")
+	if o.Tracing.Enabled && o.Tracing.Endpoint == "" {
+		v.fail("observability.tracing.enabled", "true, but observability.tracing.endpoint is empty; set it to an OTLP HTTP endpoint like http://otel-collector:4318")
+	}
+	if o.Tracing.Endpoint != "" {
+		v.httpURL("observability.tracing.endpoint", o.Tracing.Endpoint, "http://otel-collector:4318")
 	}
 }
 

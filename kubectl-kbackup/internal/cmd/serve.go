@@ -30,6 +30,7 @@ import (
 	"github.com/kbackup/kbackup/core/prune"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/scheduler"
+	"github.com/kbackup/kbackup/core/tracing"
 	"github.com/kbackup/kbackup/core/version"
 )
 
@@ -211,6 +212,8 @@ type server struct {
 	afterRun []scheduler.AfterRun
 	// notifier is nil unless notifications.enabled.
 	notifier *notify.Notifier
+	// tracer is nil unless observability.tracing.enabled.
+	tracer *tracing.Tracer
 }
 
 func (o *ServeOptions) newServer(ctx context.Context, log *slog.Logger) (*server, error) {
@@ -243,6 +246,14 @@ func (o *ServeOptions) newServer(ctx context.Context, log *slog.Logger) (*server
 			s.afterRun = append(s.afterRun, s.notifier.AfterRun())
 		}
 		runs := metrics.NewRuns(s.registry)
+		observers := []scheduler.Observer{runs, runLogger{log: log}}
+		if t := o.config.Observability.Tracing; t.Enabled {
+			s.tracer, err = tracing.New(t.Endpoint, version.Version)
+			if err != nil {
+				return nil, err
+			}
+			observers = append(observers, s.tracer)
+		}
 		backupOpts := config.BackupOptions(o.config.Config)
 		backupOpts.Concurrency = 0 // max_concurrent_operations counts clusters here
 		backupOpts.ClusterName, backupOpts.ClusterNameSource = "", ""
@@ -262,7 +273,7 @@ func (o *ServeOptions) newServer(ctx context.Context, log *slog.Logger) (*server
 			ReloadInterval: o.ReloadInterval,
 			Replica:        o.replica,
 			Log:            log,
-			Observers:      []scheduler.Observer{runs, runLogger{log: log}},
+			Observers:      observers,
 			AfterRun:       s.afterRun,
 		})
 		if err != nil {
@@ -356,6 +367,13 @@ func (s *server) run(ctx context.Context) error {
 			// hangs does not hold the shutdown.
 			flush, cancel := context.WithTimeout(context.Background(), notifyFlushTimeout)
 			s.notifier.Close(flush)
+			cancel()
+		}
+		if s.tracer != nil {
+			flush, cancel := context.WithTimeout(context.Background(), notifyFlushTimeout)
+			if err := s.tracer.Shutdown(flush); err != nil {
+				s.log.Warn("spans not sent", "error", err.Error())
+			}
 			cancel()
 		}
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
