@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/selection"
@@ -464,5 +466,72 @@ func TestServeTwoSchedulersRunEachSlotOnce(t *testing.T) {
 	}
 	if !strings.Contains(one.log()+two.log(), "claimed by another scheduler") {
 		t.Errorf("neither scheduler found a slot claimed by the other")
+	}
+}
+
+// SIGTERM while a backup runs: serve starts nothing new, gives the backup
+// --shutdown-timeout, then interrupts it; the slot's claim says
+// Interrupted, no manifest is stored for it, and serve exits 0. The
+// cluster is reached through a proxy that delays every answer by two
+// seconds, so that its backup outlasts the one-second timeout.
+func TestServeShutdownRecordsInterruptedBackups(t *testing.T) {
+	bucket := env.S3.NewBucket(t)
+	storageURL := env.S3.RepositoryURL(bucket)
+	mustRun(t, 0, invocation{}, "cluster", "register", "--context", "prod-eu", "--storage", storageURL)
+	r := openBucket(t, bucket)
+	putSchedule(t, r, &fleet.Schedule{Name: "slow", Cron: "@every 5s", Cluster: "prod-eu",
+		Spec: fleet.BackupSpec{Selection: selection.Selection{IncludeNamespaces: []string{"kube-system"}}}})
+
+	cfg := env.Kubeconfig()
+	proxy := testenv.StartLatencyProxy(t, strings.TrimPrefix(env.Cluster("prod-eu").Server, "https://"), 2*time.Second)
+	cfg.Clusters["prod-eu"].Server = "https://" + proxy.Addr
+	delete(cfg.Contexts, "dr-us")
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, kc); err != nil {
+		t.Fatal(err)
+	}
+	serve := startServe(t, invocation{env: []string{"KUBECONFIG=" + kc}}, "--scheduler", "--storage", storageURL, "--reload-interval", "1s",
+		"--connect-timeout", "30s", "--shutdown-timeout", "1s")
+	waitFor(t, 2*time.Minute, "a run to start", func() error {
+		if !strings.Contains(serve.log(), `"msg":"run started"`) {
+			return errors.New("none yet")
+		}
+		return nil
+	})
+	if err := serve.stop(t); err != nil {
+		t.Errorf("serve exited with %v", err)
+	}
+	log := serve.log()
+	if !strings.Contains(log, "shutdown timeout passed") {
+		t.Errorf("the backup was not interrupted by the timeout:\n%s", log)
+	}
+	claims := claimsOf(t, r, "slow")
+	interrupted := 0
+	for _, c := range claims {
+		switch c.State {
+		case repo.ClaimInterrupted:
+			interrupted++
+			if c.BackupID != "" || !strings.Contains(c.Error, "context canceled") {
+				t.Errorf("interrupted claim: %+v", c)
+			}
+		case repo.ClaimRunning:
+			t.Errorf("a claim left Running after a clean shutdown: %+v", c)
+		}
+	}
+	if interrupted == 0 {
+		t.Errorf("no claim says Interrupted: %+v", claims)
+	}
+	s, _, err := r.CurrentSummary(context.Background(), "prod-eu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range claims {
+		if c.State == repo.ClaimInterrupted {
+			for _, b := range s.Backups {
+				if !b.StartedAt.Before(c.Slot) && b.StartedAt.Before(c.Slot.Add(5*time.Second)) {
+					t.Errorf("backup %s was stored in the interrupted slot %s", b.ID, c.Slot)
+				}
+			}
+		}
 	}
 }
