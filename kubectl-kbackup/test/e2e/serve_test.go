@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -533,5 +535,66 @@ func TestServeShutdownRecordsInterruptedBackups(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// With notifications on, a webhook that never answers holds no backup: while
+// it holds the first run's request, the next slots' backups complete, each in
+// its own slot.
+func TestServeBackupsGoOnWhileTheWebhookHangs(t *testing.T) {
+	arrived := make(chan []byte, 100)
+	release := make(chan struct{})
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		arrived <- body
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hook.Close()
+	defer close(release)
+
+	bucket := env.S3.NewBucket(t)
+	storageURL := env.S3.RepositoryURL(bucket)
+	cfg := writeFile(t, "kbackup.yaml", fmt.Sprintf("notifications:\n  enabled: true\n  webhook:\n    url: %s/hooks/T0KEN\n", hook.URL))
+	inv := invocation{env: []string{"KBACKUP_CONFIG=" + cfg}}
+	mustRun(t, 0, inv, "cluster", "register", "--context", "prod-eu", "--storage", storageURL)
+	r := openBucket(t, bucket)
+	putSchedule(t, r, &fleet.Schedule{Name: "hooked", Cron: "@every 5s", Cluster: "prod-eu",
+		Spec: fleet.BackupSpec{Selection: selection.Selection{IncludeNamespaces: []string{"kube-system"}}}})
+	serve := startServe(t, inv, "--scheduler", "--storage", storageURL, "--reload-interval", "1s")
+
+	var first []byte
+	select {
+	case first = <-arrived:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the webhook received nothing\n%s", serve.log())
+	}
+	var p struct {
+		Version, Event, RunID, Schedule string
+		Clusters                        []struct{ Name, Result, BackupID string }
+	}
+	if err := json.Unmarshal(first, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Version != "kbackup.io/notification/v1" || p.Event != "run.succeeded" || p.Schedule != "hooked" || len(p.Clusters) != 1 || p.Clusters[0].Result != "completed" {
+		t.Errorf("payload: %s", first)
+	}
+	// The webhook still holds that request: three more slots complete.
+	waitFor(t, 2*time.Minute, "three more completed slots while the webhook hangs", func() error {
+		n := 0
+		for _, c := range claimsOf(t, r, "hooked") {
+			if c.State == repo.ClaimCompleted && c.RunID != p.RunID {
+				n++
+			}
+		}
+		if n < 3 {
+			return fmt.Errorf("%d completed slots after the first", n)
+		}
+		return nil
+	})
+	if strings.Contains(serve.log(), "T0KEN") {
+		t.Errorf("serve's log shows the webhook's token")
 	}
 }
