@@ -131,6 +131,12 @@ func TestGrafanaDashboardQueriesParseAndAreServed(t *testing.T) {
 		}
 		return nil
 	})
+	// Prometheus' own linter of names, units and help texts.
+	check := exec.Command(testenv.DebianTool(t, "promtool"), "check", "metrics")
+	check.Stdin = strings.NewReader(exposition)
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
 	served := map[string]bool{}
 	for _, line := range strings.Split(exposition, "\n") {
 		if name, ok := strings.CutPrefix(line, "# TYPE "); ok {
