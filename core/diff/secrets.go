@@ -2,6 +2,10 @@ package diff
 
 import "k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+// lastApplied is kubectl's annotation holding the object as last applied:
+// for a Secret applied with kubectl, its values again.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
 // Masks of Secret values, as kubectl diff writes them: a diff says which
 // keys of a Secret differ, never what they hold.
 const (
@@ -48,7 +52,43 @@ func maskSecrets(a, b *unstructured.Unstructured) (*unstructured.Unstructured, *
 			}
 		}
 	}
+	maskAnnotation(a, b)
 	return a, b
+}
+
+// maskAnnotation masks the last-applied-configuration annotation of a
+// and b (Secrets, copies), as maskSecrets masks their values.
+func maskAnnotation(a, b *unstructured.Unstructured) {
+	annotations := func(obj *unstructured.Unstructured) map[string]any {
+		if obj == nil {
+			return nil
+		}
+		meta, _ := obj.Object["metadata"].(map[string]any)
+		m, _ := meta["annotations"].(map[string]any)
+		return m
+	}
+	va, vb := annotations(a), annotations(b)
+	x, inA := va[lastApplied]
+	y, inB := vb[lastApplied]
+	switch {
+	case inA && inB && x == y:
+		va[lastApplied], vb[lastApplied] = masked, masked
+	default:
+		if inA {
+			va[lastApplied] = maskedBefore
+		}
+		if inB {
+			vb[lastApplied] = maskedAfter
+		}
+	}
+}
+
+// MaskSecret returns a copy of obj with the values of a Secret masked
+// (***), as a diff masks them, for showing one object; any other object is
+// returned as it is.
+func MaskSecret(obj *unstructured.Unstructured) *unstructured.Unstructured {
+	masked, _ := maskSecrets(obj, obj)
+	return masked
 }
 
 // values returns the map at field f of obj, which the caller may change in

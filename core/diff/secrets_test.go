@@ -64,3 +64,36 @@ func TestObjectsMasksSecretValues(t *testing.T) {
 		t.Errorf("a ConfigMap's values are shown:\n%s", text)
 	}
 }
+
+func TestMaskSecretHidesValuesAndLastApplied(t *testing.T) {
+	secret := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{"name": "db", "namespace": "shop", "annotations": map[string]any{
+			lastApplied: `{"apiVersion":"v1","kind":"Secret","stringData":{"password":"hunter2-applied"}}`,
+			"team":      "payments",
+		}},
+		"data":       map[string]any{"password": "aHVudGVyMg=="},
+		"stringData": map[string]any{"token": "plain-token"},
+	}}
+	got, err := YAML(MaskSecret(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, value := range []string{"aHVudGVyMg==", "plain-token", "hunter2-applied"} {
+		if strings.Contains(got, value) {
+			t.Errorf("the masked Secret shows %q:\n%s", value, got)
+		}
+	}
+	for _, kept := range []string{"password: '***'", "token: '***'", "team: payments", "name: db"} {
+		if !strings.Contains(got, kept) {
+			t.Errorf("the masked Secret lacks %q:\n%s", kept, got)
+		}
+	}
+	if secret.Object["data"].(map[string]any)["password"] != "aHVudGVyMg==" {
+		t.Error("MaskSecret changed its input")
+	}
+	cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "data": map[string]any{"k": "v"}}}
+	if MaskSecret(cm) != cm {
+		t.Error("a ConfigMap should be returned as it is")
+	}
+}

@@ -61,7 +61,7 @@ func generateCluster(ctx context.Context, r *repo.Repository, i int, spec FleetS
 	}
 	gvk := schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
 	writePack := func(ns string, n int) (repo.PackEntry, error) {
-		content := fmt.Appendf(nil, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\n  namespace: %s\ndata:\n  n: \"%d\"\n", n, ns, n)
+		content := fmt.Appendf(nil, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\n  namespace: %s\ndata:\n  n: \"%d\"\n", n, ns, n)
 		ref, _, err := r.WritePack(ctx, repo.PackSpec{Cluster: name, Namespace: ns, Resource: "configmaps"}, content, nil)
 		if err != nil {
 			return repo.PackEntry{}, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kbackup/kbackup/core/backup"
 	"github.com/kbackup/kbackup/core/config"
+	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/prune"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/storage"
@@ -59,7 +60,11 @@ type BackupCreateOptions struct {
 	// builds one chooser of them for the command.
 	primary repo.Options
 	// Prune is --prune.
-	Prune     bool
+	Prune bool
+	// Schedule is --schedule: the stored schedule whose spec, cluster
+	// and retention the backup takes (what a scheduled CronJob runs).
+	Schedule  string
+	schedule  *fleet.Schedule
 	fallbacks []repo.Options
 	// runID is the command's run ID: in the manifest and every log line.
 	runID string
@@ -147,6 +152,7 @@ func (o *BackupCreateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.FallbackStorage, "fallback-storage", nil, "A repository URL to write to when the primary and the configured fallback buckets cannot be written; repeat for more.")
 	fs.BoolVar(&o.AllowUnconditionalWrites, "allow-unconditional-writes", false, "Create the repository even on an S3 server that ignores If-None-Match (conditional writes); concurrent backups and garbage collection are then no longer kept apart.")
 	o.Fleet.AddFlags(fs)
+	fs.StringVar(&o.Schedule, "schedule", "", "Take what to back up, the cluster name and the retention of --prune from the stored schedule _fleet/schedules/NAME (as the CronJob of a Terraform kbackup_schedule runs it).")
 	fs.BoolVar(&o.Prune, "prune", false, "After a Completed backup, prune the cluster by its retention policy (as kubectl kbackup prune --cluster NAME --yes would).")
 	ui.AddOutputFlag(fs, &o.Output)
 }
@@ -255,6 +261,9 @@ func (o *BackupCreateOptions) Validate() error {
 		return err
 	}
 	if o.fleet != nil {
+		if o.Schedule != "" {
+			return fmt.Errorf("--schedule %s backs up the schedule's one cluster; leave out --contexts, --all-contexts and --fleet", o.Schedule)
+		}
 		if o.Prune {
 			return errors.New("--prune applies to a backup of one cluster; after a run over several, prune them with kubectl kbackup prune --fleet")
 		}
@@ -262,6 +271,14 @@ func (o *BackupCreateOptions) Validate() error {
 	}
 	if err := o.Fleet.validateOneCluster(changed); err != nil {
 		return err
+	}
+	if o.Schedule != "" {
+		if o.namespace != "" {
+			return fmt.Errorf("--schedule %s takes what to back up from the schedule; leave out -n/--namespace", o.Schedule)
+		}
+		if err := validateScheduleFlags(o.Schedule, changed); err != nil {
+			return err
+		}
 	}
 	return flagErrors(o.options.Validate(), backupCreateFlags)
 }
@@ -287,6 +304,11 @@ var backupCreateFlags = map[string]string{
 func (o *BackupCreateOptions) Run(ctx context.Context) error {
 	if o.fleet != nil {
 		return o.runFleet(ctx)
+	}
+	if o.Schedule != "" {
+		if err := o.useSchedule(ctx); err != nil {
+			return err
+		}
 	}
 	log := newLogger(o.ErrOut, o.config.Config, "run", o.runID)
 	client, err := o.Global.kubeClient()
@@ -367,7 +389,14 @@ func (o *BackupCreateOptions) prune(ctx context.Context, res *backup.Result) err
 	if o.Output != "" {
 		out = o.ErrOut
 	}
+	var given *fleet.RetentionRules
+	if o.schedule != nil {
+		if given, err = o.scheduleRetention(ctx, r, res.Manifest.Cluster.Name); err != nil {
+			return err
+		}
+	}
 	return runPrune(ctx, r, prune.Options{
+		Given:        given,
 		Clusters:     []string{res.Manifest.Cluster.Name},
 		ConfigDays:   o.config.RetentionPolicies,
 		Environments: o.config.EnvironmentNames(),

@@ -435,6 +435,7 @@ type report struct {
 	restoreLargeRows []string
 	largeRows        []string
 	fleetRows        []string
+	exportRows       []string
 }
 
 func newReport() *report { return &report{} }
@@ -461,6 +462,12 @@ func (r *report) addLarge(row string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.largeRows = append(r.largeRows, row)
+}
+
+func (r *report) addExport(row string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.exportRows = append(r.exportRows, row)
 }
 
 func (r *report) addRestore(row string) {
@@ -533,6 +540,18 @@ func (r *report) write(b *testing.B) {
 		}
 		s.WriteString("<!-- /bench:fleet -->\n")
 		r.fleetRows = nil
+	}
+	if len(r.exportRows) > 0 {
+		if s.Len() > 0 {
+			s.WriteString("\n")
+		}
+		s.WriteString("<!-- bench:export -->\n")
+		s.WriteString("| objects | `verify` of the backup (the baseline), peak RSS | export, gitops, into an empty directory (vs verify), peak RSS, files | again, unchanged (vs verify), peak RSS, files rewritten |\n|---|---|---|---|\n")
+		for _, row := range r.exportRows {
+			s.WriteString(row + "\n")
+		}
+		s.WriteString("<!-- /bench:export -->\n")
+		r.exportRows = nil
 	}
 	if s.Len() == 0 {
 		return

@@ -38,15 +38,55 @@ func TestSchemaDescribesEveryAttribute(t *testing.T) {
 			t.Errorf("attribute %s has no description", name)
 		}
 	}
+	// Every resource's and data source's attribute, nested ones included,
+	// as the provider serves them.
+	server, err := providerserver.NewProtocol6WithError(kbprovider.New("v1.2.3")())()
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, err := server.GetProviderSchema(context.Background(), &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil || len(served.Diagnostics) > 0 {
+		t.Fatal(err, served.Diagnostics)
+	}
+	for name, s := range served.ResourceSchemas {
+		checkDescribed(t, name, s.Block)
+	}
+	for name, s := range served.DataSourceSchemas {
+		checkDescribed(t, "data."+name, s.Block)
+	}
+	if len(served.ResourceSchemas) < 4 || len(served.DataSourceSchemas) < 3 {
+		t.Errorf("served %d resources and %d data sources", len(served.ResourceSchemas), len(served.DataSourceSchemas))
+	}
+}
+
+func checkDescribed(t *testing.T, where string, b *tfprotov6.SchemaBlock) {
+	t.Helper()
+	if strings.TrimSpace(b.Description) == "" {
+		t.Errorf("%s has no description", where)
+	}
+	var attrs func(where string, as []*tfprotov6.SchemaAttribute)
+	attrs = func(where string, as []*tfprotov6.SchemaAttribute) {
+		for _, a := range as {
+			if strings.TrimSpace(a.Description) == "" {
+				t.Errorf("%s.%s has no description", where, a.Name)
+			}
+			if a.NestedType != nil {
+				attrs(where+"."+a.Name, a.NestedType.Attributes)
+			}
+		}
+	}
+	attrs(where, b.Attributes)
+	for _, nb := range b.BlockTypes {
+		checkDescribed(t, where+"."+nb.TypeName, nb.Block)
+	}
 }
 
 // The provider is served to a real OpenTofu through terraform-plugin-testing,
-// which is how every resource of the provider will be tested. What the test
-// checks comes from the provider, through OpenTofu's plugin protocol: OpenTofu
-// asked the provider for its schema and got the storage attribute. (The
-// provider has no resource or data source yet, so OpenTofu prunes it from the
-// graph and neither validates nor configures it; an output of the test's own
-// configuration would pass without the provider.)
+// as in every acceptance test (TestAcc*). What the test checks comes from the
+// provider, through OpenTofu's plugin protocol: OpenTofu asked the provider
+// for its schema and got the storage attribute. (The configuration uses no
+// resource, so OpenTofu prunes the provider from the graph and neither
+// validates nor configures it: the acceptance tests do.)
 func TestProviderServesThroughOpenTofu(t *testing.T) {
 	env := testenv.Start(t, testenv.Options{OpenTofu: true})
 	env.Tofu.Setenv(t)

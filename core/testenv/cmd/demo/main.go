@@ -104,6 +104,76 @@ var steps = []step{
 	{title: fmt.Sprintf("Prune %s's backups by a retention policy", clusterNames[0]), do: pruneSource, clusters: 2},
 	{title: "Verify every backup of every cluster after the prune", do: verifyAll, clusters: 2},
 	{title: "Run the fleet's schedules: serve --scheduler for one slot", do: runScheduler, clusters: 2},
+	{title: fmt.Sprintf("Export namespace %s of %s as a GitOps repository (Kustomize and Argo CD)", restoredNamespace, clusterNames[0]), do: exportGitOps},
+}
+
+// gitopsConfig is the demo's kbackup.yaml for the export: the
+// environments the GitOps repository deploys to, and a namespace of its
+// own cluster in prod.
+const gitopsConfig = `environments:
+  - name: dev
+    cluster_url: https://dev.k8s.example.com:6443
+    auto_sync: true
+    replicas: 1
+  - name: prod
+    cluster_url: https://prod.k8s.example.com:6443
+    replicas: 3
+clusters:
+  shop:
+    prod: https://critical-prod.k8s.example.com:6443
+`
+
+// exportGitOps exports the shop namespace into .demo/gitops, shows the
+// tree, then exports again: nothing changes, and --check agrees.
+func exportGitOps(ctx context.Context, d *demo) error {
+	// Paths as given (relative to where make runs), so that the files the
+	// export names read as the user would see them.
+	config := filepath.Join(d.dir, "kbackup-gitops.yaml")
+	if err := os.WriteFile(config, []byte(gitopsConfig), 0o600); err != nil {
+		return err
+	}
+	out := filepath.Join(d.dir, "gitops")
+	args := []string{"export", "latest", "--from-cluster", d.source, "-n", restoredNamespace, "--output", out,
+		"--repo-url", "https://git.example.com/platform/" + d.source + "-gitops.git", "--config", config}
+	if err := d.kubectlKbackup(ctx, args...); err != nil {
+		return err
+	}
+	fmt.Printf("\n%s:\n", out)
+	if err := printTree(out); err != nil {
+		return err
+	}
+	fmt.Println("\nExported again from the same backup, nothing changes; --check says so (exit 0, 3 on drift):")
+	fmt.Println()
+	if err := d.kubectlKbackup(ctx, args...); err != nil {
+		return err
+	}
+	return d.kubectlKbackup(ctx, append(args, "--check")...)
+}
+
+// printTree lists a directory as tree(1) does, files under their
+// directories.
+func printTree(root string) error {
+	var walk func(dir, indent string) error
+	walk = func(dir, indent string) error {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for i, e := range entries {
+			branch, next := "├── ", "│   "
+			if i == len(entries)-1 {
+				branch, next = "└── ", "    "
+			}
+			fmt.Printf("%s%s%s\n", indent, branch, e.Name())
+			if e.IsDir() {
+				if err := walk(filepath.Join(dir, e.Name()), indent+next); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(root, "")
 }
 
 // fleetConfig is the demo's kbackup.yaml for the fleet steps: the

@@ -1,0 +1,7 @@
+terraform {
+  required_providers {
+    kbackup = {
+      source = "kbackup/kbackup"
+    }
+  }
+}

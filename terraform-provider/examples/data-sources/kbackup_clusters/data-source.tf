@@ -1,0 +1,5 @@
+data "kbackup_clusters" "fleet" {}
+
+output "stale_clusters" {
+  value = data.kbackup_clusters.fleet.stale
+}
