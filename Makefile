@@ -95,8 +95,20 @@ krew-validate: $(VALIDATE_KREW_MANIFEST) ## Check dist/kbackup.yaml (made by mak
 ##@ Test
 
 .PHONY: testenv
-testenv: $(TESTENV_BINARIES) ## Build the test environment's binaries into the cache (once per version).
+testenv: $(TESTENV_BINARIES) testenv-packages ## Build the test environment's binaries into the cache (once per version), and install Prometheus and Chromium.
 	@echo "test environment ready in $(KBACKUP_TESTENV_CACHE)"
+
+# Prometheus (with promtool) and Chromium come from Debian's packages: no
+# service is started by installing them. 13 s here, as root; nothing when
+# they are there already.
+TESTENV_PACKAGES := prometheus chromium
+.PHONY: testenv-packages
+testenv-packages: ## Install Prometheus, promtool and Chromium from Debian's packages when missing.
+	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null || ! command -v chromium >/dev/null; then \
+		echo "installing $(TESTENV_PACKAGES) from Debian's packages"; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends $(TESTENV_PACKAGES); \
+	fi
 
 # Stamp the version as Kubernetes' own build does, so the servers report
 # v1.37.2 and distribution detection sees a real gitVersion.

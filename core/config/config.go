@@ -146,9 +146,11 @@ type Optimization struct {
 
 // Notifications says whom to tell when a backup ends.
 type Notifications struct {
-	Enabled bool    `yaml:"enabled" json:"enabled"`
-	Webhook Webhook `yaml:"webhook" json:"webhook"`
-	Slack   Slack   `yaml:"slack" json:"slack"`
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// PerCluster sends a notification per cluster instead of per run.
+	PerCluster bool    `yaml:"per_cluster" json:"per_cluster"`
+	Webhook    Webhook `yaml:"webhook" json:"webhook"`
+	Slack      Slack   `yaml:"slack" json:"slack"`
 }
 
 // Webhook receives a JSON document per finished backup.

@@ -35,8 +35,6 @@ func TestSwitchesThatChangeNothingAreRefused(t *testing.T) {
 	for key, yaml := range map[string]string{
 		"performance.optimization.batch_processing": "performance:\n  optimization:\n    batch_processing: false\n",
 		"performance.optimization.compression":      "performance:\n  optimization:\n    compression: false\n",
-		"notifications.enabled":                     "notifications:\n  enabled: true\n  webhook:\n    url: https://hooks.example.com/x\n",
-		"observability.tracing.enabled":             "observability:\n  tracing:\n    enabled: true\n    endpoint: otel:4317\n",
 	} {
 		cfg := kbackupYAML(t, yaml, nil)
 		err := cfg.Validate()

@@ -393,8 +393,11 @@ func (v *validator) notifications() {
 	if n.Slack.Channel != "" && strings.ContainsAny(n.Slack.Channel, " \t") {
 		v.fail("notifications.slack.channel", "%q has spaces; want a channel like #backup-notifications", clip(n.Slack.Channel))
 	}
-	if n.Enabled {
-		v.fail("notifications.enabled", "true, but no command of this version of kbackup sends notifications yet; set it to false or leave it out (the webhook and Slack settings are checked and kept for when one does)")
+	if n.Enabled && n.Webhook.URL == "" && n.Slack.WebhookURL == "" {
+		v.fail("notifications.enabled", "true, but there is nowhere to send them; set notifications.webhook.url or notifications.slack.webhook_url, or set enabled to false")
+	}
+	if n.Enabled && n.Webhook.URL != "" && !n.Webhook.OnSuccess && !n.Webhook.OnFailure {
+		v.fail("notifications.webhook", "on_success and on_failure are both false, so nothing would be sent; set one of them to true")
 	}
 }
 
@@ -410,8 +413,11 @@ func (v *validator) observability() {
 	}
 	v.oneOf("observability.logging.level", "log level", o.Logging.Level, logLevels)
 	v.oneOf("observability.logging.format", "log format", o.Logging.Format, logFormats)
-	if o.Tracing.Enabled {
-		v.fail("observability.tracing.enabled", "true, but this version of kbackup sends no traces; set it to false or leave it out")
+	if o.Tracing.Enabled && o.Tracing.Endpoint == "" {
+		v.fail("observability.tracing.enabled", "true, but observability.tracing.endpoint is empty; set it to an OTLP HTTP endpoint like http://otel-collector:4318")
+	}
+	if o.Tracing.Endpoint != "" {
+		v.httpURL("observability.tracing.endpoint", o.Tracing.Endpoint, "http://otel-collector:4318")
 	}
 }
 

@@ -120,7 +120,7 @@ notifications:
     channel: "backup alerts"
 `, []string{
 			`kbackup.yaml:5:14: notifications.slack.channel: "backup alerts" has spaces; want a channel like #backup-notifications`,
-			`kbackup.yaml:3:12: notifications.enabled: true, but no command of this version of kbackup sends notifications yet; set it to false or leave it out (the webhook and Slack settings are checked and kept for when one does)`,
+			`kbackup.yaml:3:12: notifications.enabled: true, but there is nowhere to send them; set notifications.webhook.url or notifications.slack.webhook_url, or set enabled to false`,
 		}},
 		{"webhook URLs are checked without printing their tokens", `
 notifications:
@@ -147,7 +147,7 @@ observability:
 			`kbackup.yaml:5:11: observability.metrics.path: "metrics" does not start with /; want a path like /metrics`,
 			`kbackup.yaml:7:12: observability.logging.level: "warning" is not a log level; want one of debug, info, warn, error; did you mean warn?`,
 			`kbackup.yaml:8:13: observability.logging.format: "JSON" is not a log format; want one of text, json; did you mean json?`,
-			`kbackup.yaml:10:14: observability.tracing.enabled: true, but this version of kbackup sends no traces; set it to false or leave it out`,
+			`kbackup.yaml:10:14: observability.tracing.enabled: true, but observability.tracing.endpoint is empty; set it to an OTLP HTTP endpoint like http://otel-collector:4318`,
 		}},
 		{"metrics off: port and path unchecked", "observability:\n  metrics:\n    enabled: false\n    port: 0\n", nil},
 	}

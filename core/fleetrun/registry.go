@@ -2,6 +2,7 @@ package fleetrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kbackup/kbackup/core/fleet"
 	"github.com/kbackup/kbackup/core/kube"
@@ -19,6 +21,42 @@ import (
 type Candidate struct {
 	Context string
 	Config  *rest.Config
+}
+
+// Candidates reads contexts of a kubeconfig ("" for the default loading
+// rules: $KUBECONFIG, then ~/.kube/config): those named, each of which must
+// exist, or every context, sorted by name, when names is empty.
+func Candidates(kubeconfig string, names []string) ([]Candidate, error) {
+	if len(names) == 0 {
+		rules := clientcmd.NewDefaultClientConfigLoadingRules()
+		if kubeconfig != "" {
+			rules.ExplicitPath = kubeconfig
+		}
+		raw, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).RawConfig()
+		if err != nil {
+			return nil, fmt.Errorf("reading the kubeconfig: %w", err)
+		}
+		for name := range raw.Contexts {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		if len(names) == 0 {
+			// core/kube says which kubeconfig it read and how to give one.
+			if _, _, err := kube.LoadRESTConfig(kube.LoadOptions{Kubeconfig: kubeconfig}); err != nil {
+				return nil, err
+			}
+			return nil, errors.New("the kubeconfig has no contexts")
+		}
+	}
+	var out []Candidate
+	for _, name := range names {
+		cfg, _, err := kube.LoadRESTConfig(kube.LoadOptions{Kubeconfig: kubeconfig, Context: name})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Candidate{Context: name, Config: cfg})
+	}
+	return out, nil
 }
 
 // RegistryMatch is which registered clusters the contexts reach.

@@ -14,6 +14,7 @@ const (
 	scheduleDir      = "schedules"
 	retentionDir     = "retention"
 	summaryDir       = "summaries"
+	claimDir         = "claims"
 	probeDir         = "_probes"
 	backupsDir       = "_backups"
 	restoresDir      = "_restores"
@@ -33,6 +34,7 @@ const (
 //	<prefix>/_fleet/schedules/<name>.json
 //	<prefix>/_fleet/retention/<name>.json
 //	<prefix>/_fleet/summaries/<cluster>.json      a cache of the cluster's manifests
+//	<prefix>/_fleet/claims/<schedule>/<slot>/<cluster>.json  a scheduled slot, claimed once
 //	<prefix>/<cluster>/_backups/<backup-id>.json
 //	<prefix>/<cluster>/_restores/<restore-id>.json
 //	<prefix>/<cluster>/_inprogress/<backup-id>.json
@@ -90,6 +92,17 @@ func (l Layout) Summaries() string { return l.prefix + fleetDir + "/" + summaryD
 
 // Summary is the key of a cluster's backup summary.
 func (l Layout) Summary(cluster string) string { return l.Summaries() + cluster + jsonExt }
+
+// Claims is the key prefix of a schedule's slot claims.
+func (l Layout) Claims(schedule string) string {
+	return l.prefix + fleetDir + "/" + claimDir + "/" + schedule + "/"
+}
+
+// Claim is the key of the claim of one cluster's backup in one slot of a
+// schedule.
+func (l Layout) Claim(schedule, slot, cluster string) string {
+	return l.Claims(schedule) + slot + "/" + cluster + jsonExt
+}
 
 // Cluster is the key prefix of everything a cluster wrote.
 func (l Layout) Cluster(cluster string) string { return l.prefix + cluster + "/" }
@@ -164,6 +177,7 @@ const (
 	KindInProgress      KeyKind = "in-progress-marker"
 	KindCollecting      KeyKind = "collection-marker"
 	KindPack            KeyKind = "pack"
+	KindClaim           KeyKind = "slot-claim"
 )
 
 // KeyInfo is what a key says about itself.
@@ -177,8 +191,11 @@ type KeyInfo struct {
 	// Resource (resource.group) and SHA256 are set for packs.
 	Resource string
 	SHA256   string
+	// Slot is the time of a scheduled slot (claims), as FormatSlot writes it.
+	Slot string
 	// Name is the backup ID (manifests, in-progress markers), the restore
-	// ID, the collection ID, the schedule, retention policy or probe name.
+	// ID, the collection ID, the schedule (also of claims), retention
+	// policy or probe name.
 	Name string
 }
 
@@ -227,6 +244,19 @@ func parseRelativeKey(rel string) (KeyInfo, error) {
 			return KeyInfo{Kind: KindSummary, Cluster: name}, ValidateClusterName(name)
 		}
 		return KeyInfo{}, fmt.Errorf("unknown fleet directory %q", segs[1])
+	case len(segs) == 5 && segs[0] == fleetDir && segs[1] == claimDir:
+		name, err := jsonName(segs[4])
+		if err != nil {
+			return KeyInfo{}, err
+		}
+		info := KeyInfo{Kind: KindClaim, Name: segs[2], Slot: segs[3], Cluster: name}
+		if err := validateID("schedule name", info.Name); err != nil {
+			return KeyInfo{}, err
+		}
+		if _, err := ParseSlot(info.Slot); err != nil {
+			return KeyInfo{}, err
+		}
+		return info, ValidateClusterName(name)
 	case len(segs) == 3 && !strings.HasPrefix(segs[0], "_") && strings.HasPrefix(segs[1], "_"):
 		cluster := segs[0]
 		if err := ValidateClusterName(cluster); err != nil {

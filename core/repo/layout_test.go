@@ -31,6 +31,7 @@ func TestLayoutKeys(t *testing.T) {
 			{l.RestoreRecord("prod-eu", "r1"), "prod-eu/_restores/r1.json", KeyInfo{Kind: KindRestoreRecord, Cluster: "prod-eu", Name: "r1"}},
 			{l.InProgressMarker("prod-eu", "b2"), "prod-eu/_inprogress/b2.json", KeyInfo{Kind: KindInProgress, Cluster: "prod-eu", Name: "b2"}},
 			{l.CollectionMarker("prod-eu", "g1"), "prod-eu/_collecting/g1.json", KeyInfo{Kind: KindCollecting, Cluster: "prod-eu", Name: "g1"}},
+			{l.Claim("nightly", "20260101T020000Z", "prod-eu"), "_fleet/claims/nightly/20260101T020000Z/prod-eu.json", KeyInfo{Kind: KindClaim, Name: "nightly", Slot: "20260101T020000Z", Cluster: "prod-eu"}},
 			{
 				l.Pack("prod-eu", "payments", "configmaps", sha), "prod-eu/payments/configmaps/" + sha + ".yaml.zst",
 				KeyInfo{Kind: KindPack, Cluster: "prod-eu", Namespace: "payments", Resource: "configmaps", SHA256: sha},

@@ -6,15 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kbackup/kbackup/core/fleetrun"
-	"github.com/kbackup/kbackup/core/kube"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/kubectl-kbackup/internal/ui"
 )
@@ -169,29 +166,8 @@ var fleetFlags = func() map[string]string {
 // fleetCandidates reads the contexts chosen from the kubeconfig: those of
 // --contexts, each of which must exist, or all of them.
 func (o *BackupCreateOptions) fleetCandidates() ([]fleetrun.Candidate, error) {
-	kubeconfig := deref(o.Global.ConfigFlags.KubeConfig)
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if kubeconfig != "" {
-		rules.ExplicitPath = kubeconfig
-	}
-	raw, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).RawConfig()
-	if err != nil {
-		return nil, fmt.Errorf("reading the kubeconfig: %w", err)
-	}
 	var names []string
-	if o.Fleet.AllContexts || o.Fleet.Fleet {
-		for name := range raw.Contexts {
-			names = append(names, name)
-		}
-		slices.Sort(names)
-		if len(names) == 0 {
-			// core/kube says which kubeconfig it read and how to give one.
-			if _, _, err := kube.LoadRESTConfig(kube.LoadOptions{Kubeconfig: kubeconfig}); err != nil {
-				return nil, err
-			}
-			return nil, errors.New("the kubeconfig has no contexts")
-		}
-	} else {
+	if !o.Fleet.AllContexts && !o.Fleet.Fleet {
 		seen := map[string]bool{}
 		for _, n := range o.Fleet.Contexts {
 			if n = strings.TrimSpace(n); n != "" && !seen[n] {
@@ -199,16 +175,15 @@ func (o *BackupCreateOptions) fleetCandidates() ([]fleetrun.Candidate, error) {
 				names = append(names, n)
 			}
 		}
-	}
-	var candidates []fleetrun.Candidate
-	for _, name := range names {
-		cfg, _, err := kube.LoadRESTConfig(kube.LoadOptions{Kubeconfig: kubeconfig, Context: name})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", o.fleet.selector, err)
+		if len(names) == 0 {
+			return nil, nil
 		}
-		candidates = append(candidates, fleetrun.Candidate{Context: name, Config: cfg})
 	}
-	return candidates, nil
+	candidates, err := fleetrun.Candidates(deref(o.Global.ConfigFlags.KubeConfig), names)
+	if err != nil && len(names) > 0 {
+		return nil, fmt.Errorf("%s: %w", o.fleet.selector, err)
+	}
+	return candidates, err
 }
 
 // resolveClusters turns the candidates into the run's clusters: the

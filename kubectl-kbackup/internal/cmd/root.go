@@ -82,6 +82,7 @@ to use S3.`,
 		NewCmdClusters(global, streams),
 		NewCmdPrune(global, streams),
 		NewCmdDetect(global, streams),
+		NewCmdServe(global, streams),
 		NewCmdConfig(global, streams),
 		NewCmdVersion(streams),
 	)

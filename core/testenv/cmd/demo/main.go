@@ -103,6 +103,7 @@ var steps = []step{
 	{title: "The fleet at a glance", do: fleetAtAGlance, clusters: 2},
 	{title: fmt.Sprintf("Prune %s's backups by a retention policy", clusterNames[0]), do: pruneSource, clusters: 2},
 	{title: "Verify every backup of every cluster after the prune", do: verifyAll, clusters: 2},
+	{title: "Run the fleet's schedules: serve --scheduler for one slot", do: runScheduler, clusters: 2},
 	{title: fmt.Sprintf("Export namespace %s of %s as a GitOps repository (Kustomize and Argo CD)", restoredNamespace, clusterNames[0]), do: exportGitOps},
 }
 
