@@ -87,6 +87,9 @@ type Storage struct {
 	// Encryption is the S3 server-side encryption of a repository created
 	// from this configuration.
 	Encryption StorageEncryption `yaml:"encryption" json:"encryption"`
+	// ReplicateTo is a second repository (URL, as url) that `serve` copies
+	// each scheduled run's backups into (`kubectl kbackup replicate`).
+	ReplicateTo string `yaml:"replicate_to,omitempty" json:"replicate_to,omitempty" secret:"userinfo"`
 }
 
 // StorageEncryption is S3 server-side encryption (SSE-S3, SSE-KMS, SSE-C).

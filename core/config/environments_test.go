@@ -193,7 +193,7 @@ environments:
 	want := strings.Join([]string{
 		`kbackup.yaml:8:23: environments[1].overrides.backup.behavior.batch_size: "many" is not an integer; want a positive integer like 500`,
 		`kbackup.yaml:9:7: environments[1].overrides.cluster: cannot be overridden per environment; an overrides block takes storage, backup, performance, notifications, observability`,
-		`kbackup.yaml:11:16: environments[1].overrides.storage: want a mapping with keys url, bucket, prefix, endpoint, region, access_key_id, secret_access_key, ca_file, insecure_skip_tls_verify, auto_create_bucket, fallback_buckets, encryption, got a list`,
+		`kbackup.yaml:11:16: environments[1].overrides.storage: want a mapping with keys url, bucket, prefix, endpoint, region, access_key_id, secret_access_key, ca_file, insecure_skip_tls_verify, auto_create_bucket, fallback_buckets, encryption, replicate_to, got a list`,
 	}, "\n")
 	if err == nil || err.Error() != want {
 		t.Errorf("error:\n%v\nwant:\n%s", err, want)

@@ -131,7 +131,7 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 		{
 			name: "value where a mapping belongs",
 			yaml: "storage: s3://bucket\n",
-			want: []string{`kbackup.yaml:1:10: storage: want a mapping with keys url, bucket, prefix, endpoint, region, access_key_id, secret_access_key, ca_file, insecure_skip_tls_verify, auto_create_bucket, fallback_buckets, encryption, got "s3://bucket"`},
+			want: []string{`kbackup.yaml:1:10: storage: want a mapping with keys url, bucket, prefix, endpoint, region, access_key_id, secret_access_key, ca_file, insecure_skip_tls_verify, auto_create_bucket, fallback_buckets, encryption, replicate_to, got "s3://bucket"`},
 		},
 		{
 			name: "value where a list belongs",
@@ -254,7 +254,7 @@ func TestUnknownKeys(t *testing.T) {
 		{"key found in several places", "enabled: true\n",
 			`kbackup.yaml:1:1: enabled: unknown key; did you mean one of notifications.enabled, observability.metrics.enabled, observability.tracing.enabled?`},
 		{"nothing close", "storage:\n  colour: blue\n",
-			`kbackup.yaml:2:3: storage.colour: unknown key; known keys here: url, bucket, prefix, endpoint, region, access_key_id, secret_access_key, ca_file, insecure_skip_tls_verify, auto_create_bucket, fallback_buckets, encryption`},
+			`kbackup.yaml:2:3: storage.colour: unknown key; known keys here: url, bucket, prefix, endpoint, region, access_key_id, secret_access_key, ca_file, insecure_skip_tls_verify, auto_create_bucket, fallback_buckets, encryption, replicate_to`},
 		{"seed's sync_policy", "environments:\n  - name: prod\n    sync_policy: manual\n",
 			`kbackup.yaml:3:5: environments[0].sync_policy: unknown key; known keys here: name, cluster_url, auto_sync, replicas, overrides`},
 		{"in an overrides block", "environments:\n  - name: prod\n    overrides:\n      backup:\n        behaviour: {}\n",

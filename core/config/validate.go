@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/kbackup/kbackup/core/fleet"
+	"github.com/kbackup/kbackup/core/storage"
 )
 
 // FieldError is one problem with one value.
@@ -273,6 +274,11 @@ func (v *validator) storage() {
 			v.fail(key, "%q is listed twice", b)
 		}
 		seen[b] = true
+	}
+	if s.ReplicateTo != "" {
+		if _, err := storage.ParseURL(s.ReplicateTo); err != nil {
+			v.fail("storage.replicate_to", "%v; want a repository URL like s3://backups-dr?endpoint=https://s3.eu-west-2.example.com", err)
+		}
 	}
 }
 

@@ -28,10 +28,12 @@ import (
 	"github.com/kbackup/kbackup/core/metrics"
 	"github.com/kbackup/kbackup/core/notify"
 	"github.com/kbackup/kbackup/core/prune"
+	"github.com/kbackup/kbackup/core/replicate"
 	"github.com/kbackup/kbackup/core/repo"
 	"github.com/kbackup/kbackup/core/scheduler"
 	"github.com/kbackup/kbackup/core/tracing"
 	"github.com/kbackup/kbackup/core/version"
+	"github.com/kbackup/kbackup/kubectl-kbackup/internal/dashboard"
 )
 
 // Defaults of serve's flags.
@@ -68,6 +70,12 @@ type ServeOptions struct {
 	Grace, MaxAge time.Duration
 	// MetricsRefresh bounds how often a scrape reads the repository.
 	MetricsRefresh time.Duration
+	// Dashboard is the web dashboard's listener and access; an empty
+	// address turns it off.
+	Dashboard dashboard.Options
+	// ReplicateTo is a second repository each scheduled run's backups are
+	// copied into (storage.replicate_to).
+	ReplicateTo string
 
 	config      *LoadedConfig
 	metricsPath string
@@ -120,6 +128,8 @@ On SIGTERM or Ctrl-C it starts no new backup, lets the running ones end within
 	fs.DurationVar(&o.Grace, "grace", fleetview.DefaultGrace, "How long after a scheduled time its backup may still be running before the cluster counts as stale (kbackup_cluster_stale).")
 	fs.DurationVar(&o.MaxAge, "max-age", fleetview.DefaultMaxAge, "How old the last successful backup of a cluster that no schedule covers may be before it counts as stale.")
 	fs.DurationVar(&o.MetricsRefresh, "metrics-refresh-interval", metrics.DefaultRefreshInterval, "Scrapes read the repository at most this often; scrapes in between get the last reading.")
+	fs.StringVar(&o.ReplicateTo, "replicate-to", "", "With --scheduler, copy each run's backups into this repository (URL) after the run, as `replicate --to` does (default: storage.replicate_to).")
+	o.Dashboard.AddFlags(fs)
 	return cmd
 }
 
@@ -135,6 +145,10 @@ func (o *ServeOptions) Complete(fs *pflag.FlagSet, _ []string) error {
 		o.MetricsAddress = ":" + strconv.Itoa(cmp.Or(m.Port, 8080))
 	}
 	o.metricsPath = cmp.Or(m.Path, "/metrics")
+	if !fs.Changed("replicate-to") {
+		o.ReplicateTo = cfg.Storage.ReplicateTo
+	}
+	o.Dashboard.Fleet = fleetview.Options{Schedules: cfg.BackupSchedules, Grace: o.Grace, MaxAge: o.MaxAge}
 	host, _ := os.Hostname()
 	o.replica = fmt.Sprintf("%s/%d", cmp.Or(host, "unknown-host"), os.Getpid())
 	o.runID = repo.NewRunID(time.Now())
@@ -154,6 +168,14 @@ func (o *ServeOptions) Validate() error {
 	}
 	if o.Grace < 0 {
 		return fmt.Errorf("--grace %s must not be negative, such as 1h", o.Grace)
+	}
+	if o.Dashboard.Address != "" {
+		if err := o.Dashboard.Validate(); err != nil {
+			return err
+		}
+	}
+	if o.ReplicateTo != "" && !o.Scheduler {
+		return errors.New("--replicate-to copies the scheduler's backups: give --scheduler too, or use `kubectl kbackup replicate --to URL`")
 	}
 	if o.CatchUpWindow >= scheduler.DefaultClaimRetention {
 		return fmt.Errorf("--catch-up-window %s: want less than %s, how long slot claims are kept", o.CatchUpWindow, scheduler.DefaultClaimRetention)
@@ -214,6 +236,9 @@ type server struct {
 	notifier *notify.Notifier
 	// tracer is nil unless observability.tracing.enabled.
 	tracer *tracing.Tracer
+	// dashboard is nil when --dashboard-address is empty; it listens on
+	// its own address, with its own access rules.
+	dashboard http.Handler
 }
 
 func (o *ServeOptions) newServer(ctx context.Context, log *slog.Logger) (*server, error) {
@@ -244,6 +269,13 @@ func (o *ServeOptions) newServer(ctx context.Context, log *slog.Logger) (*server
 				SlackURL: n.Slack.WebhookURL, SlackChannel: n.Slack.Channel, PerCluster: n.PerCluster, Log: log,
 			})
 			s.afterRun = append(s.afterRun, s.notifier.AfterRun())
+		}
+		if o.ReplicateTo != "" {
+			step, err := replicateAfterRun(ctx, r, primary, o.ReplicateTo, log)
+			if err != nil {
+				return nil, err
+			}
+			s.afterRun = append(s.afterRun, step)
 		}
 		runs := metrics.NewRuns(s.registry)
 		observers := []scheduler.Observer{runs, runLogger{log: log}}
@@ -288,7 +320,53 @@ func (o *ServeOptions) newServer(ctx context.Context, log *slog.Logger) (*server
 	})
 	s.mux.HandleFunc("GET /readyz", s.ready)
 	s.servers = append(s.servers, &http.Server{Addr: o.MetricsAddress, Handler: s.mux, ReadHeaderTimeout: 10 * time.Second})
+	if o.Dashboard.Address != "" {
+		if s.dashboard, err = dashboard.New(r, o.Dashboard, log.With("component", "dashboard")); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// replicateAfterRun opens the repository at url (created when empty, as
+// `replicate --to` does) and returns the step that copies the backups of
+// each scheduled run's clusters into it. A failed copy is logged and
+// retried by the next run (replication resumes); it never fails a backup.
+func replicateAfterRun(ctx context.Context, src *repo.Repository, primary repo.Options, url string, log *slog.Logger) (scheduler.AfterRun, error) {
+	targetOpts, err := config.FallbackOptions(primary, url)
+	if err != nil {
+		return nil, fmt.Errorf("--replicate-to (storage.replicate_to): %w", err)
+	}
+	targetOpts.Create = true
+	targetOpts.AutoCreateBucket = primary.AutoCreateBucket
+	dst, err := repo.Open(ctx, targetOpts)
+	if err != nil {
+		return nil, fmt.Errorf("--replicate-to (storage.replicate_to): %w", err)
+	}
+	return func(ctx context.Context, run *scheduler.Run) {
+		if run.Result == nil {
+			return
+		}
+		var clusters []string
+		for _, c := range run.Result.Clusters {
+			if c.BackupID != "" {
+				clusters = append(clusters, c.Cluster)
+			}
+		}
+		if len(clusters) == 0 {
+			return
+		}
+		l := log.With("run", run.ID, "schedule", run.Schedule.Name, "replicateTo", dst.String())
+		report, err := replicate.Run(ctx, src, dst, replicate.Options{Clusters: clusters})
+		switch {
+		case err != nil:
+			l.Error("replication failed; the next run resumes it", "error", err.Error())
+		case len(report.Problems) > 0:
+			l.Warn("replicated, but not everything", "manifestsCopied", report.ManifestsCopied, "packsCopied", report.PacksCopied, "problems", len(report.Problems))
+		default:
+			l.Info("replicated", "manifestsCopied", report.ManifestsCopied, "packsCopied", report.PacksCopied, "bytesCopied", report.BytesCopied)
+		}
+	}, nil
 }
 
 // ready answers /readyz: 200 when the repository answers and the
@@ -335,6 +413,12 @@ func (s *server) run(ctx context.Context) error {
 				return fmt.Errorf("serving %s: %w", srv.Addr, err)
 			}
 			return nil
+		})
+	}
+	if s.dashboard != nil {
+		g.Go(func() error {
+			s.log.Info("dashboard listening", "address", s.o.Dashboard.Address)
+			return dashboard.Serve(gctx, s.o.Dashboard, s.dashboard)
 		})
 	}
 	// work is the backups' context: it outlives ctx by the shutdown

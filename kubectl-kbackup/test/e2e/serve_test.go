@@ -31,8 +31,10 @@ import (
 
 // serveProcess is a `kubectl kbackup serve` running in the background.
 type serveProcess struct {
-	cmd     *exec.Cmd
-	addr    string
+	cmd  *exec.Cmd
+	addr string
+	// dashboardAddr is where its web dashboard listens.
+	dashboardAddr string
 	mu      sync.Mutex
 	stderr  bytes.Buffer
 	done    chan struct{}
@@ -43,17 +45,20 @@ type serveProcess struct {
 // and waits until /healthz answers.
 func startServe(t *testing.T, inv invocation, args ...string) *serveProcess {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	freePort := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
 	}
-	addr := l.Addr().String()
-	l.Close()
-	args = append([]string{"serve", "--metrics-address", addr}, args...)
+	addr, dashboardAddr := freePort(), freePort()
+	args = append([]string{"serve", "--metrics-address", addr, "--dashboard-address", dashboardAddr}, args...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(baseEnv(t), inv.env...)
 	cmd.Dir = t.TempDir()
-	p := &serveProcess{cmd: cmd, addr: addr, done: make(chan struct{})}
+	p := &serveProcess{cmd: cmd, addr: addr, dashboardAddr: dashboardAddr, done: make(chan struct{})}
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	cmd.Stdout = pw
@@ -219,8 +224,10 @@ func TestServeSchedulerBacksUpPrunesAndAlerts(t *testing.T) {
 		Spec:      fleet.BackupSpec{Selection: selection.Selection{IncludeNamespaces: []string{"fleet"}}},
 		Retention: fleet.RetentionRef{RetentionRules: fleet.RetentionRules{KeepLast: 2}}})
 
+	// Each run's backups are copied into a second repository too.
+	replica := env.S3.NewBucket(t)
 	serve := startServe(t, inv, "--scheduler", "--storage", storageURL, "--reload-interval", "2s", "--connect-timeout", "3s",
-		"--grace", "1s", "--metrics-refresh-interval", "1s", "--shutdown-timeout", "1m")
+		"--grace", "1s", "--metrics-refresh-interval", "1s", "--shutdown-timeout", "1m", "--replicate-to", env.S3.RepositoryURL(replica))
 	waitFor(t, time.Minute, "/readyz", func() error { _, err := serve.get("/readyz"); return err })
 
 	// Backups appear at every slot, and retention keeps the newest two.
@@ -279,6 +286,31 @@ func TestServeSchedulerBacksUpPrunesAndAlerts(t *testing.T) {
 			if len(s.Backups) != 2 {
 				return fmt.Errorf("cluster %s has %d backups", cluster, len(s.Backups))
 			}
+		}
+		return nil
+	})
+
+	// The replica holds every cluster's backups, and the dashboard, on
+	// its own loopback address, shows the fleet.
+	waitFor(t, time.Minute, "the replica to hold backups of every cluster", func() error {
+		rr := openBucket(t, replica)
+		for _, cluster := range []string{"fleet-a", "fleet-b", "fleet-c"} {
+			if ids, err := rr.BackupIDs(ctx, cluster); err != nil || len(ids) == 0 {
+				return fmt.Errorf("cluster %s in the replica: %d backups, %v", cluster, len(ids), err)
+			}
+		}
+		return nil
+	})
+	mustRun(t, 0, inv, "verify", "--all-clusters", "--storage", env.S3.RepositoryURL(replica))
+	waitFor(t, time.Minute, "the dashboard's fleet page", func() error {
+		resp, err := http.Get("http://" + serve.dashboardAddr + "/")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		page, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "fleet-a") || !strings.Contains(string(page), "fleet-c") {
+			return fmt.Errorf("GET /: %s\n%.300s", resp.Status, page)
 		}
 		return nil
 	})
