@@ -35,10 +35,10 @@ type serveProcess struct {
 	addr string
 	// dashboardAddr is where its web dashboard listens.
 	dashboardAddr string
-	mu      sync.Mutex
-	stderr  bytes.Buffer
-	done    chan struct{}
-	waitErr error
+	mu            sync.Mutex
+	stderr        bytes.Buffer
+	done          chan struct{}
+	waitErr       error
 }
 
 // startServe starts the binary's serve with args on a free loopback port
