@@ -61,17 +61,15 @@ type collector struct {
 	// endpoints controller's.
 	selectorServices map[string]bool
 	endpoints        []object
-	// early, when set, writes namespaced objects' base files as they come.
-	early *earlyWriter
 }
 
 // collect reads the selected objects of m: the namespaced ones, then the
 // Namespace objects of the namespaces that have any, then the
 // cluster-scoped objects those namespaces need (or all of the types the
 // selection names).
-func collect(ctx context.Context, r *repo.Repository, m *repo.Manifest, sel *selection.Matcher, opts Options, res *Result, early *earlyWriter) ([]object, error) {
+func collect(ctx context.Context, r *repo.Repository, m *repo.Manifest, sel *selection.Matcher, opts Options, res *Result) ([]object, error) {
 	c := &collector{opts: opts, sel: sel, res: res, used: map[string]bool{}, needs: selection.NewRelatedNeeds(),
-		tokens: map[string]bool{}, selectorServices: map[string]bool{}, early: early}
+		tokens: map[string]bool{}, selectorServices: map[string]bool{}}
 	var namespaced, namespaces, bindings, cluster []repo.PackEntry
 	for _, p := range catalog.Select(m, sel, true) {
 		gr := schema.ParseGroupResource(p.Resource)
@@ -181,22 +179,17 @@ func (c *collector) namespaced(p repo.PackEntry, obj *unstructured.Unstructured)
 	// lock: catalog.Read calls from several goroutines.
 	o, err := c.encode(p, obj)
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if err != nil {
 		c.res.Warnings = append(c.res.Warnings, err.Error())
-		c.mu.Unlock()
 		return
 	}
 	c.used[o.namespace] = true
 	if gr == grEndpoints {
 		c.endpoints = append(c.endpoints, o)
-		c.mu.Unlock()
 		return
 	}
 	c.objs = append(c.objs, o)
-	c.mu.Unlock()
-	if c.early != nil {
-		c.early.add(o) // outside the lock: the writer's queue may be full
-	}
 }
 
 // take decides whether a namespaced object is exported, and records what

@@ -322,21 +322,7 @@ func Run(ctx context.Context, r *repo.Repository, m *repo.Manifest, dir string, 
 	}
 	res := &Result{Backup: m.ID, Cluster: m.Cluster.Name, Format: opts.Format, Dir: dir, Check: opts.Check,
 		SecretsIncluded: opts.Secrets == SecretsInclude}
-	var early *earlyWriter
-	if !opts.Check && opts.Format == FormatGitOps && !out.hadIndex && len(out.existing) == 0 {
-		early = startEarlyWriter(out.root)
-	}
-	res, err = run(ctx, r, m, sel, opts, out, res, early)
-	if err != nil && early != nil {
-		early.abandon()
-	}
-	return res, err
-}
-
-// run is Run from the read on; early, when set, writes base files while
-// the backup is read.
-func run(ctx context.Context, r *repo.Repository, m *repo.Manifest, sel *selection.Matcher, opts Options, out *output, res *Result, early *earlyWriter) (*Result, error) {
-	objs, err := collect(ctx, r, m, sel, opts, res, early)
+	objs, err := collect(ctx, r, m, sel, opts, res)
 	if err != nil {
 		return nil, err
 	}
@@ -358,13 +344,7 @@ func run(ctx context.Context, r *repo.Repository, m *repo.Manifest, sel *selecti
 			"%d Secrets are written with their values (base64, not encrypted) under %s: keep them out of any shared repository, or encrypt them (SECRETS.md)",
 			len(res.Secrets), out.root))
 	}
-	var kept map[string]bool
-	if early != nil {
-		if kept, err = early.settle(files); err != nil {
-			return nil, err
-		}
-	}
-	if err := out.sync(files, kept, opts.Format, opts.Check, res); err != nil {
+	if err := out.sync(files, opts.Format, opts.Check, res); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -140,10 +140,8 @@ func safePath(p string) bool {
 
 // sync makes the directory hold files and nothing else of the export's:
 // files whose bytes differ are written, files of the previous export that
-// are no longer part of it removed. With check, it only compares. written
-// are files the early writer already wrote with their bytes: created, and
-// not written again.
-func (out *output) sync(files map[string][]byte, written map[string]bool, format Format, check bool, res *Result) error {
+// are no longer part of it removed. With check, it only compares.
+func (out *output) sync(files map[string][]byte, format Format, check bool, res *Result) error {
 	paths := make([]string, 0, len(files))
 	for p := range files {
 		if !safePath(p) {
@@ -239,7 +237,7 @@ func (out *output) sync(files map[string][]byte, written map[string]bool, format
 	// are new ones that the next export finds foreign, never the user's
 	// removed.
 	for _, p := range writes {
-		if p != IndexFile && !written[p] {
+		if p != IndexFile {
 			if err := writeFile(out.root, p, all[p], isNew[p]); err != nil {
 				return err
 			}
