@@ -30,14 +30,14 @@ func registerCompletions(root *cobra.Command, global *GlobalOptions) {
 	c := completer{global: global}
 	byFlag := map[string]cobra.CompletionFunc{
 		"context":                  c.contexts,
-		"contexts":                 c.contexts,
+		"contexts":                 commaList(c.contexts),
 		"namespace":                c.namespaces,
-		"include-namespaces":       c.namespaces,
-		"exclude-namespaces":       c.namespaces,
+		"include-namespaces":       commaList(c.namespaces),
+		"exclude-namespaces":       commaList(c.namespaces),
 		"cluster":                  c.clusters,
 		"from-cluster":             c.clusters,
-		"include-resources":        c.resourceTypes,
-		"exclude-resources":        c.resourceTypes,
+		"include-resources":        commaList(c.resourceTypes),
+		"exclude-resources":        commaList(c.resourceTypes),
 		"existing-resource-policy": fixed(string(restore.PolicySkip), string(restore.PolicyUpdate), string(restore.PolicyFail)),
 		"format":                   fixed(string(export.FormatGitOps), string(export.FormatPlain)),
 		"secrets":                  fixed(export.SecretsOmit, export.SecretsInclude),
@@ -69,6 +69,25 @@ func registerCompletions(root *cobra.Command, global *GlobalOptions) {
 func takesBackupArg(cmd *cobra.Command) bool {
 	_, rest, _ := strings.Cut(cmd.Use, " ")
 	return strings.Contains(rest, "ID|latest") || strings.Contains(rest, "BACKUP")
+}
+
+// commaList completes the last item of a comma-separated list (a,b,<Tab>):
+// each value comes after what was typed up to the last comma, with no
+// space after it, so that another item can follow.
+func commaList(fn cobra.CompletionFunc) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		values, directive := fn(cmd, args, toComplete)
+		i := strings.LastIndex(toComplete, ",")
+		if i < 0 {
+			return values, directive
+		}
+		typed := toComplete[:i+1]
+		out := make([]cobra.Completion, 0, len(values))
+		for _, v := range values {
+			out = append(out, typed+v)
+		}
+		return out, directive | cobra.ShellCompDirectiveNoSpace
+	}
 }
 
 // fixed completes one of the given values.
@@ -149,8 +168,7 @@ func (c completer) resourceTypes(cmd *cobra.Command, _ []string, _ string) ([]co
 		}
 	}
 	slices.Sort(out)
-	// Lists of types are comma-separated: complete the last one.
-	return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
 func (c completer) clusters(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {

@@ -59,6 +59,10 @@ func TestCompletion(t *testing.T) {
 	if got := completions(t, inv, "--context", "prod-eu", "backup", "create", "--include-resources", ""); !slices.Contains(got, "configmaps") || !slices.Contains(got, "deployments.apps") {
 		t.Errorf("--include-resources <Tab>: %v, want the cluster's types", got)
 	}
+	// Lists complete their last item after what was typed.
+	if got := completions(t, inv, "--context", "prod-eu", "backup", "create", "--include-resources", "configmaps,se"); !slices.Contains(got, "configmaps,secrets") {
+		t.Errorf("--include-resources configmaps,se<Tab>: %v, want configmaps,secrets among them", got)
+	}
 	if got := completions(t, inv, "restore", "--existing-resource-policy", ""); !slices.Equal(got, []string{"skip", "update", "fail"}) {
 		t.Errorf("--existing-resource-policy <Tab>: %v", got)
 	}
