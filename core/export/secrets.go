@@ -13,9 +13,9 @@ func secretsGuide(secrets []SecretRef, opts Options) []byte {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	if opts.Secrets == SecretsInclude {
 		p("# Secrets written with their values\n\n")
-		p("`--secrets include` wrote these Secrets with their values, base64-encoded and **not encrypted**. Do not push\n")
-		p("them to a shared repository: replace each with one of the ways below, then export again without\n")
-		p("`--secrets include`.\n\n")
+		p("This export was asked to include Secrets, and wrote these with their values, base64-encoded and **not\n")
+		p("encrypted**. Do not push them to a shared repository: replace each with one of the ways below, then\n")
+		p("export again leaving Secrets out (the default).\n\n")
 	} else {
 		p("# Secrets left out\n\n")
 		p("The export writes no Secret: a value in Git is a value for everyone who can read the repository. These\n")
@@ -23,7 +23,7 @@ func secretsGuide(secrets []SecretRef, opts Options) []byte {
 	}
 	p("The export owns its directory: a later export refuses a directory holding files it did not write, so that\n")
 	p("it never overwrites or deletes yours. Keep what you add beside it: export into a subdirectory of your\n")
-	p("repository (`--output generated`), and keep the Secrets' replacements in `secrets/<namespace>/` next to it,\n")
+	p("repository (such as `generated/`), and keep the Secrets' replacements in `secrets/<namespace>/` next to it,\n")
 	p("synced by an Argo CD Application of your own (or listed by a kustomization of yours that also takes\n")
 	p("`generated/namespaces/<namespace>/<environment>`).\n\n")
 	p("| namespace | Secret | type | keys |\n|---|---|---|---|\n")
