@@ -1,7 +1,6 @@
 package export
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -168,6 +167,8 @@ func (out *output) sync(files map[string][]byte, format Format, check bool, res 
 	// read: a file the walk did not find cannot exist (a new one would
 	// have been refused as foreign).
 	state := make([]int, len(names)) // 0 unchanged, 1 created, 2 updated
+	fl := newFiles()
+	defer fl.close()
 	g := new(errgroup.Group)
 	g.SetLimit(fileWorkers)
 	for i, p := range names {
@@ -176,13 +177,13 @@ func (out *output) sync(files map[string][]byte, format Format, check bool, res 
 			continue
 		}
 		g.Go(func() error {
-			current, err := os.ReadFile(filepath.Join(out.root, filepath.FromSlash(p)))
+			same, err := fl.same(filepath.Join(out.root, filepath.FromSlash(p)), all[p])
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
 				state[i] = 1
 			case err != nil:
 				return err
-			case !bytes.Equal(current, all[p]):
+			case !same:
 				state[i] = 2
 			}
 			return nil
@@ -238,13 +239,13 @@ func (out *output) sync(files map[string][]byte, format Format, check bool, res 
 	// removed.
 	for _, p := range writes {
 		if p != IndexFile {
-			if err := writeFile(out.root, p, all[p], isNew[p]); err != nil {
+			if err := fl.write(out.root, p, all[p], isNew[p]); err != nil {
 				return err
 			}
 		}
 	}
 	if slices.Contains(writes, IndexFile) {
-		if err := writeFile(out.root, IndexFile, all[IndexFile], isNew[IndexFile]); err != nil {
+		if err := fl.write(out.root, IndexFile, all[IndexFile], isNew[IndexFile]); err != nil {
 			return err
 		}
 	}
@@ -263,23 +264,14 @@ func (out *output) sync(files map[string][]byte, format Format, check bool, res 
 	return nil
 }
 
-// writeFile writes a new file in place (O_EXCL: it must not have appeared
-// since the directory was read), and replaces an existing one at once (a
-// temporary file renamed), so that an interrupted export leaves each file
-// old or new, never half.
-func writeFile(root, rel string, data []byte, created bool) error {
+// write writes a new file in place (it must not have appeared since the
+// directory was read), and replaces an existing one at once (a temporary
+// file renamed), so that an interrupted export leaves each file old or
+// new, never half.
+func (fl *files) write(root, rel string, data []byte, created bool) error {
 	full := filepath.Join(root, filepath.FromSlash(rel))
 	if created {
-		f, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			return err
-		}
-		if _, err := f.Write(data); err != nil {
-			f.Close()
-			os.Remove(full)
-			return err
-		}
-		return f.Close()
+		return fl.create(full, data)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(full), ".kbackup-export-*")
 	if err != nil {
