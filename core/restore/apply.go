@@ -82,12 +82,12 @@ func Apply(ctx context.Context, plan *Plan) (*Result, error) {
 	// Only objects that others name as owners are tracked by UID: their
 	// new UIDs are what owner references need.
 	for _, it := range plan.Items {
-		for _, o := range it.owners {
+		for _, o := range it.owners() {
 			a.owners[o.uid] = -1
 		}
 	}
 	for i, it := range plan.Items {
-		it.at = i
+		it.at = int32(i)
 		if _, ok := a.owners[it.sourceUID]; ok && it.sends && it.sourceUID != "" {
 			a.owners[it.sourceUID] = i
 			a.ownerDone[i] = make(chan struct{})
@@ -173,7 +173,7 @@ func (a *applier) applyStage(ctx context.Context, start, end int) {
 		// an ownership cycle cannot wait on itself. An owner later in
 		// the order has no new UID yet, and the reference is dropped.
 		var waits []chan struct{}
-		for _, o := range it.owners {
+		for _, o := range it.owners() {
 			if i, ok := a.owners[o.uid]; ok && i >= 0 && i < j.index {
 				waits = append(waits, a.ownerDone[i])
 			}
@@ -214,16 +214,16 @@ func (a *applier) readStage(ctx context.Context, start, end int, jobs chan<- job
 		needed := map[int]int{} // position in the pack to index
 		for k := i; k < j; k++ {
 			if a.sendsObject(items[k]) && items[k].pack >= 0 {
-				needed[items[k].pos] = k
+				needed[int(items[k].pos)] = k
 			}
 		}
 		if len(needed) > 0 && ctx.Err() == nil {
-			a.readRun(ctx, items[i].pack, needed, i, j, jobs)
+			a.readRun(ctx, int(items[i].pack), needed, i, j, jobs)
 		} else {
 			for k := i; k < j; k++ {
 				jb := job{index: k}
-				if items[k].pack < 0 && items[k].obj != nil {
-					jb.obj = items[k].obj.DeepCopy()
+				if items[k].pack < 0 && items[k].extra != nil && items[k].extra.obj != nil {
+					jb.obj = items[k].extra.obj.DeepCopy()
 				}
 				jobs <- jb
 			}
@@ -267,7 +267,7 @@ func (a *applier) readRun(ctx context.Context, pack int, needed map[int]int, i, 
 	})
 	for ; err != nil && next < j; next++ {
 		jb := job{index: next}
-		if _, ok := needed[items[next].pos]; ok && ctx.Err() == nil {
+		if _, ok := needed[int(items[next].pos)]; ok && ctx.Err() == nil {
 			jb.err = fmt.Errorf("not restored: reading its pack from the backup again failed: %w", err)
 		}
 		jobs <- jb
@@ -339,6 +339,10 @@ func (a *applier) setUID(source, target types.UID) {
 	if source == "" || target == "" {
 		return
 	}
+	// Only owners' new UIDs are looked up (resolveOwners).
+	if _, owner := a.owners[source]; !owner {
+		return
+	}
 	a.mu.Lock()
 	a.uids[source] = target
 	a.mu.Unlock()
@@ -350,14 +354,14 @@ func (a *applier) apply(ctx context.Context, it *Item, obj *unstructured.Unstruc
 		SourceNamespace: it.SourceNamespace, Name: it.Name, Notes: it.Notes}
 	switch it.Action {
 	case ActionSkip:
-		a.setUID(it.sourceUID, it.liveUID)
+		a.setUID(it.sourceUID, it.liveUID())
 		r.Outcome, r.Reason, r.Diff = Skipped, it.Reason, it.Diff
 		return r
 	case ActionFail:
 		r.Outcome, r.Error, r.Diff = Failed, it.Reason, it.Diff
 		return r
 	case ActionNone:
-		a.setUID(it.sourceUID, it.liveUID)
+		a.setUID(it.sourceUID, it.liveUID())
 		r.Outcome, r.Reason = Unchanged, it.Reason
 		return r
 	}
@@ -385,14 +389,14 @@ func (a *applier) apply(ctx context.Context, it *Item, obj *unstructured.Unstruc
 	// The prepared object is what existing compares; owner references
 	// with the target's UIDs go into a copy.
 	prepared := obj
-	if len(it.owners) > 0 {
+	if len(it.owners()) > 0 {
 		obj = obj.DeepCopy()
 	}
 	r.Notes = append(slices.Clone(r.Notes), a.resolveOwners(ctx, it, obj)...)
 	started := time.Now()
 	defer func() { r.Duration = time.Since(started) }()
 
-	client := a.client.Dynamic.Resource(it.gvr).Namespace(it.Namespace)
+	client := a.client.Dynamic.Resource(*it.gvr).Namespace(it.Namespace)
 	if it.Action == ActionUpdate {
 		a.update(ctx, client, it, obj, &r)
 		return r
@@ -487,17 +491,18 @@ func (a *applier) dryRun() []string {
 // a dry run, in which the definition was never created. failed says whether
 // that is a failure or a skip.
 func (a *applier) checkType(it *Item) (reason string, failed bool) {
-	if it.pendingCRD == "" {
+	pendingCRD := it.pendingCRD()
+	if pendingCRD == "" {
 		return "", false
 	}
 	if a.opts.DryRun {
-		return fmt.Sprintf("dry run: its CustomResourceDefinition %s is created only by a real restore, so the server cannot check this object", it.pendingCRD), false
+		return fmt.Sprintf("dry run: its CustomResourceDefinition %s is created only by a real restore, so the server cannot check this object", pendingCRD), false
 	}
 	a.mu.Lock()
 	res, ok := a.resources.Lookup(schema.ParseGroupResource(it.Resource))
 	a.mu.Unlock()
 	if !ok {
-		return fmt.Sprintf("the target does not serve %s although its CustomResourceDefinition %s was restored (see that object's outcome)", it.Resource, it.pendingCRD), true
+		return fmt.Sprintf("the target does not serve %s although its CustomResourceDefinition %s was restored (see that object's outcome)", it.Resource, pendingCRD), true
 	}
 	if !res.HasVerb("create") {
 		return fmt.Sprintf("the target does not allow creating %s", it.Resource), false
@@ -579,12 +584,12 @@ func established(crd *unstructured.Unstructured) bool {
 // and name. A reference to an owner found nowhere is dropped, since the
 // garbage collector would delete an object whose owners are all missing.
 func (a *applier) resolveOwners(ctx context.Context, it *Item, obj *unstructured.Unstructured) []string {
-	if len(it.owners) == 0 {
+	if len(it.owners()) == 0 {
 		return nil
 	}
 	var refs []metav1.OwnerReference
 	var notes []string
-	for _, o := range it.owners {
+	for _, o := range it.owners() {
 		a.mu.Lock()
 		uid, ok := a.uids[o.uid]
 		a.mu.Unlock()
@@ -603,7 +608,7 @@ func (a *applier) resolveOwners(ctx context.Context, it *Item, obj *unstructured
 		case owner >= 0 && a.plan.Items[owner] == it:
 			notes = append(notes, fmt.Sprintf("owner reference to %s %s dropped: the object owns itself, and its new UID is not known before it is created", o.kind, o.name))
 			continue
-		case owner >= 0 && owner > it.at:
+		case owner >= 0 && owner > int(it.at):
 			notes = append(notes, fmt.Sprintf("owner reference to %s %s dropped: ownership cycle; that owner is restored after this object, so its new UID is not known yet", o.kind, o.name))
 			continue
 		case owner >= 0:
