@@ -100,6 +100,13 @@ func ReadPack(ctx context.Context, r *repo.Repository, p repo.PackEntry) ([]*uns
 // position in the pack. Only one decoded object is held at a time, so that
 // a caller that keeps few holds about the pack's content and fn's share.
 func EachObject(ctx context.Context, r *repo.Repository, p repo.PackEntry, fn func(int, *unstructured.Unstructured) error) error {
+	return EachSizedObject(ctx, r, p, func(i int, o *unstructured.Unstructured, _ int) error { return fn(i, o) })
+}
+
+// EachSizedObject is EachObject, and says the size of each object's
+// document in the pack too: a reader that holds several objects at once
+// (a restore's requests in flight) can bound their bytes.
+func EachSizedObject(ctx context.Context, r *repo.Repository, p repo.PackEntry, fn func(pos int, obj *unstructured.Unstructured, size int) error) error {
 	if p.RawSize > streamPacksAbove {
 		return eachObjectStreamed(ctx, r, p, fn)
 	}
@@ -123,7 +130,7 @@ var streamPacksAbove int64 = repo.StreamPacksAbove
 // first (repo.OpenPack), then its documents are counted and decoded from
 // the checked bytes as a stream, so that a pack of large objects costs
 // about its largest object, not its content.
-func eachObjectStreamed(ctx context.Context, r *repo.Repository, p repo.PackEntry, fn func(int, *unstructured.Unstructured) error) error {
+func eachObjectStreamed(ctx context.Context, r *repo.Repository, p repo.PackEntry, fn func(int, *unstructured.Unstructured, int) error) error {
 	s, err := r.OpenPack(ctx, p.PackRef)
 	if err != nil {
 		return err
@@ -156,7 +163,7 @@ func eachObjectStreamed(ctx context.Context, r *repo.Repository, p repo.PackEntr
 // eachObject counts the documents docs yields against the manifest entry
 // of p, then goes through them again, decoding and checking each object
 // and calling fn with it. docs yields the same documents each time.
-func eachObject(p repo.PackEntry, docs iter.Seq2[[]byte, error], fn func(int, *unstructured.Unstructured) error) error {
+func eachObject(p repo.PackEntry, docs iter.Seq2[[]byte, error], fn func(int, *unstructured.Unstructured, int) error) error {
 	corrupt := func(err error) error {
 		if errors.Is(err, repo.ErrCorrupt) { // the repository named the pack
 			return err
@@ -185,7 +192,7 @@ func eachObject(p repo.PackEntry, docs iter.Seq2[[]byte, error], fn func(int, *u
 		if err := belongs(p, i, o); err != nil {
 			return fmt.Errorf("pack %s: %w: %w", p.Key, repo.ErrCorrupt, err)
 		}
-		if err := fn(i, o); err != nil {
+		if err := fn(i, o, len(doc)); err != nil {
 			return err
 		}
 		i++

@@ -187,10 +187,57 @@ const packWindowSize = 1 << 20
 // Repository.StorePack, or Discard it.
 type PackBuilder struct {
 	enc        *zstd.Encoder
-	compressed bytes.Buffer
+	compressed spill
 	hash       hash.Hash
 	raw        int64
 	err        error
+}
+
+// spillToFileAbove is the compressed size above which a PackBuilder moves
+// the pack to a temporary file: the pack is named by its hash, known only
+// once it is written whole, so it is held until then, and a namespace of
+// large objects (Helm's release history) makes packs of tens of MB.
+var spillToFileAbove = 4 << 20
+
+// spill holds what is written in memory, then, past spillToFileAbove, in a
+// temporary file (unlinked at once).
+type spill struct {
+	buf  bytes.Buffer
+	file *os.File
+	size int64
+	// memoryOnly: no temporary file could be made.
+	memoryOnly bool
+}
+
+func (s *spill) Write(p []byte) (int, error) {
+	if s.file == nil && !s.memoryOnly && s.buf.Len()+len(p) > spillToFileAbove {
+		f, err := tempFile()
+		if err == nil {
+			if _, err = f.Write(s.buf.Bytes()); err != nil {
+				f.Close()
+			}
+		}
+		// Without a temporary file (a read-only file system), memory
+		// does.
+		if err == nil {
+			s.file, s.buf = f, bytes.Buffer{}
+		} else {
+			s.memoryOnly = true
+		}
+	}
+	s.size += int64(len(p))
+	if s.file != nil {
+		return s.file.Write(p)
+	}
+	return s.buf.Write(p)
+}
+
+func (s *spill) close() {
+	if s.file != nil {
+		s.file.Close()
+		s.file = nil
+	}
+	s.buf = bytes.Buffer{}
 }
 
 // NewPackBuilder returns a builder of empty content.
@@ -223,22 +270,23 @@ func (b *PackBuilder) Write(p []byte) (int, error) {
 // Len is the content's size so far.
 func (b *PackBuilder) Len() int64 { return b.raw }
 
-// finish ends the frame and returns the compressed pack, its hash and its
-// size, and gives the encoder back.
-func (b *PackBuilder) finish() ([]byte, string, error) {
+// finish ends the frame and returns the hash of the content, and gives the
+// encoder back; the compressed pack is b.compressed.
+func (b *PackBuilder) finish() (string, error) {
 	if b.err != nil {
 		b.Discard()
-		return nil, "", b.err
+		return "", b.err
 	}
 	if b.enc == nil {
-		return nil, "", errors.New("repo: pack stored or discarded already")
+		return "", errors.New("repo: pack stored or discarded already")
 	}
 	err := b.enc.Close()
 	b.release()
 	if err != nil {
-		return nil, "", fmt.Errorf("zstd: %w", err)
+		b.compressed.close()
+		return "", fmt.Errorf("zstd: %w", err)
 	}
-	return b.compressed.Bytes(), hex.EncodeToString(b.hash.Sum(nil)), nil
+	return hex.EncodeToString(b.hash.Sum(nil)), nil
 }
 
 func (b *PackBuilder) release() {
@@ -255,7 +303,7 @@ func (b *PackBuilder) Discard() {
 		_ = b.enc.Close()
 	}
 	b.release()
-	b.compressed = bytes.Buffer{}
+	b.compressed.close()
 }
 
 // WritePack stores content, the uncompressed multi-document YAML of the
@@ -286,7 +334,8 @@ func (r *Repository) StorePack(ctx context.Context, spec PackSpec, b *PackBuilde
 		return PackRef{}, false, fmt.Errorf("writing pack to %s: %w", r.backend, err)
 	}
 	raw := b.raw
-	compressed, sum, err := b.finish()
+	sum, err := b.finish()
+	defer b.compressed.close()
 	if err != nil {
 		return PackRef{}, false, fmt.Errorf("writing pack of %s in %s to %s: %w; back the namespace up with a label selector that splits it",
 			spec.Resource, where(spec.Namespace), r.backend, err)
@@ -296,7 +345,7 @@ func (r *Repository) StorePack(ctx context.Context, spec PackSpec, b *PackBuilde
 		Namespace: spec.Namespace,
 		Resource:  spec.Resource,
 		SHA256:    sum,
-		Size:      int64(len(compressed)),
+		Size:      b.compressed.size,
 		RawSize:   raw,
 		Encoding:  EncodingZstd,
 	}
@@ -305,7 +354,12 @@ func (r *Repository) StorePack(ctx context.Context, spec PackSpec, b *PackBuilde
 			return stored, false, nil
 		}
 	}
-	if err := r.backend.Put(ctx, r.layout.prefix+ref.Key(), compressed); err != nil {
+	if f := b.compressed.file; f != nil {
+		err = storage.PutFile(ctx, r.backend, r.layout.prefix+ref.Key(), f, ref.Size)
+	} else {
+		err = r.backend.Put(ctx, r.layout.prefix+ref.Key(), b.compressed.buf.Bytes())
+	}
+	if err != nil {
 		return PackRef{}, false, err
 	}
 	if known != nil {

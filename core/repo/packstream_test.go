@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -77,5 +78,38 @@ func TestPackStreamRoundTrip(t *testing.T) {
 				t.Errorf("read back %d bytes, want the %d written", len(got), len(content))
 			}
 		})
+	})
+}
+
+// A pack whose compressed bytes pass spillToFileAbove is written from a
+// temporary file, and reads back as written on both stores.
+func TestPackSpilledToFileRoundTrip(t *testing.T) {
+	saved := spillToFileAbove
+	spillToFileAbove = 64
+	t.Cleanup(func() { spillToFileAbove = saved })
+	forEachStore(t, func(t *testing.T, s store) {
+		ctx := context.Background()
+		r := openRepo(t, s.opts)
+		content := packContent("ConfigMap", "a", "b", strings.Repeat("c", 10<<10))
+		b := NewPackBuilder()
+		for chunk := range slices.Chunk(content, 100) {
+			if _, err := b.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if b.compressed.file == nil {
+			t.Fatalf("%d bytes compressed, more than %d, are still in memory", b.compressed.size, spillToFileAbove)
+		}
+		ref, uploaded, err := r.StorePack(ctx, PackSpec{Cluster: "prod-eu", Namespace: "payments", Resource: "configmaps"}, b, nil)
+		if err != nil || !uploaded {
+			t.Fatalf("StorePack: uploaded %v, %v", uploaded, err)
+		}
+		if stored := s.rawGet(t, ref.Key()); int64(len(stored)) != ref.Size {
+			t.Errorf("stored %d bytes, the reference says %d", len(stored), ref.Size)
+		}
+		got, err := r.ReadPack(ctx, ref)
+		if err != nil || !bytes.Equal(got, content) {
+			t.Fatalf("read back %d bytes (%v), want the %d written", len(got), err, len(content))
+		}
 	})
 }

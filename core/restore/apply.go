@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -77,7 +78,7 @@ func Apply(ctx context.Context, plan *Plan) (*Result, error) {
 
 	a := &applier{plan: plan, opts: opts, client: plan.client, resources: plan.resources,
 		uids: map[types.UID]types.UID{}, liveOwners: map[string]types.UID{},
-		results: make([]ObjectResult, len(plan.Items)), total: len(plan.Items),
+		results: make([]itemResult, len(plan.Items)), total: len(plan.Items),
 		owners: map[types.UID]int{}, ownerDone: map[int]chan struct{}{}}
 	// Only objects that others name as owners are tracked by UID: their
 	// new UIDs are what owner references need.
@@ -118,12 +119,18 @@ func Apply(ctx context.Context, plan *Plan) (*Result, error) {
 		opts.Progress(Event{Kind: EventStageDone, Stage: stage, StageDone: a.stageDone, StageTotal: a.stageTotal, Done: a.done, Total: a.total, Counts: a.counts})
 		start = end
 	}
-	// The plan is spent: its items go before the record is encoded, so
-	// that a restore of many objects does not hold both at its peak.
-	plan.Items, a.owners, a.ownerDone = nil, nil, nil
+	// The plan is spent: each item goes as its result is made, and the
+	// rest before the record is encoded, so that a restore of many
+	// objects does not hold both at its peak.
+	a.owners, a.ownerDone = nil, nil
+	res.Objects = make([]ObjectResult, len(plan.Items))
+	for i, it := range plan.Items {
+		res.Objects[i] = a.results[i].result(it)
+		plan.Items[i] = nil
+	}
+	plan.Items, a.results = nil, nil
 	res.CompletedAt = opts.Now().UTC()
 	res.Warnings = plan.Warnings
-	res.Objects = a.results
 	res.Totals, res.Counts = groupCounts(slices.Values(res.Objects))
 	switch {
 	case res.Totals.Failed == 0 && ctx.Err() == nil:
@@ -152,8 +159,20 @@ func Apply(ctx context.Context, plan *Plan) (*Result, error) {
 type job struct {
 	index int
 	obj   *unstructured.Unstructured
-	err   error
+	// size is the object's size in the backup, what it weighs against
+	// bytesInFlight.
+	size int
+	err  error
 }
+
+// bytesInFlight bounds the size of the objects whose requests are in
+// flight at once, besides their number (Options.Concurrency): each holds
+// the object, its request body and the decoded answer, a few times its
+// size, and a namespace of objects of a MiB each (Helm's release history)
+// would otherwise cost a few times Concurrency MiB. An object larger than
+// this goes alone. Objects of a few KB, the most common, are never held
+// back by it.
+const bytesInFlight = 4 << 20
 
 // applyStage applies the items [start, end) of one stage, Concurrency at a
 // time, in order. A reader goroutine reads their objects from the backup
@@ -166,8 +185,15 @@ func (a *applier) applyStage(ctx context.Context, start, end int) {
 	go a.readStage(ctx, start, end, jobs)
 	g := errgroup.Group{}
 	g.SetLimit(a.opts.Concurrency)
+	inFlight := semaphore.NewWeighted(bytesInFlight)
 	for j := range jobs {
 		it := a.plan.Items[j.index]
+		weight := min(int64(j.size), bytesInFlight)
+		// Acquire fails only when the context is done, and then every
+		// request fails at once without sending.
+		if err := inFlight.Acquire(ctx, weight); err != nil {
+			weight = 0
+		}
 		// Only owners earlier in the order are waited for: they were
 		// started before, so waiting cannot starve them of a slot, and
 		// an ownership cycle cannot wait on itself. An owner later in
@@ -179,6 +205,7 @@ func (a *applier) applyStage(ctx context.Context, start, end int) {
 			}
 		}
 		g.Go(func() error {
+			defer inFlight.Release(weight)
 			if done, ok := a.ownerDone[j.index]; ok {
 				defer close(done)
 			}
@@ -248,7 +275,7 @@ func (a *applier) readRun(ctx context.Context, pack int, needed map[int]int, i, 
 			jobs <- job{index: next}
 		}
 	}
-	err := catalog.EachObject(ctx, a.plan.repo, p, func(pos int, obj *unstructured.Unstructured) error {
+	err := catalog.EachSizedObject(ctx, a.plan.repo, p, func(pos int, obj *unstructured.Unstructured, size int) error {
 		k, ok := needed[pos]
 		if !ok {
 			return nil
@@ -261,7 +288,7 @@ func (a *applier) readRun(ctx context.Context, pack int, needed map[int]int, i, 
 		if skip != "" || !slices.Equal(notes, items[k].Notes) {
 			return fmt.Errorf("pack %s: %s %s prepares otherwise than it was planned: %w", p.Key, p.Resource, obj.GetName(), repo.ErrCorrupt)
 		}
-		jobs <- job{index: k, obj: obj}
+		jobs <- job{index: k, obj: obj, size: size}
 		next = k + 1
 		return nil
 	})
@@ -302,7 +329,7 @@ type applier struct {
 	mu         sync.Mutex
 	uids       map[types.UID]types.UID // source UID to target UID
 	liveOwners map[string]types.UID    // owners looked up in the target
-	results    []ObjectResult
+	results    []itemResult
 	done       int
 	total      int
 	stageDone  int
@@ -310,9 +337,68 @@ type applier struct {
 	counts     Counts
 }
 
+// itemResult is what happened to an item, kept compact while the restore
+// runs (a few bytes where an ObjectResult takes 192): the fields that the
+// item says already are not repeated. A result that says more (an error, a
+// reason or a diff of its own, notes added) is kept whole.
+type itemResult struct {
+	outcome  Outcome
+	duration time.Duration
+	// fromItem says which of the result's fields are the item's.
+	fromItem uint8
+	whole    *ObjectResult
+}
+
+const (
+	reasonFromItem uint8 = 1 << iota
+	diffFromItem
+)
+
+// compact keeps r, the result of it.
+func compact(it *Item, r ObjectResult) itemResult {
+	c := itemResult{outcome: r.Outcome, duration: r.Duration}
+	whole := r.Error != "" || len(r.Notes) != len(it.Notes) || len(r.Notes) > 0 && &r.Notes[0] != &it.Notes[0] ||
+		r.Stage != it.Stage || r.Name != it.Name || r.Namespace != it.Namespace
+	switch {
+	case r.Reason == "":
+	case r.Reason == it.Reason:
+		c.fromItem |= reasonFromItem
+	default:
+		whole = true
+	}
+	switch {
+	case r.Diff == "":
+	case r.Diff == it.Diff:
+		c.fromItem |= diffFromItem
+	default:
+		whole = true
+	}
+	if whole {
+		c.whole = &r
+	}
+	return c
+}
+
+// result is the ObjectResult that c keeps of it.
+func (c itemResult) result(it *Item) ObjectResult {
+	if c.whole != nil {
+		return *c.whole
+	}
+	r := ObjectResult{Stage: it.Stage, Resource: it.Resource, Kind: it.Kind, Namespace: it.Namespace,
+		SourceNamespace: it.SourceNamespace, Name: it.Name, Notes: it.Notes, Outcome: c.outcome, Duration: c.duration}
+	if c.fromItem&reasonFromItem != 0 {
+		r.Reason = it.Reason
+	}
+	if c.fromItem&diffFromItem != 0 {
+		r.Diff = it.Diff
+	}
+	return r
+}
+
 func (a *applier) finish(i int, r ObjectResult) {
+	c := compact(a.plan.Items[i], r)
 	a.mu.Lock()
-	a.results[i] = r
+	a.results[i] = c
 	a.done++
 	a.stageDone++
 	a.counts.Add(r.Outcome)
@@ -520,8 +606,8 @@ func (a *applier) waitForCRDs(ctx context.Context, start, end int) time.Duration
 	began := time.Now()
 	var names []string
 	for i := start; i < end; i++ {
-		if o := a.results[i].Outcome; o == Created || o == Updated || o == Unchanged {
-			names = append(names, a.results[i].Name)
+		if o := a.results[i].outcome; o == Created || o == Updated || o == Unchanged {
+			names = append(names, a.plan.Items[i].Name)
 		}
 	}
 	if len(names) == 0 {

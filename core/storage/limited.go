@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/minio/minio-go/v7"
 )
 
 // ErrTooLarge: an object is larger than its reader accepts. A repository is
@@ -252,4 +254,39 @@ func (b *s3Backend) getAtMostToFile(ctx context.Context, key string, limit int64
 		return 0, b.opError(opRead, key, refused)
 	}
 	return n, nil
+}
+
+// filePutter is a Backend that uploads an object from a file, without
+// holding it in memory.
+type filePutter interface {
+	putFile(ctx context.Context, key string, f *os.File, size int64) error
+}
+
+// PutFile writes the first size bytes of f as the object key, as Put writes
+// data: writers of large objects keep them in a file rather than in memory.
+// A backend wrapped by another that does not pass it on gets the bytes
+// read into memory and Put.
+func PutFile(ctx context.Context, b Backend, key string, f *os.File, size int64) error {
+	if p, ok := b.(filePutter); ok {
+		return p.putFile(ctx, key, f, size)
+	}
+	data := make([]byte, size)
+	if _, err := f.ReadAt(data, 0); err != nil {
+		return &OpError{Op: opWrite, Key: key, Location: b.String(), Err: err}
+	}
+	return b.Put(ctx, key, data)
+}
+
+func (b *s3Backend) putFile(ctx context.Context, key string, f *os.File, size int64) error {
+	return b.callSending(ctx, opWrite, key, size, func(ctx context.Context) error {
+		sse, err := b.opts.Encryption.forWrite(key)
+		if err != nil {
+			return err
+		}
+		// One PUT, as Put sends it; minio-go reads the section twice
+		// (to sign it, then to send it), seeking back between.
+		_, err = b.client.PutObject(ctx, b.bucket, key, io.NewSectionReader(f, 0, size), size,
+			minio.PutObjectOptions{ContentType: contentType(key), DisableMultipart: true, ServerSideEncryption: sse})
+		return err
+	})
 }
