@@ -52,7 +52,7 @@ func TestCompactResultComesBackAsItWas(t *testing.T) {
 		edit  func(*ObjectResult)
 		whole bool
 	}{
-		{"created", func(r *ObjectResult) { r.Outcome, r.Duration = Created, 3 * time.Millisecond }, false},
+		{"created", func(r *ObjectResult) { r.Outcome, r.Duration = Created, 3*time.Millisecond }, false},
 		{"the item's reason and diff", func(r *ObjectResult) { r.Outcome, r.Reason, r.Diff = Skipped, it.Reason, it.Diff }, false},
 		{"a reason of its own", func(r *ObjectResult) { r.Outcome, r.Reason = Unchanged, "appeared after the plan" }, true},
 		{"an error", func(r *ObjectResult) { r.Outcome, r.Error = Failed, "denied" }, true},
