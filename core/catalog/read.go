@@ -10,7 +10,10 @@ package catalog
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"iter"
 	"slices"
 	"strings"
 	"sync"
@@ -97,14 +100,80 @@ func ReadPack(ctx context.Context, r *repo.Repository, p repo.PackEntry) ([]*uns
 // position in the pack. Only one decoded object is held at a time, so that
 // a caller that keeps few holds about the pack's content and fn's share.
 func EachObject(ctx context.Context, r *repo.Repository, p repo.PackEntry, fn func(int, *unstructured.Unstructured) error) error {
+	return EachSizedObject(ctx, r, p, func(i int, o *unstructured.Unstructured, _ int) error { return fn(i, o) })
+}
+
+// EachSizedObject is EachObject, and says the size of each object's
+// document in the pack too: a reader that holds several objects at once
+// (a restore's requests in flight) can bound their bytes.
+func EachSizedObject(ctx context.Context, r *repo.Repository, p repo.PackEntry, fn func(pos int, obj *unstructured.Unstructured, size int) error) error {
+	if p.RawSize > streamPacksAbove {
+		return eachObjectStreamed(ctx, r, p, fn)
+	}
 	content, err := r.ReadPack(ctx, p.PackRef)
 	if err != nil {
 		return err
 	}
+	return eachObject(p, func(yield func([]byte, error) bool) {
+		for doc, err := range pack.Documents(content) {
+			if !yield(doc, err) {
+				return
+			}
+		}
+	}, fn)
+}
+
+// streamPacksAbove is repo.StreamPacksAbove; tests lower it.
+var streamPacksAbove int64 = repo.StreamPacksAbove
+
+// eachObjectStreamed is EachObject for a large pack: it is checked whole
+// first (repo.OpenPack), then its documents are counted and decoded from
+// the checked bytes as a stream, so that a pack of large objects costs
+// about its largest object, not its content.
+func eachObjectStreamed(ctx context.Context, r *repo.Repository, p repo.PackEntry, fn func(int, *unstructured.Unstructured, int) error) error {
+	s, err := r.OpenPack(ctx, p.PackRef)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var content io.ReadCloser
+	defer func() {
+		if content != nil {
+			content.Close()
+		}
+	}()
+	docs := func(yield func([]byte, error) bool) {
+		if content != nil {
+			content.Close()
+		}
+		var err error
+		if content, err = s.Content(); err != nil {
+			yield(nil, err)
+			return
+		}
+		for doc, err := range pack.ReadDocuments(content) {
+			if !yield(doc, err) {
+				return
+			}
+		}
+	}
+	return eachObject(p, docs, fn)
+}
+
+// eachObject counts the documents docs yields against the manifest entry
+// of p, then goes through them again, decoding and checking each object
+// and calling fn with it. docs yields the same documents each time.
+func eachObject(p repo.PackEntry, docs iter.Seq2[[]byte, error], fn func(int, *unstructured.Unstructured, int) error) error {
+	corrupt := func(err error) error {
+		if errors.Is(err, repo.ErrCorrupt) { // the repository named the pack
+			return err
+		}
+		return fmt.Errorf("pack %s: %w: %w", p.Key, repo.ErrCorrupt, err)
+	}
 	n := 0
-	for _, err := range pack.Documents(content) {
+	for _, err := range docs {
 		if err != nil {
-			return fmt.Errorf("pack %s: %w: %w", p.Key, repo.ErrCorrupt, err)
+			return corrupt(err)
 		}
 		n++
 	}
@@ -112,7 +181,10 @@ func EachObject(ctx context.Context, r *repo.Repository, p repo.PackEntry, fn fu
 		return fmt.Errorf("pack %s holds %d objects, its manifest entry names %d: %w", p.Key, n, len(p.Objects), repo.ErrCorrupt)
 	}
 	i := 0
-	for doc := range pack.Documents(content) {
+	for doc, err := range docs {
+		if err != nil {
+			return corrupt(err)
+		}
 		o, err := pack.DecodeDocument(doc)
 		if err != nil {
 			return fmt.Errorf("pack %s: %w: document %d: %w", p.Key, repo.ErrCorrupt, i+1, err)
@@ -120,10 +192,13 @@ func EachObject(ctx context.Context, r *repo.Repository, p repo.PackEntry, fn fu
 		if err := belongs(p, i, o); err != nil {
 			return fmt.Errorf("pack %s: %w: %w", p.Key, repo.ErrCorrupt, err)
 		}
-		if err := fn(i, o); err != nil {
+		if err := fn(i, o, len(doc)); err != nil {
 			return err
 		}
 		i++
+	}
+	if i != n {
+		return fmt.Errorf("pack %s holds %d objects, its manifest entry names %d: %w", p.Key, i, len(p.Objects), repo.ErrCorrupt)
 	}
 	return nil
 }

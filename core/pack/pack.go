@@ -17,6 +17,7 @@
 package pack
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -172,4 +173,64 @@ func DecodeDocument(doc []byte) (*unstructured.Unstructured, error) {
 		return nil, fmt.Errorf("parsing object: %w", err)
 	}
 	return obj, nil
+}
+
+// ReadDocuments yields the YAML of each document of pack content read from
+// r, in order, as Documents does for content in memory, and with the same
+// documents: a line "---" ends a document unless it is the document's first
+// line. A yielded slice is valid until the next one: the reader holds one
+// document at a time, so a pack of large objects costs its largest object,
+// not its content.
+func ReadDocuments(r io.Reader) iter.Seq2[[]byte, error] {
+	return func(yield func([]byte, error) bool) {
+		br := bufio.NewReaderSize(r, 64<<10)
+		var doc []byte
+		opened := false // the first line, "---", was read
+		lines := 0      // lines of doc
+		for {
+			line, err := br.ReadSlice('\n')
+			long := false
+			// A line longer than the buffer goes straight into the
+			// document: a separator is short.
+			for errors.Is(err, bufio.ErrBufferFull) && opened {
+				doc, long = append(doc, line...), true
+				line, err = br.ReadSlice('\n')
+			}
+			if err != nil && !errors.Is(err, io.EOF) {
+				if errors.Is(err, bufio.ErrBufferFull) {
+					err = errors.New(`pack content does not start with "---"`)
+				}
+				yield(nil, err)
+				return
+			}
+			switch {
+			case long:
+				doc = append(doc, line...)
+				lines++
+			case !opened:
+				if len(line) == 0 { // empty content
+					return
+				}
+				if string(line) != separator {
+					yield(nil, errors.New(`pack content does not start with "---"`))
+					return
+				}
+				opened = true
+			case string(line) == separator && lines > 0:
+				if !yield(doc, nil) {
+					return
+				}
+				doc, lines = doc[:0], 0
+			case len(line) > 0:
+				doc = append(doc, line...)
+				lines++
+			}
+			if err != nil { // io.EOF
+				if lines > 0 {
+					yield(doc, nil)
+				}
+				return
+			}
+		}
+	}
 }

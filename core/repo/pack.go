@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -186,10 +187,57 @@ const packWindowSize = 1 << 20
 // Repository.StorePack, or Discard it.
 type PackBuilder struct {
 	enc        *zstd.Encoder
-	compressed bytes.Buffer
+	compressed spill
 	hash       hash.Hash
 	raw        int64
 	err        error
+}
+
+// spillToFileAbove is the compressed size above which a PackBuilder moves
+// the pack to a temporary file: the pack is named by its hash, known only
+// once it is written whole, so it is held until then, and a namespace of
+// large objects (Helm's release history) makes packs of tens of MB.
+var spillToFileAbove = 4 << 20
+
+// spill holds what is written in memory, then, past spillToFileAbove, in a
+// temporary file (unlinked at once).
+type spill struct {
+	buf  bytes.Buffer
+	file *os.File
+	size int64
+	// memoryOnly: no temporary file could be made.
+	memoryOnly bool
+}
+
+func (s *spill) Write(p []byte) (int, error) {
+	if s.file == nil && !s.memoryOnly && s.buf.Len()+len(p) > spillToFileAbove {
+		f, err := tempFile()
+		if err == nil {
+			if _, err = f.Write(s.buf.Bytes()); err != nil {
+				f.Close()
+			}
+		}
+		// Without a temporary file (a read-only file system), memory
+		// does.
+		if err == nil {
+			s.file, s.buf = f, bytes.Buffer{}
+		} else {
+			s.memoryOnly = true
+		}
+	}
+	s.size += int64(len(p))
+	if s.file != nil {
+		return s.file.Write(p)
+	}
+	return s.buf.Write(p)
+}
+
+func (s *spill) close() {
+	if s.file != nil {
+		s.file.Close()
+		s.file = nil
+	}
+	s.buf = bytes.Buffer{}
 }
 
 // NewPackBuilder returns a builder of empty content.
@@ -222,22 +270,23 @@ func (b *PackBuilder) Write(p []byte) (int, error) {
 // Len is the content's size so far.
 func (b *PackBuilder) Len() int64 { return b.raw }
 
-// finish ends the frame and returns the compressed pack, its hash and its
-// size, and gives the encoder back.
-func (b *PackBuilder) finish() ([]byte, string, error) {
+// finish ends the frame and returns the hash of the content, and gives the
+// encoder back; the compressed pack is b.compressed.
+func (b *PackBuilder) finish() (string, error) {
 	if b.err != nil {
 		b.Discard()
-		return nil, "", b.err
+		return "", b.err
 	}
 	if b.enc == nil {
-		return nil, "", errors.New("repo: pack stored or discarded already")
+		return "", errors.New("repo: pack stored or discarded already")
 	}
 	err := b.enc.Close()
 	b.release()
 	if err != nil {
-		return nil, "", fmt.Errorf("zstd: %w", err)
+		b.compressed.close()
+		return "", fmt.Errorf("zstd: %w", err)
 	}
-	return b.compressed.Bytes(), hex.EncodeToString(b.hash.Sum(nil)), nil
+	return hex.EncodeToString(b.hash.Sum(nil)), nil
 }
 
 func (b *PackBuilder) release() {
@@ -254,7 +303,7 @@ func (b *PackBuilder) Discard() {
 		_ = b.enc.Close()
 	}
 	b.release()
-	b.compressed = bytes.Buffer{}
+	b.compressed.close()
 }
 
 // WritePack stores content, the uncompressed multi-document YAML of the
@@ -285,7 +334,8 @@ func (r *Repository) StorePack(ctx context.Context, spec PackSpec, b *PackBuilde
 		return PackRef{}, false, fmt.Errorf("writing pack to %s: %w", r.backend, err)
 	}
 	raw := b.raw
-	compressed, sum, err := b.finish()
+	sum, err := b.finish()
+	defer b.compressed.close()
 	if err != nil {
 		return PackRef{}, false, fmt.Errorf("writing pack of %s in %s to %s: %w; back the namespace up with a label selector that splits it",
 			spec.Resource, where(spec.Namespace), r.backend, err)
@@ -295,7 +345,7 @@ func (r *Repository) StorePack(ctx context.Context, spec PackSpec, b *PackBuilde
 		Namespace: spec.Namespace,
 		Resource:  spec.Resource,
 		SHA256:    sum,
-		Size:      int64(len(compressed)),
+		Size:      b.compressed.size,
 		RawSize:   raw,
 		Encoding:  EncodingZstd,
 	}
@@ -304,7 +354,12 @@ func (r *Repository) StorePack(ctx context.Context, spec PackSpec, b *PackBuilde
 			return stored, false, nil
 		}
 	}
-	if err := r.backend.Put(ctx, r.layout.prefix+ref.Key(), compressed); err != nil {
+	if f := b.compressed.file; f != nil {
+		err = storage.PutFile(ctx, r.backend, r.layout.prefix+ref.Key(), f, ref.Size)
+	} else {
+		err = r.backend.Put(ctx, r.layout.prefix+ref.Key(), b.compressed.buf.Bytes())
+	}
+	if err != nil {
 		return PackRef{}, false, err
 	}
 	if known != nil {
@@ -349,12 +404,8 @@ func (r *Repository) ReadPack(ctx context.Context, ref PackRef) ([]byte, error) 
 // decoded, and decoding stops one byte past rawSize: a bomb costs no more
 // than the manifest admits to.
 func decodePack(data []byte, rawSize int64) ([]byte, error) {
-	var header zstd.Header
-	if err := header.Decode(data); err != nil {
-		return nil, fmt.Errorf("not a zstd frame: %v", err)
-	}
-	if header.HasFCS && header.FrameContentSize != uint64(rawSize) {
-		return nil, fmt.Errorf("the zstd frame holds %d bytes, the manifest says %d", header.FrameContentSize, rawSize)
+	if err := checkFrameHeader(data, rawSize); err != nil {
+		return nil, err
 	}
 	dec := packDecoders.Get().(*zstd.Decoder)
 	defer packDecoders.Put(dec)
@@ -380,4 +431,202 @@ func decodePack(data []byte, rawSize int64) ([]byte, error) {
 		return nil, fmt.Errorf("decompresses to %d bytes, the manifest says %d", n, rawSize)
 	}
 	return buf.Bytes(), nil
+}
+
+// spoolToFileAbove is the stored size above which OpenPack keeps a pack's
+// compressed bytes in a temporary file rather than in memory: a namespace
+// of large objects (Helm's release history) makes packs of tens of MB,
+// several read at once.
+var spoolToFileAbove int64 = 4 << 20
+
+// StreamPacksAbove is the uncompressed size above which readers should
+// decode a pack as a stream (OpenPack) rather than whole (ReadPack), so that
+// they hold an object at a time, not the pack's content.
+const StreamPacksAbove = 8 << 20
+
+// PackStream is a pack read and checked against its reference, whose
+// content can be read as a stream any number of times (Content). Its
+// compressed bytes are held in memory or, for a large pack, in a temporary
+// file that no other process can change (it is unlinked once created), so
+// that what Content yields is what was checked. Close it.
+type PackStream struct {
+	ref  PackRef
+	key  string
+	data []byte
+	file *os.File
+}
+
+// OpenPack reads a pack and checks it against its reference as ReadPack
+// does (the stored size, the decompressed size, the SHA-256, the limits of
+// a zstd frame), decoding it as a stream: it holds the compressed bytes (on
+// disk when they are more than a few MB) and a zstd window, never the
+// pack's content. A missing pack fails with storage.ErrNotFound; any other
+// disagreement fails with ErrCorrupt. Both errors name the pack's key.
+func (r *Repository) OpenPack(ctx context.Context, ref PackRef) (*PackStream, error) {
+	if err := ref.validate(); err != nil {
+		return nil, fmt.Errorf("reading pack from %s: %w", r.backend, err)
+	}
+	s := &PackStream{ref: ref, key: r.layout.prefix + ref.Key()}
+	var n int64
+	var err error
+	if ref.Size > spoolToFileAbove {
+		if s.file, err = tempFile(); err != nil {
+			return nil, fmt.Errorf("reading pack %s from %s: %w", s.key, r.backend, err)
+		}
+		n, err = storage.GetAtMostToFile(ctx, r.backend, s.key, ref.Size, s.file)
+	} else {
+		s.data, err = storage.GetAtMost(ctx, r.backend, s.key, ref.Size)
+		n = int64(len(s.data))
+	}
+	switch {
+	case errors.Is(err, storage.ErrTooLarge):
+		err = fmt.Errorf("pack %s in %s: %w: the stored object is larger than the %d bytes its manifest entry says", s.key, r.backend, ErrCorrupt, ref.Size)
+	case err == nil && n != ref.Size:
+		err = fmt.Errorf("pack %s in %s: %w: the stored object is %d bytes, its manifest entry says %d", s.key, r.backend, ErrCorrupt, n, ref.Size)
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	// The whole content is checked before any of it is used.
+	content, err := s.Content()
+	if err == nil {
+		h := sha256.New()
+		_, err = io.Copy(h, content)
+		if cerr := content.Close(); err == nil {
+			err = cerr
+		}
+		if actual := hex.EncodeToString(h.Sum(nil)); err == nil && actual != ref.SHA256 {
+			err = fmt.Errorf("pack %s in %s: %w: its content has sha256 %s, expected %s", s.key, r.backend, ErrCorrupt, actual, ref.SHA256)
+		}
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// tempFile creates a file that is gone from the file system at once: only
+// this process, through the returned handle, reads or writes it, and it is
+// removed even if the process dies.
+func tempFile() (*os.File, error) {
+	f, err := os.CreateTemp("", "kbackup-pack-")
+	if err != nil {
+		return nil, fmt.Errorf("a temporary file for a large pack: %w", err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("a temporary file for a large pack: %w", err)
+	}
+	return f, nil
+}
+
+// Ref is the pack's reference.
+func (s *PackStream) Ref() PackRef { return s.ref }
+
+// Content returns a reader of the pack's content, decoded as it is read,
+// which fails with ErrCorrupt (naming the key) where the content disagrees
+// with the pack's reference: it stops one byte past RawSize. Close it
+// before the next.
+func (s *PackStream) Content() (io.ReadCloser, error) {
+	var compressed io.ReaderAt
+	if s.file != nil {
+		compressed = s.file
+	} else {
+		compressed = bytes.NewReader(s.data)
+	}
+	var head [zstd.HeaderMaxSize]byte
+	n, err := compressed.ReadAt(head[:min(int64(len(head)), s.ref.Size)], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("pack %s: %w", s.key, err)
+	}
+	if err := checkFrameHeader(head[:n], s.ref.RawSize); err != nil {
+		return nil, fmt.Errorf("pack %s: %w: %v", s.key, ErrCorrupt, err)
+	}
+	dec := packDecoders.Get().(*zstd.Decoder)
+	if err := dec.Reset(io.NewSectionReader(compressed, 0, s.ref.Size)); err != nil {
+		packDecoders.Put(dec)
+		return nil, fmt.Errorf("pack %s: %w: zstd: %v", s.key, ErrCorrupt, err)
+	}
+	return &packContentReader{dec: dec, key: s.key, rawSize: s.ref.RawSize}, nil
+}
+
+// Close releases the pack's bytes.
+func (s *PackStream) Close() error {
+	s.data = nil
+	if s.file != nil {
+		err := s.file.Close()
+		s.file = nil
+		return err
+	}
+	return nil
+}
+
+// packContentReader is the decoded content of a pack, checked against its size
+// as it is read.
+type packContentReader struct {
+	dec     *zstd.Decoder
+	key     string
+	rawSize int64
+	read    int64
+	err     error
+}
+
+func (c *packContentReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	if c.dec == nil {
+		return 0, errors.New("repo: read of a closed pack")
+	}
+	// One byte past rawSize is read to know that there is more.
+	if room := c.rawSize + 1 - c.read; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := c.dec.Read(p)
+	c.read += int64(n)
+	switch {
+	case c.read > c.rawSize:
+		c.err = fmt.Errorf("pack %s: %w: decompresses to more than the %d bytes the manifest says", c.key, ErrCorrupt, c.rawSize)
+		return 0, c.err
+	case errors.Is(err, io.EOF) && c.read < c.rawSize:
+		c.err = fmt.Errorf("pack %s: %w: decompresses to %d bytes, the manifest says %d", c.key, ErrCorrupt, c.read, c.rawSize)
+		return n, c.err
+	case errors.Is(err, io.EOF):
+		return n, io.EOF
+	case err != nil:
+		detail := err.Error()
+		if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
+			detail = fmt.Sprintf("%v (readers accept packs of up to %d bytes and windows of up to %d)", err, int64(MaxPackRawSize), maxWindowSize)
+		}
+		c.err = fmt.Errorf("pack %s: %w: zstd: %s", c.key, ErrCorrupt, detail)
+		return n, c.err
+	}
+	return n, nil
+}
+
+// Close gives the decoder back.
+func (c *packContentReader) Close() error {
+	if c.dec != nil {
+		// The decoder holds no reference to the pack once reset to
+		// nothing.
+		_ = c.dec.Reset(bytes.NewReader(nil))
+		packDecoders.Put(c.dec)
+		c.dec = nil
+	}
+	return nil
+}
+
+// checkFrameHeader refuses a zstd frame header that announces another
+// size than rawSize, before anything is decoded.
+func checkFrameHeader(data []byte, rawSize int64) error {
+	var header zstd.Header
+	if err := header.Decode(data); err != nil {
+		return fmt.Errorf("not a zstd frame: %v", err)
+	}
+	if header.HasFCS && header.FrameContentSize != uint64(rawSize) {
+		return fmt.Errorf("the zstd frame holds %d bytes, the manifest says %d", header.FrameContentSize, rawSize)
+	}
+	return nil
 }

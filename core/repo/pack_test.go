@@ -152,53 +152,55 @@ func TestPackDedupWithoutRequests(t *testing.T) {
 
 func TestCorruptPackDetected(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s store) {
-		ctx := context.Background()
-		r := openRepo(t, s.opts)
-		content := packContent("ConfigMap", "a", "b", "c")
-		ref, _, err := r.WritePack(ctx, PackSpec{Cluster: "prod-eu", Namespace: "payments", Resource: "configmaps"}, content, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored := s.rawGet(t, ref.Key())
-
-		// One flipped byte in the middle of the compressed data.
-		flipped := bytes.Clone(stored)
-		flipped[len(flipped)/2] ^= 0x40
-		s.rawPut(t, ref.Key(), flipped)
-		_, err = r.ReadPack(ctx, ref)
-		mustIs(t, err, ErrCorrupt)
-		if !strings.Contains(err.Error(), ref.Key()) {
-			t.Errorf("error does not name the pack: %v", err)
-		}
-
-		// A valid zstd frame of other content, of the sizes the manifest
-		// says: the hash check catches it and says both hashes.
-		enc, _ := zstd.NewWriter(nil)
-		other := packContent("ConfigMap", "a", "b", "d")
-		otherFrame := enc.EncodeAll(other, nil)
-		s.rawPut(t, ref.Key(), otherFrame)
-		sized := ref
-		sized.Size = int64(len(otherFrame))
-		_, err = r.ReadPack(ctx, sized)
-		mustIs(t, err, ErrCorrupt)
-		otherSum := sha256.Sum256(other)
-		for _, want := range []string{ref.Key(), "expected " + ref.SHA256, "sha256 " + hex.EncodeToString(otherSum[:])} {
-			if !strings.Contains(err.Error(), want) {
-				t.Errorf("error %q does not say %q", err, want)
+		forEachPackReader(t, func(t *testing.T, read packReader) {
+			ctx := context.Background()
+			r := openRepo(t, s.opts)
+			content := packContent("ConfigMap", "a", "b", "c")
+			ref, _, err := r.WritePack(ctx, PackSpec{Cluster: "prod-eu", Namespace: "payments", Resource: "configmaps"}, content, nil)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
+			stored := s.rawGet(t, ref.Key())
 
-		// Not zstd at all.
-		s.rawPut(t, ref.Key(), []byte("apiVersion: v1\n"))
-		_, err = r.ReadPack(ctx, ref)
-		mustIs(t, err, ErrCorrupt)
+			// One flipped byte in the middle of the compressed data.
+			flipped := bytes.Clone(stored)
+			flipped[len(flipped)/2] ^= 0x40
+			s.rawPut(t, ref.Key(), flipped)
+			_, err = read(ctx, r, ref)
+			mustIs(t, err, ErrCorrupt)
+			if !strings.Contains(err.Error(), ref.Key()) {
+				t.Errorf("error does not name the pack: %v", err)
+			}
 
-		// Missing.
-		s.rawDel(t, ref.Key())
-		_, err = r.ReadPack(ctx, ref)
-		mustIs(t, err, storage.ErrNotFound)
-		if !strings.Contains(err.Error(), "reading pack "+ref.Key()) {
-			t.Errorf("error does not name the pack: %v", err)
-		}
+			// A valid zstd frame of other content, of the sizes the manifest
+			// says: the hash check catches it and says both hashes.
+			enc, _ := zstd.NewWriter(nil)
+			other := packContent("ConfigMap", "a", "b", "d")
+			otherFrame := enc.EncodeAll(other, nil)
+			s.rawPut(t, ref.Key(), otherFrame)
+			sized := ref
+			sized.Size = int64(len(otherFrame))
+			_, err = read(ctx, r, sized)
+			mustIs(t, err, ErrCorrupt)
+			otherSum := sha256.Sum256(other)
+			for _, want := range []string{ref.Key(), "expected " + ref.SHA256, "sha256 " + hex.EncodeToString(otherSum[:])} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+
+			// Not zstd at all.
+			s.rawPut(t, ref.Key(), []byte("apiVersion: v1\n"))
+			_, err = read(ctx, r, ref)
+			mustIs(t, err, ErrCorrupt)
+
+			// Missing.
+			s.rawDel(t, ref.Key())
+			_, err = read(ctx, r, ref)
+			mustIs(t, err, storage.ErrNotFound)
+			if !strings.Contains(err.Error(), "reading pack "+ref.Key()) {
+				t.Errorf("error does not name the pack: %v", err)
+			}
+		})
 	})
 }

@@ -37,29 +37,31 @@ func zstdBomb(t testing.TB, size int) []byte {
 // any hash is checked.
 func TestZstdBombIsRefusedWithinItsRawSize(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s store) {
-		ctx := context.Background()
-		r := openRepo(t, s.opts)
-		ref, _, err := r.WritePack(ctx, PackSpec{Cluster: "prod-eu", Namespace: "payments", Resource: "configmaps"}, packContent("ConfigMap", "a"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bomb := zstdBomb(t, 256<<20)
-		s.rawPut(t, ref.Key(), bomb)
-		// The attacker fixes the manifest entry's sizes to pass its checks.
-		ref.Size, ref.RawSize = int64(len(bomb)), 64<<10
+		forEachPackReader(t, func(t *testing.T, read packReader) {
+			ctx := context.Background()
+			r := openRepo(t, s.opts)
+			ref, _, err := r.WritePack(ctx, PackSpec{Cluster: "prod-eu", Namespace: "payments", Resource: "configmaps"}, packContent("ConfigMap", "a"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bomb := zstdBomb(t, 256<<20)
+			s.rawPut(t, ref.Key(), bomb)
+			// The attacker fixes the manifest entry's sizes to pass its checks.
+			ref.Size, ref.RawSize = int64(len(bomb)), 64<<10
 
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		_, err = r.ReadPack(ctx, ref)
-		runtime.ReadMemStats(&after)
-		mustIs(t, err, ErrCorrupt)
-		if !strings.Contains(err.Error(), ref.Key()) || !strings.Contains(err.Error(), "decompresses to more than the") {
-			t.Errorf("error %q does not name the pack and say it inflates beyond its manifest entry", err)
-		}
-		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
-			t.Errorf("refusing a %d KiB pack that inflates to 256 MiB allocated %d MiB; want about its rawSize (%d bytes)", len(bomb)>>10, alloc>>20, ref.RawSize)
-		}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, err = read(ctx, r, ref)
+			runtime.ReadMemStats(&after)
+			mustIs(t, err, ErrCorrupt)
+			if !strings.Contains(err.Error(), ref.Key()) || !strings.Contains(err.Error(), "decompresses to more than the") {
+				t.Errorf("error %q does not name the pack and say it inflates beyond its manifest entry", err)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
+				t.Errorf("refusing a %d KiB pack that inflates to 256 MiB allocated %d MiB; want about its rawSize (%d bytes)", len(bomb)>>10, alloc>>20, ref.RawSize)
+			}
+		})
 	})
 }
 
@@ -67,29 +69,31 @@ func TestZstdBombIsRefusedWithinItsRawSize(t *testing.T) {
 // larger one is refused after reading one byte more than that.
 func TestPackOfAnotherSizeThanItsManifestEntryIsRefused(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s store) {
-		ctx := context.Background()
-		r := openRepo(t, s.opts)
-		ref, _, err := r.WritePack(ctx, PackSpec{Cluster: "prod-eu", Namespace: "payments", Resource: "configmaps"}, packContent("ConfigMap", "a", "b"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored := s.rawGet(t, ref.Key())
-		s.rawPut(t, ref.Key(), append(bytes.Clone(stored), make([]byte, 8<<20)...))
-		_, err = r.ReadPack(ctx, ref)
-		mustIs(t, err, ErrCorrupt)
-		if !strings.Contains(err.Error(), ref.Key()) || !strings.Contains(err.Error(), "larger than the") {
-			t.Errorf("error %q does not name the pack and say it is larger than its manifest entry", err)
-		}
-		s.rawPut(t, ref.Key(), stored[:len(stored)-1])
-		_, err = r.ReadPack(ctx, ref)
-		mustIs(t, err, ErrCorrupt)
-		if !strings.Contains(err.Error(), "its manifest entry says") {
-			t.Errorf("error %q does not say the stored size differs", err)
-		}
-		s.rawPut(t, ref.Key(), stored)
-		if _, err := r.ReadPack(ctx, ref); err != nil {
-			t.Errorf("the pack as written: %v", err)
-		}
+		forEachPackReader(t, func(t *testing.T, read packReader) {
+			ctx := context.Background()
+			r := openRepo(t, s.opts)
+			ref, _, err := r.WritePack(ctx, PackSpec{Cluster: "prod-eu", Namespace: "payments", Resource: "configmaps"}, packContent("ConfigMap", "a", "b"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored := s.rawGet(t, ref.Key())
+			s.rawPut(t, ref.Key(), append(bytes.Clone(stored), make([]byte, 8<<20)...))
+			_, err = read(ctx, r, ref)
+			mustIs(t, err, ErrCorrupt)
+			if !strings.Contains(err.Error(), ref.Key()) || !strings.Contains(err.Error(), "larger than the") {
+				t.Errorf("error %q does not name the pack and say it is larger than its manifest entry", err)
+			}
+			s.rawPut(t, ref.Key(), stored[:len(stored)-1])
+			_, err = read(ctx, r, ref)
+			mustIs(t, err, ErrCorrupt)
+			if !strings.Contains(err.Error(), "its manifest entry says") {
+				t.Errorf("error %q does not say the stored size differs", err)
+			}
+			s.rawPut(t, ref.Key(), stored)
+			if _, err := read(ctx, r, ref); err != nil {
+				t.Errorf("the pack as written: %v", err)
+			}
+		})
 	})
 }
 

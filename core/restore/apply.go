@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -77,17 +78,17 @@ func Apply(ctx context.Context, plan *Plan) (*Result, error) {
 
 	a := &applier{plan: plan, opts: opts, client: plan.client, resources: plan.resources,
 		uids: map[types.UID]types.UID{}, liveOwners: map[string]types.UID{},
-		results: make([]ObjectResult, len(plan.Items)), total: len(plan.Items),
+		results: make([]itemResult, len(plan.Items)), total: len(plan.Items),
 		owners: map[types.UID]int{}, ownerDone: map[int]chan struct{}{}}
 	// Only objects that others name as owners are tracked by UID: their
 	// new UIDs are what owner references need.
 	for _, it := range plan.Items {
-		for _, o := range it.owners {
+		for _, o := range it.owners() {
 			a.owners[o.uid] = -1
 		}
 	}
 	for i, it := range plan.Items {
-		it.at = i
+		it.at = int32(i)
 		if _, ok := a.owners[it.sourceUID]; ok && it.sends && it.sourceUID != "" {
 			a.owners[it.sourceUID] = i
 			a.ownerDone[i] = make(chan struct{})
@@ -118,12 +119,18 @@ func Apply(ctx context.Context, plan *Plan) (*Result, error) {
 		opts.Progress(Event{Kind: EventStageDone, Stage: stage, StageDone: a.stageDone, StageTotal: a.stageTotal, Done: a.done, Total: a.total, Counts: a.counts})
 		start = end
 	}
-	// The plan is spent: its items go before the record is encoded, so
-	// that a restore of many objects does not hold both at its peak.
-	plan.Items, a.owners, a.ownerDone = nil, nil, nil
+	// The plan is spent: each item goes as its result is made, and the
+	// rest before the record is encoded, so that a restore of many
+	// objects does not hold both at its peak.
+	a.owners, a.ownerDone = nil, nil
+	res.Objects = make([]ObjectResult, len(plan.Items))
+	for i, it := range plan.Items {
+		res.Objects[i] = a.results[i].result(it)
+		plan.Items[i] = nil
+	}
+	plan.Items, a.results = nil, nil
 	res.CompletedAt = opts.Now().UTC()
 	res.Warnings = plan.Warnings
-	res.Objects = a.results
 	res.Totals, res.Counts = groupCounts(slices.Values(res.Objects))
 	switch {
 	case res.Totals.Failed == 0 && ctx.Err() == nil:
@@ -152,8 +159,20 @@ func Apply(ctx context.Context, plan *Plan) (*Result, error) {
 type job struct {
 	index int
 	obj   *unstructured.Unstructured
-	err   error
+	// size is the object's size in the backup, what it weighs against
+	// bytesInFlight.
+	size int
+	err  error
 }
+
+// bytesInFlight bounds the size of the objects whose requests are in
+// flight at once, besides their number (Options.Concurrency): each holds
+// the object, its request body and the decoded answer, a few times its
+// size, and a namespace of objects of a MiB each (Helm's release history)
+// would otherwise cost a few times Concurrency MiB. An object larger than
+// this goes alone. Objects of a few KB, the most common, are never held
+// back by it.
+const bytesInFlight = 4 << 20
 
 // applyStage applies the items [start, end) of one stage, Concurrency at a
 // time, in order. A reader goroutine reads their objects from the backup
@@ -166,19 +185,27 @@ func (a *applier) applyStage(ctx context.Context, start, end int) {
 	go a.readStage(ctx, start, end, jobs)
 	g := errgroup.Group{}
 	g.SetLimit(a.opts.Concurrency)
+	inFlight := semaphore.NewWeighted(bytesInFlight)
 	for j := range jobs {
 		it := a.plan.Items[j.index]
+		weight := min(int64(j.size), bytesInFlight)
+		// Acquire fails only when the context is done, and then every
+		// request fails at once without sending.
+		if err := inFlight.Acquire(ctx, weight); err != nil {
+			weight = 0
+		}
 		// Only owners earlier in the order are waited for: they were
 		// started before, so waiting cannot starve them of a slot, and
 		// an ownership cycle cannot wait on itself. An owner later in
 		// the order has no new UID yet, and the reference is dropped.
 		var waits []chan struct{}
-		for _, o := range it.owners {
+		for _, o := range it.owners() {
 			if i, ok := a.owners[o.uid]; ok && i >= 0 && i < j.index {
 				waits = append(waits, a.ownerDone[i])
 			}
 		}
 		g.Go(func() error {
+			defer inFlight.Release(weight)
 			if done, ok := a.ownerDone[j.index]; ok {
 				defer close(done)
 			}
@@ -214,16 +241,16 @@ func (a *applier) readStage(ctx context.Context, start, end int, jobs chan<- job
 		needed := map[int]int{} // position in the pack to index
 		for k := i; k < j; k++ {
 			if a.sendsObject(items[k]) && items[k].pack >= 0 {
-				needed[items[k].pos] = k
+				needed[int(items[k].pos)] = k
 			}
 		}
 		if len(needed) > 0 && ctx.Err() == nil {
-			a.readRun(ctx, items[i].pack, needed, i, j, jobs)
+			a.readRun(ctx, int(items[i].pack), needed, i, j, jobs)
 		} else {
 			for k := i; k < j; k++ {
 				jb := job{index: k}
-				if items[k].pack < 0 && items[k].obj != nil {
-					jb.obj = items[k].obj.DeepCopy()
+				if items[k].pack < 0 && items[k].extra != nil && items[k].extra.obj != nil {
+					jb.obj = items[k].extra.obj.DeepCopy()
 				}
 				jobs <- jb
 			}
@@ -248,7 +275,7 @@ func (a *applier) readRun(ctx context.Context, pack int, needed map[int]int, i, 
 			jobs <- job{index: next}
 		}
 	}
-	err := catalog.EachObject(ctx, a.plan.repo, p, func(pos int, obj *unstructured.Unstructured) error {
+	err := catalog.EachSizedObject(ctx, a.plan.repo, p, func(pos int, obj *unstructured.Unstructured, size int) error {
 		k, ok := needed[pos]
 		if !ok {
 			return nil
@@ -261,13 +288,13 @@ func (a *applier) readRun(ctx context.Context, pack int, needed map[int]int, i, 
 		if skip != "" || !slices.Equal(notes, items[k].Notes) {
 			return fmt.Errorf("pack %s: %s %s prepares otherwise than it was planned: %w", p.Key, p.Resource, obj.GetName(), repo.ErrCorrupt)
 		}
-		jobs <- job{index: k, obj: obj}
+		jobs <- job{index: k, obj: obj, size: size}
 		next = k + 1
 		return nil
 	})
 	for ; err != nil && next < j; next++ {
 		jb := job{index: next}
-		if _, ok := needed[items[next].pos]; ok && ctx.Err() == nil {
+		if _, ok := needed[int(items[next].pos)]; ok && ctx.Err() == nil {
 			jb.err = fmt.Errorf("not restored: reading its pack from the backup again failed: %w", err)
 		}
 		jobs <- jb
@@ -302,7 +329,7 @@ type applier struct {
 	mu         sync.Mutex
 	uids       map[types.UID]types.UID // source UID to target UID
 	liveOwners map[string]types.UID    // owners looked up in the target
-	results    []ObjectResult
+	results    []itemResult
 	done       int
 	total      int
 	stageDone  int
@@ -310,9 +337,68 @@ type applier struct {
 	counts     Counts
 }
 
+// itemResult is what happened to an item, kept compact while the restore
+// runs (a few bytes where an ObjectResult takes 192): the fields that the
+// item says already are not repeated. A result that says more (an error, a
+// reason or a diff of its own, notes added) is kept whole.
+type itemResult struct {
+	outcome  Outcome
+	duration time.Duration
+	// fromItem says which of the result's fields are the item's.
+	fromItem uint8
+	whole    *ObjectResult
+}
+
+const (
+	reasonFromItem uint8 = 1 << iota
+	diffFromItem
+)
+
+// compact keeps r, the result of it.
+func compact(it *Item, r ObjectResult) itemResult {
+	c := itemResult{outcome: r.Outcome, duration: r.Duration}
+	whole := r.Error != "" || len(r.Notes) != len(it.Notes) || len(r.Notes) > 0 && &r.Notes[0] != &it.Notes[0] ||
+		r.Stage != it.Stage || r.Name != it.Name || r.Namespace != it.Namespace
+	switch {
+	case r.Reason == "":
+	case r.Reason == it.Reason:
+		c.fromItem |= reasonFromItem
+	default:
+		whole = true
+	}
+	switch {
+	case r.Diff == "":
+	case r.Diff == it.Diff:
+		c.fromItem |= diffFromItem
+	default:
+		whole = true
+	}
+	if whole {
+		c.whole = &r
+	}
+	return c
+}
+
+// result is the ObjectResult that c keeps of it.
+func (c itemResult) result(it *Item) ObjectResult {
+	if c.whole != nil {
+		return *c.whole
+	}
+	r := ObjectResult{Stage: it.Stage, Resource: it.Resource, Kind: it.Kind, Namespace: it.Namespace,
+		SourceNamespace: it.SourceNamespace, Name: it.Name, Notes: it.Notes, Outcome: c.outcome, Duration: c.duration}
+	if c.fromItem&reasonFromItem != 0 {
+		r.Reason = it.Reason
+	}
+	if c.fromItem&diffFromItem != 0 {
+		r.Diff = it.Diff
+	}
+	return r
+}
+
 func (a *applier) finish(i int, r ObjectResult) {
+	c := compact(a.plan.Items[i], r)
 	a.mu.Lock()
-	a.results[i] = r
+	a.results[i] = c
 	a.done++
 	a.stageDone++
 	a.counts.Add(r.Outcome)
@@ -339,6 +425,10 @@ func (a *applier) setUID(source, target types.UID) {
 	if source == "" || target == "" {
 		return
 	}
+	// Only owners' new UIDs are looked up (resolveOwners).
+	if _, owner := a.owners[source]; !owner {
+		return
+	}
 	a.mu.Lock()
 	a.uids[source] = target
 	a.mu.Unlock()
@@ -350,14 +440,14 @@ func (a *applier) apply(ctx context.Context, it *Item, obj *unstructured.Unstruc
 		SourceNamespace: it.SourceNamespace, Name: it.Name, Notes: it.Notes}
 	switch it.Action {
 	case ActionSkip:
-		a.setUID(it.sourceUID, it.liveUID)
+		a.setUID(it.sourceUID, it.liveUID())
 		r.Outcome, r.Reason, r.Diff = Skipped, it.Reason, it.Diff
 		return r
 	case ActionFail:
 		r.Outcome, r.Error, r.Diff = Failed, it.Reason, it.Diff
 		return r
 	case ActionNone:
-		a.setUID(it.sourceUID, it.liveUID)
+		a.setUID(it.sourceUID, it.liveUID())
 		r.Outcome, r.Reason = Unchanged, it.Reason
 		return r
 	}
@@ -385,14 +475,14 @@ func (a *applier) apply(ctx context.Context, it *Item, obj *unstructured.Unstruc
 	// The prepared object is what existing compares; owner references
 	// with the target's UIDs go into a copy.
 	prepared := obj
-	if len(it.owners) > 0 {
+	if len(it.owners()) > 0 {
 		obj = obj.DeepCopy()
 	}
 	r.Notes = append(slices.Clone(r.Notes), a.resolveOwners(ctx, it, obj)...)
 	started := time.Now()
 	defer func() { r.Duration = time.Since(started) }()
 
-	client := a.client.Dynamic.Resource(it.gvr).Namespace(it.Namespace)
+	client := a.client.Dynamic.Resource(*it.gvr).Namespace(it.Namespace)
 	if it.Action == ActionUpdate {
 		a.update(ctx, client, it, obj, &r)
 		return r
@@ -487,17 +577,18 @@ func (a *applier) dryRun() []string {
 // a dry run, in which the definition was never created. failed says whether
 // that is a failure or a skip.
 func (a *applier) checkType(it *Item) (reason string, failed bool) {
-	if it.pendingCRD == "" {
+	pendingCRD := it.pendingCRD()
+	if pendingCRD == "" {
 		return "", false
 	}
 	if a.opts.DryRun {
-		return fmt.Sprintf("dry run: its CustomResourceDefinition %s is created only by a real restore, so the server cannot check this object", it.pendingCRD), false
+		return fmt.Sprintf("dry run: its CustomResourceDefinition %s is created only by a real restore, so the server cannot check this object", pendingCRD), false
 	}
 	a.mu.Lock()
 	res, ok := a.resources.Lookup(schema.ParseGroupResource(it.Resource))
 	a.mu.Unlock()
 	if !ok {
-		return fmt.Sprintf("the target does not serve %s although its CustomResourceDefinition %s was restored (see that object's outcome)", it.Resource, it.pendingCRD), true
+		return fmt.Sprintf("the target does not serve %s although its CustomResourceDefinition %s was restored (see that object's outcome)", it.Resource, pendingCRD), true
 	}
 	if !res.HasVerb("create") {
 		return fmt.Sprintf("the target does not allow creating %s", it.Resource), false
@@ -515,8 +606,8 @@ func (a *applier) waitForCRDs(ctx context.Context, start, end int) time.Duration
 	began := time.Now()
 	var names []string
 	for i := start; i < end; i++ {
-		if o := a.results[i].Outcome; o == Created || o == Updated || o == Unchanged {
-			names = append(names, a.results[i].Name)
+		if o := a.results[i].outcome; o == Created || o == Updated || o == Unchanged {
+			names = append(names, a.plan.Items[i].Name)
 		}
 	}
 	if len(names) == 0 {
@@ -579,12 +670,12 @@ func established(crd *unstructured.Unstructured) bool {
 // and name. A reference to an owner found nowhere is dropped, since the
 // garbage collector would delete an object whose owners are all missing.
 func (a *applier) resolveOwners(ctx context.Context, it *Item, obj *unstructured.Unstructured) []string {
-	if len(it.owners) == 0 {
+	if len(it.owners()) == 0 {
 		return nil
 	}
 	var refs []metav1.OwnerReference
 	var notes []string
-	for _, o := range it.owners {
+	for _, o := range it.owners() {
 		a.mu.Lock()
 		uid, ok := a.uids[o.uid]
 		a.mu.Unlock()
@@ -603,7 +694,7 @@ func (a *applier) resolveOwners(ctx context.Context, it *Item, obj *unstructured
 		case owner >= 0 && a.plan.Items[owner] == it:
 			notes = append(notes, fmt.Sprintf("owner reference to %s %s dropped: the object owns itself, and its new UID is not known before it is created", o.kind, o.name))
 			continue
-		case owner >= 0 && owner > it.at:
+		case owner >= 0 && owner > int(it.at):
 			notes = append(notes, fmt.Sprintf("owner reference to %s %s dropped: ownership cycle; that owner is restored after this object, so its new UID is not known yet", o.kind, o.name))
 			continue
 		case owner >= 0:

@@ -44,7 +44,10 @@ func (pl *planner) listLive(ctx context.Context, gvr schema.GroupVersionResource
 // decide compares a prepared object with its live object (cleaned) and
 // sets the item's action.
 func decide(it *Item, obj, live *unstructured.Unstructured, opts Options) error {
-	it.liveUID = live.GetUID()
+	if it.sourceUID != "" {
+		// Only an owner's live UID is ever looked up.
+		it.more().liveUID = live.GetUID()
+	}
 	text, differs, err := diff.Objects(obj, live, "backup/"+it.Display(), "live/"+it.Display(), diff.DefaultContext)
 	if err != nil {
 		return err
@@ -108,7 +111,7 @@ func missingNamespaces(plan *Plan) []*Item {
 		}}
 		out = append(out, &Item{
 			Stage: StageNamespaces, Resource: grNamespaces.String(), APIVersion: "v1", Kind: "Namespace", Name: ns,
-			Action: ActionCreate, Live: LiveAbsent, builtin: true, gvr: gvrNamespaces, sends: true, pack: -1, obj: obj,
+			Action: ActionCreate, Live: LiveAbsent, gvr: &gvrNamespaces, sends: true, pack: -1, extra: &itemExtra{obj: obj},
 			Reason: "restored objects need it, and the backup holds no Namespace object for it",
 		})
 	}

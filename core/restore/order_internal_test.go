@@ -69,7 +69,7 @@ func item(stage Stage, resource, ns, name, uid string, owners ...string) *Item {
 	it := &Item{Stage: stage, Resource: resource, Namespace: ns, Name: name, sourceUID: types.UID(uid),
 		sends: true}
 	for _, o := range owners {
-		it.owners = append(it.owners, ownerLink{uid: types.UID(o)})
+		it.more().owners = append(it.more().owners, ownerLink{uid: types.UID(o)})
 	}
 	return it
 }

@@ -94,23 +94,60 @@ type Item struct {
 	// Notes are changes made to fit the target.
 	Notes []string `json:"notes,omitempty"`
 
-	gvr       schema.GroupVersionResource
+	// gvr is shared by the items of one pack. A plan holds an Item per
+	// object, so what an Item holds is kept small: fields that few objects
+	// need are in extra, positions are int32, and sourceUID is kept only
+	// for objects that another object names as its owner.
+	gvr       *schema.GroupVersionResource
 	sourceUID types.UID
-	liveUID   types.UID
-	owners    []ownerLink
-	// pendingCRD is the restored CRD that must define the type first.
-	pendingCRD string
-	depth      int
-	builtin    bool
+	extra     *itemExtra
 	// sends: Apply sends the object (or compares it, when it appeared
 	// since the plan), prepared from position pos of plan.packs[pack]; or,
-	// for a Namespace the plan adds (pack -1), obj.
-	sends bool
-	pack  int
-	pos   int
-	obj   *unstructured.Unstructured
+	// for a Namespace the plan adds (pack -1), extra.obj.
+	pack  int32
+	pos   int32
+	depth int32
 	// at is the item's index in the plan, set by Apply.
-	at int
+	at    int32
+	sends bool
+}
+
+// itemExtra is what few items need.
+type itemExtra struct {
+	liveUID types.UID
+	owners  []ownerLink
+	// pendingCRD is the restored CRD that must define the type first.
+	pendingCRD string
+	obj        *unstructured.Unstructured
+}
+
+// more returns the item's extra fields, made on first use.
+func (it *Item) more() *itemExtra {
+	if it.extra == nil {
+		it.extra = &itemExtra{}
+	}
+	return it.extra
+}
+
+func (it *Item) owners() []ownerLink {
+	if it.extra == nil {
+		return nil
+	}
+	return it.extra.owners
+}
+
+func (it *Item) liveUID() types.UID {
+	if it.extra == nil {
+		return ""
+	}
+	return it.extra.liveUID
+}
+
+func (it *Item) pendingCRD() string {
+	if it.extra == nil {
+		return ""
+	}
+	return it.extra.pendingCRD
 }
 
 // ownerLink is an owner reference as the backup holds it.
@@ -422,7 +459,7 @@ func (pl *planner) planPack(ctx context.Context, plan *Plan, index int, p repo.P
 	res, served := pl.resources.Lookup(gr)
 	builtin := served && res.Builtin || !served && scheme.Scheme.Recognizes(schema.GroupVersionKind{Group: p.Group, Version: p.Version, Kind: p.Kind})
 	stage := StageOf(gr, builtin, p.Namespaced)
-	gvr := schema.GroupVersionResource{Group: p.Group, Version: p.Version, Resource: gr.Resource}
+	gvr := &schema.GroupVersionResource{Group: p.Group, Version: p.Version, Resource: gr.Resource}
 	// Every object of the pack has the pack's version and kind (the
 	// catalog checks it): the items share one copy of each.
 	apiVersion := gvr.GroupVersion().String()
@@ -453,7 +490,7 @@ func (pl *planner) planPack(ctx context.Context, plan *Plan, index int, p repo.P
 	warning := ""
 	if compared && (targetNS == "" || plan.liveNamespaces[targetNS]) {
 		var err error
-		if live, err = pl.listLive(ctx, gvr, targetNS, p); err != nil {
+		if live, err = pl.listLive(ctx, *gvr, targetNS, p); err != nil {
 			// The plan goes on: a create of an object that exists is
 			// answered AlreadyExists, and Apply compares it then.
 			warning = fmt.Sprintf("could not list %s in the target (%v); its objects are compared when created", gr, err)
@@ -468,8 +505,11 @@ func (pl *planner) planPack(ctx context.Context, plan *Plan, index int, p repo.P
 		}
 		it := &Item{
 			Stage: stage, Resource: p.Resource, APIVersion: apiVersion, Kind: p.Kind,
-			Namespace: targetNS, Name: obj.GetName(), Live: LiveUnknown, sourceUID: obj.GetUID(),
-			gvr: gvr, builtin: builtin, pack: index, pos: pos,
+			Namespace: targetNS, Name: obj.GetName(), Live: LiveUnknown,
+			gvr: gvr, pack: int32(index), pos: int32(pos),
+		}
+		if _, owner := pl.survey.owners[obj.GetUID()]; owner {
+			it.sourceUID = obj.GetUID()
 		}
 		if gr == grNamespaces {
 			it.Name = pl.opts.NamespaceMapping.Map(obj.GetName())
@@ -490,7 +530,7 @@ func (pl *planner) planPack(ctx context.Context, plan *Plan, index int, p repo.P
 			return nil
 		}
 		for _, ref := range obj.GetOwnerReferences() {
-			it.owners = append(it.owners, ownerLink{apiVersion: ref.APIVersion, kind: ref.Kind, name: ref.Name, uid: ref.UID,
+			it.more().owners = append(it.more().owners, ownerLink{apiVersion: ref.APIVersion, kind: ref.Kind, name: ref.Name, uid: ref.UID,
 				controller: ref.Controller, block: ref.BlockOwnerDeletion})
 		}
 		notes, skip := plan.prep.prepare(gr, obj)
@@ -504,7 +544,7 @@ func (pl *planner) planPack(ctx context.Context, plan *Plan, index int, p repo.P
 		case action != "":
 			it.Action, it.Reason = action, reason
 		case pendingCRD != "":
-			it.pendingCRD = pendingCRD
+			it.more().pendingCRD = pendingCRD
 			it.Action, it.Live, it.Reason = ActionCreate, LiveAbsent, reason
 		case !compared:
 			it.Action = ActionCreate // compared when created
@@ -543,7 +583,7 @@ func (pl *planner) controlledBy(obj *unstructured.Unstructured) (metav1.OwnerRef
 func order(items []*Item) {
 	byUID := map[types.UID]*Item{}
 	for _, it := range items {
-		for _, o := range it.owners {
+		for _, o := range it.owners() {
 			byUID[o.uid] = nil
 		}
 	}
@@ -555,7 +595,7 @@ func order(items []*Item) {
 	for range 8 { // ownership chains are short; cycles are not followed further
 		changed := false
 		for _, it := range items {
-			for _, o := range it.owners {
+			for _, o := range it.owners() {
 				owner := byUID[o.uid]
 				if owner == nil || owner == it {
 					continue

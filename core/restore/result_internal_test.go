@@ -3,6 +3,8 @@ package restore
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -35,5 +37,36 @@ func TestResultSizeHintCoversItsJSON(t *testing.T) {
 	}
 	if hint := res.SizeHint(); hint < len(data)+1 || hint > 2*len(data) {
 		t.Errorf("SizeHint() = %d for a record of %d bytes: want at least that, and at most twice", hint, len(data))
+	}
+}
+
+// A result kept compact while a restore runs comes back as it was, and is
+// kept whole only when it says more than its item.
+func TestCompactResultComesBackAsItWas(t *testing.T) {
+	it := &Item{Stage: StageConfig, Resource: "configmaps", Kind: "ConfigMap", Namespace: "dr", SourceNamespace: "shop", Name: "a",
+		Reason: "exists in the target, equal to the backup after cleaning", Diff: "--- backup\n+++ live\n", Notes: []string{"note"}}
+	base := ObjectResult{Stage: it.Stage, Resource: it.Resource, Kind: it.Kind, Namespace: it.Namespace, SourceNamespace: it.SourceNamespace,
+		Name: it.Name, Notes: it.Notes}
+	for _, c := range []struct {
+		name  string
+		edit  func(*ObjectResult)
+		whole bool
+	}{
+		{"created", func(r *ObjectResult) { r.Outcome, r.Duration = Created, 3*time.Millisecond }, false},
+		{"the item's reason and diff", func(r *ObjectResult) { r.Outcome, r.Reason, r.Diff = Skipped, it.Reason, it.Diff }, false},
+		{"a reason of its own", func(r *ObjectResult) { r.Outcome, r.Reason = Unchanged, "appeared after the plan" }, true},
+		{"an error", func(r *ObjectResult) { r.Outcome, r.Error = Failed, "denied" }, true},
+		{"notes added", func(r *ObjectResult) { r.Outcome, r.Notes = Created, append(slices.Clone(it.Notes), "owner dropped") }, true},
+		{"a diff of its own", func(r *ObjectResult) { r.Outcome, r.Diff = Updated, it.Diff+"more" }, true},
+	} {
+		r := base
+		c.edit(&r)
+		kept := compact(it, r)
+		if (kept.whole != nil) != c.whole {
+			t.Errorf("%s: kept whole %v, want %v", c.name, kept.whole != nil, c.whole)
+		}
+		if got := kept.result(it); !reflect.DeepEqual(got, r) {
+			t.Errorf("%s: came back as %+v, want %+v", c.name, got, r)
+		}
 	}
 }

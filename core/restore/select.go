@@ -104,8 +104,23 @@ type survey struct {
 	crdOf map[string]string
 	// restoredPVs are the PersistentVolumes the restore brings.
 	restoredPVs map[string]bool
+	// owners are the UIDs that objects of the backup name as their
+	// owners: the plan keeps the source UID of only these objects.
+	owners map[types.UID]struct{}
 	// found counts the objects an Object restore found.
 	found int
+}
+
+// noteOwners records the UIDs obj names as its owners.
+func (s *survey) noteOwners(obj *unstructured.Unstructured) {
+	refs, _, _ := unstructured.NestedSlice(obj.Object, "metadata", "ownerReferences")
+	for _, ref := range refs {
+		if m, ok := ref.(map[string]any); ok {
+			if uid, ok := m["uid"].(string); ok && uid != "" {
+				s.owners[types.UID(uid)] = struct{}{}
+			}
+		}
+	}
 }
 
 // takes reports whether the restore takes an object of pack p. It holds
@@ -159,7 +174,7 @@ func (s *survey) note(p repo.PackEntry, obj *unstructured.Unstructured) {
 // bind.
 func (pl *planner) surveyPacks(ctx context.Context, packs []repo.PackEntry) (*survey, error) {
 	s := &survey{sel: pl.sel, object: pl.opts.Object, namespaces: map[string]bool{}, related: map[string]map[string]bool{},
-		restored: map[types.UID]struct{}{}, tokenSecrets: map[string]bool{}, crdOf: map[string]string{}, restoredPVs: map[string]bool{}}
+		restored: map[types.UID]struct{}{}, tokenSecrets: map[string]bool{}, crdOf: map[string]string{}, restoredPVs: map[string]bool{}, owners: map[types.UID]struct{}{}}
 	type nsCandidate struct {
 		p        repo.PackEntry
 		obj      *unstructured.Unstructured
@@ -188,6 +203,7 @@ func (pl *planner) surveyPacks(ctx context.Context, packs []repo.PackEntry) (*su
 		gr := schema.ParseGroupResource(p.Resource)
 		mu.Lock()
 		defer mu.Unlock()
+		s.noteOwners(obj)
 		switch o := s.object; {
 		case gr == grNamespaces && (o == nil || p.Resource != o.Resource):
 			if o != nil && obj.GetName() == o.Namespace || o == nil && pl.sel.TakesNamespace(obj.GetName()) {
@@ -231,6 +247,7 @@ func (pl *planner) surveyPacks(ctx context.Context, packs []repo.PackEntry) (*su
 		err := pl.readPacks(ctx, group, func(p repo.PackEntry, obj *unstructured.Unstructured) {
 			mu.Lock()
 			defer mu.Unlock()
+			s.noteOwners(obj)
 			if !pl.sel.MatchesLabels(obj) || !needs.Take(selection.Object{Resource: p.Resource, Object: obj}, s.namespaces) {
 				return
 			}

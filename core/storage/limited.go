@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/minio/minio-go/v7"
 )
 
 // ErrTooLarge: an object is larger than its reader accepts. A repository is
@@ -128,4 +130,163 @@ func (b *s3Backend) getAtMost(ctx context.Context, key string, limit int64) ([]b
 		return nil, b.opError(opRead, key, refused)
 	}
 	return data, nil
+}
+
+// fileGetter is a Backend that copies at most a given number of bytes of an
+// object into a file, without holding the object in memory.
+type fileGetter interface {
+	getAtMostToFile(ctx context.Context, key string, limit int64, f *os.File) (int64, error)
+}
+
+// GetAtMostToFile writes the object into f, from f's start (f is truncated
+// first), as GetAtMost reads it: it fails with ErrTooLarge (in an *OpError
+// naming the key) once more than limit bytes came, having written no more
+// than limit+1 of them. It returns the object's size. Readers of large
+// objects use it to hold them on disk rather than in memory. A backend
+// wrapped by another that does not pass it on is read whole with GetAtMost,
+// then written.
+func GetAtMostToFile(ctx context.Context, b Backend, key string, limit int64, f *os.File) (int64, error) {
+	if g, ok := b.(fileGetter); ok {
+		return g.getAtMostToFile(ctx, key, limit, f)
+	}
+	data, err := GetAtMost(ctx, b, key, limit)
+	if err != nil {
+		return 0, err
+	}
+	if err := rewind(f); err != nil {
+		return 0, err
+	}
+	n, err := f.Write(data)
+	return int64(n), err
+}
+
+func rewind(f *os.File) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := f.Seek(0, io.SeekStart)
+	return err
+}
+
+// copyAtMost copies r into f from its start, refusing more than limit
+// bytes.
+func copyAtMost(f *os.File, r io.Reader, limit int64) (int64, error) {
+	if err := rewind(f); err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(f, io.LimitReader(r, limit+1))
+	if err != nil {
+		return n, err
+	}
+	if n > limit {
+		return n, tooLarge(limit)
+	}
+	return n, nil
+}
+
+func (b *localBackend) getAtMostToFile(ctx context.Context, key string, limit int64, out *os.File) (int64, error) {
+	p, err := b.path(key)
+	if err != nil {
+		return 0, b.fail(opRead, key, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, b.fail(opRead, key, err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, b.fail(opRead, key, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return 0, b.fail(opRead, key, err)
+	}
+	if info.IsDir() {
+		return 0, b.fail(opRead, key, os.ErrNotExist)
+	}
+	if info.Size() > limit {
+		return 0, b.fail(opRead, key, tooLarge(limit))
+	}
+	n, err := copyAtMost(out, f, limit)
+	if err != nil {
+		return 0, b.fail(opRead, key, err)
+	}
+	return n, nil
+}
+
+func (b *s3Backend) getAtMostToFile(ctx context.Context, key string, limit int64, f *os.File) (int64, error) {
+	var (
+		n int64
+		// refused: the object is too large, an answer about the object
+		// (see getAtMost).
+		refused error
+	)
+	err := b.call(ctx, opRead, key, func(ctx context.Context) error {
+		refused = nil
+		opts, err := b.getOptions(key)
+		if err != nil {
+			return err
+		}
+		obj, err := b.client.GetObject(ctx, b.bucket, key, opts)
+		if err != nil {
+			return err
+		}
+		defer obj.Close()
+		info, err := obj.Stat()
+		if err != nil {
+			return err
+		}
+		if info.Size > limit {
+			refused = tooLarge(limit)
+			return nil
+		}
+		n, err = copyAtMost(f, progressReader{obj, progressFrom(ctx)}, limit)
+		if errors.Is(err, ErrTooLarge) {
+			refused = err
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if refused != nil {
+		return 0, b.opError(opRead, key, refused)
+	}
+	return n, nil
+}
+
+// filePutter is a Backend that uploads an object from a file, without
+// holding it in memory.
+type filePutter interface {
+	putFile(ctx context.Context, key string, f *os.File, size int64) error
+}
+
+// PutFile writes the first size bytes of f as the object key, as Put writes
+// data: writers of large objects keep them in a file rather than in memory.
+// A backend wrapped by another that does not pass it on gets the bytes
+// read into memory and Put.
+func PutFile(ctx context.Context, b Backend, key string, f *os.File, size int64) error {
+	if p, ok := b.(filePutter); ok {
+		return p.putFile(ctx, key, f, size)
+	}
+	data := make([]byte, size)
+	if _, err := f.ReadAt(data, 0); err != nil {
+		return &OpError{Op: opWrite, Key: key, Location: b.String(), Err: err}
+	}
+	return b.Put(ctx, key, data)
+}
+
+func (b *s3Backend) putFile(ctx context.Context, key string, f *os.File, size int64) error {
+	return b.callSending(ctx, opWrite, key, size, func(ctx context.Context) error {
+		sse, err := b.opts.Encryption.forWrite(key)
+		if err != nil {
+			return err
+		}
+		// One PUT, as Put sends it; minio-go reads the section twice
+		// (to sign it, then to send it), seeking back between.
+		_, err = b.client.PutObject(ctx, b.bucket, key, io.NewSectionReader(f, 0, size), size,
+			minio.PutObjectOptions{ContentType: contentType(key), DisableMultipart: true, ServerSideEncryption: sse})
+		return err
+	})
 }

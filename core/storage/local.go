@@ -1,9 +1,11 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"iter"
 	"os"
@@ -85,13 +87,17 @@ func (b *localBackend) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 func (b *localBackend) Put(ctx context.Context, key string, data []byte) error {
-	return b.write(ctx, key, data, os.Rename)
+	return b.write(ctx, key, bytes.NewReader(data), os.Rename)
+}
+
+func (b *localBackend) putFile(ctx context.Context, key string, f *os.File, size int64) error {
+	return b.write(ctx, key, io.NewSectionReader(f, 0, size), os.Rename)
 }
 
 func (b *localBackend) PutIfAbsent(ctx context.Context, key string, data []byte) error {
 	// link(2) fails when the target exists, atomically; rename would
 	// replace it.
-	err := b.write(ctx, key, data, func(tmp, final string) error {
+	err := b.write(ctx, key, bytes.NewReader(data), func(tmp, final string) error {
 		err := os.Link(tmp, final)
 		if errors.Is(err, fs.ErrExist) {
 			return ErrAlreadyExists
@@ -101,7 +107,7 @@ func (b *localBackend) PutIfAbsent(ctx context.Context, key string, data []byte)
 	return err
 }
 
-func (b *localBackend) write(ctx context.Context, key string, data []byte, commit func(tmp, final string) error) error {
+func (b *localBackend) write(ctx context.Context, key string, data io.Reader, commit func(tmp, final string) error) error {
 	op := opWrite
 	p, err := b.path(key)
 	if err != nil {
@@ -128,7 +134,7 @@ func (b *localBackend) write(ctx context.Context, key string, data []byte, commi
 	}
 	tmpName := tmp.Name()
 	defer os.Remove(tmpName) // after a rename, harmlessly fails
-	_, err = tmp.Write(data)
+	_, err = io.Copy(tmp, data)
 	if err == nil {
 		err = tmp.Sync()
 	}

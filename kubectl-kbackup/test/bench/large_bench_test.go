@@ -39,22 +39,32 @@ func BenchmarkLargeObjectsBackup(b *testing.B) {
 			b.Error(err)
 		}
 	}()
-	for i := range largeObjects {
-		cm := &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("sh.helm.release.v1.shop.v%d", i+1), Namespace: largeNamespace},
-			Data:       map[string]string{"release": releaseText(i, largeObjectBytes)},
+	// 40 objects, then 100: the peak should stay about the same, a
+	// multiple of the largest object, not of the namespace.
+	created := 0
+	for _, n := range largeNamespaceSizes {
+		for i := created; i < n; i++ {
+			cm := &corev1.ConfigMap{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("sh.helm.release.v1.shop.v%d", i+1), Namespace: largeNamespace},
+				Data:       map[string]string{"release": releaseText(i, largeObjectBytes)},
+			}
+			if _, err := h.cs.CoreV1().ConfigMaps(largeNamespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+				b.Fatal(err)
+			}
 		}
-		if _, err := h.cs.CoreV1().ConfigMaps(largeNamespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
-			b.Fatal(err)
+		created = n
+		for range b.N {
+			benchmarkBackupLarge(b, h, n)
 		}
-	}
-	for range b.N {
-		benchmarkBackupLarge(b, h)
 	}
 	shared.report.write(b)
 }
 
-func benchmarkBackupLarge(b *testing.B, h *harness) {
+// largeNamespaceSizes are the numbers of large objects the namespace holds
+// in turn.
+var largeNamespaceSizes = []int{largeObjects, 100}
+
+func benchmarkBackupLarge(b *testing.B, h *harness, objects int) {
 	var ratios []float64
 	var durations []time.Duration
 	var peak int64
@@ -65,8 +75,8 @@ func benchmarkBackupLarge(b *testing.B, h *harness) {
 			b.Fatal(err)
 		}
 		listed := time.Since(start)
-		if len(list.Items) != largeObjects {
-			b.Fatalf("LIST returned %d ConfigMaps, want %d", len(list.Items), largeObjects)
+		if len(list.Items) != objects {
+			b.Fatalf("LIST returned %d ConfigMaps, want %d", len(list.Items), objects)
 		}
 		bucket := h.env.S3.NewBucket(b)
 		d, p := h.backupMeasured(b, bucket, "--include-resources", "configmaps", "--include-namespaces", largeNamespace)
@@ -75,13 +85,13 @@ func benchmarkBackupLarge(b *testing.B, h *harness) {
 	slices.Sort(ratios)
 	slices.Sort(durations)
 	ratio, d := ratios[len(ratios)/2], durations[len(durations)/2]
-	data := int64(largeObjects * largeObjectBytes)
-	b.ReportMetric(d.Seconds(), "backup-s")
-	b.ReportMetric(ratio, "backup/list")
-	b.ReportMetric(float64(peak)/(1<<20), "peak-MB")
-	b.ReportMetric(float64(peak)/float64(largeObjectBytes), "peak/largest-object")
+	data := int64(objects * largeObjectBytes)
+	b.ReportMetric(d.Seconds(), fmt.Sprintf("backup-s/%d", objects))
+	b.ReportMetric(ratio, fmt.Sprintf("backup/list/%d", objects))
+	b.ReportMetric(float64(peak)/(1<<20), fmt.Sprintf("peak-MB/%d", objects))
+	b.ReportMetric(float64(peak)/float64(largeObjectBytes), fmt.Sprintf("peak/largest-object/%d", objects))
 	h.report.addLarge(fmt.Sprintf("| %d ConfigMaps of %d KiB (%s) in one namespace | %s (**%.2fx** the LIST) | **%d MB** | %.0fx the largest object, %.1fx the namespace's data |",
-		largeObjects, largeObjectBytes>>10, mb(data), secs(d), ratio, peak>>20,
+		objects, largeObjectBytes>>10, mb(data), secs(d), ratio, peak>>20,
 		float64(peak)/float64(largeObjectBytes), float64(peak)/float64(data)))
 }
 

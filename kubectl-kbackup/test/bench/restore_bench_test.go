@@ -80,7 +80,9 @@ func BenchmarkRestore(b *testing.B) {
 		h := setup(b)
 		h.createLargeObjects(b)
 		for range b.N {
-			benchmarkRestoreLargeObjects(b, h)
+			for _, n := range largeNamespaceSizes {
+				benchmarkRestoreLargeObjects(b, h, n)
+			}
 		}
 	})
 	if shared != nil {
@@ -162,17 +164,27 @@ const (
 	smallNamespace        = "rsmall"
 )
 
-// createLargeObjects fills the two namespaces, once.
+// restoreLargeNamespaceOf holds n large objects.
+func restoreLargeNamespaceOf(n int) string {
+	if n == largeObjects {
+		return restoreLargeNamespace
+	}
+	return fmt.Sprintf("%s-%d", restoreLargeNamespace, n)
+}
+
+// createLargeObjects fills the namespaces, once: one of large objects for
+// each of largeNamespaceSizes, and the one of small objects.
 func (h *harness) createLargeObjects(b *testing.B) {
 	b.Helper()
 	if h.largeObjects {
 		return
 	}
 	ctx := context.Background()
-	for _, spec := range []workload.ConfigMaps{
-		{Namespaces: []string{restoreLargeNamespace}, Total: largeObjects, DataBytes: largeObjectBytes, Workers: 4, Prefix: "large"},
-		{Namespaces: []string{smallNamespace}, Total: largeObjects, Workers: 4, Prefix: "small"},
-	} {
+	specs := []workload.ConfigMaps{{Namespaces: []string{smallNamespace}, Total: largeObjects, Workers: 4, Prefix: "small"}}
+	for _, n := range largeNamespaceSizes {
+		specs = append(specs, workload.ConfigMaps{Namespaces: []string{restoreLargeNamespaceOf(n)}, Total: n, DataBytes: largeObjectBytes, Workers: 4, Prefix: "large"})
+	}
+	for _, spec := range specs {
 		if err := workload.CreateConfigMaps(ctx, h.cs, spec); err != nil {
 			b.Fatal(err)
 		}
@@ -180,27 +192,32 @@ func (h *harness) createLargeObjects(b *testing.B) {
 	h.largeObjects = true
 }
 
-// benchmarkRestoreLargeObjects restores the namespace of large objects and
+// benchmarkRestoreLargeObjects restores a namespace of n large objects and
 // the one of small objects, each from a backup of its own into an empty
 // cluster, and reports the restore's peak memory: the difference between
 // the two is what the large objects cost, compared with the largest one.
-func benchmarkRestoreLargeObjects(b *testing.B, h *harness) {
+func benchmarkRestoreLargeObjects(b *testing.B, h *harness, n int) {
 	peaks := map[string]int64{}
-	for _, ns := range []string{restoreLargeNamespace, smallNamespace} {
+	large := restoreLargeNamespaceOf(n)
+	for _, ns := range []string{large, smallNamespace} {
 		bucket := h.env.S3.NewBucket(b)
 		h.backupWith(b, bucket, "--include-resources", "configmaps,namespaces", "--include-namespaces", ns)
+		objects := n
+		if ns == smallNamespace {
+			objects = largeObjects
+		}
 		for range repeats {
-			_, p := h.restore(b, bucket, largeObjects)
+			_, p := h.restore(b, bucket, objects)
 			peaks[ns] = max(peaks[ns], p)
 		}
 	}
-	large, small := peaks[restoreLargeNamespace], peaks[smallNamespace]
-	extra := float64(large-small) / largeObjectBytes
-	b.ReportMetric(float64(large)/(1<<20), "restore-peak-MB")
+	largePeak, small := peaks[large], peaks[smallNamespace]
+	extra := float64(largePeak-small) / largeObjectBytes
+	b.ReportMetric(float64(largePeak)/(1<<20), fmt.Sprintf("restore-peak-MB/%d", n))
 	b.ReportMetric(float64(small)/(1<<20), "small-restore-peak-MB")
-	b.ReportMetric(extra, "extra-peak/largest-object")
+	b.ReportMetric(extra, fmt.Sprintf("extra-peak/largest-object/%d", n))
 	h.report.addRestoreLarge(fmt.Sprintf("| %d ConfigMaps of %d KiB (%s) | %d ConfigMaps of 256 B | **%d MB** | %d MB | %d MB, **%.0fx** the largest object |",
-		largeObjects, largeObjectBytes>>10, mb(largeObjects*largeObjectBytes), largeObjects, large>>20, small>>20, (large-small)>>20, extra))
+		n, largeObjectBytes>>10, mb(int64(n)*largeObjectBytes), largeObjects, largePeak>>20, small>>20, (largePeak-small)>>20, extra))
 }
 
 type createFunc func(context.Context, *unstructured.Unstructured) error
