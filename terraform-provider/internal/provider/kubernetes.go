@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	dsschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"k8s.io/client-go/rest"
@@ -18,23 +21,34 @@ import (
 
 // kubernetesModel is the `kubernetes` block of kbackup_cluster and
 // kbackup_schedule: a kubeconfig (and context), or a host with a token.
+// The token is write-only: OpenTofu hands it to Create and Update from the
+// configuration and never stores it, so Read and Delete, which only get
+// the state, reach the cluster only through a kubeconfig.
 type kubernetesModel struct {
 	ConfigPath           types.String `tfsdk:"config_path"`
 	ConfigContext        types.String `tfsdk:"config_context"`
 	Host                 types.String `tfsdk:"host"`
-	Token                types.String `tfsdk:"token"`
+	Token                types.String `tfsdk:"token_wo"`
+	TokenVersion         types.Int64  `tfsdk:"token_wo_version"`
 	ClusterCACertificate types.String `tfsdk:"cluster_ca_certificate"`
 	Insecure             types.Bool   `tfsdk:"insecure"`
 }
 
-func kubernetesBlock(what string) schema.SingleNestedBlock {
+// tokenNotStoredNote says, in the descriptions, what a kubernetes block with
+// only host and token_wo cannot do.
+const tokenNotStoredNote = "token_wo is write-only: it is used by create and update and never stored, so with host and token_wo " +
+	"(no config_path) the provider cannot reach the cluster when it refreshes or destroys: "
+
+func kubernetesBlock(what, withoutStoredToken string) schema.SingleNestedBlock {
 	conflictsWithHost := []validator.String{stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("host"))}
 	return schema.SingleNestedBlock{
-		Description: "How to reach the cluster, " + what + ": `config_path` (and `config_context`) of a kubeconfig, or `host` with `token` and `cluster_ca_certificate`.",
-		Validators:  []validator.Object{connectionGiven{}},
+		Description: "How to reach the cluster, " + what + ": `config_path` (and `config_context`) of a kubeconfig, or `host` with `token_wo` and `cluster_ca_certificate`. " +
+			"No credential of the block is stored in the state. " + tokenNotStoredNote + withoutStoredToken,
+		Validators: []validator.Object{connectionGiven{}},
 		Attributes: map[string]schema.Attribute{
 			"config_path": schema.StringAttribute{
-				Description: "A kubeconfig file.", Optional: true, Validators: conflictsWithHost,
+				Description: "A kubeconfig file. Its credentials stay in the file; the provider reads it again at every refresh and destroy, so drift of what is installed in the cluster is detected.",
+				Optional:    true, Validators: conflictsWithHost,
 			},
 			"config_context": schema.StringAttribute{
 				Description: "The kubeconfig context; default its current context.", Optional: true,
@@ -43,12 +57,19 @@ func kubernetesBlock(what string) schema.SingleNestedBlock {
 			"host": schema.StringAttribute{
 				Description: "The API server URL, https://host:port.", Optional: true,
 			},
-			"token": schema.StringAttribute{
-				Description: "A bearer token for host. Sensitive: never shown in plans or logs.", Optional: true, Sensitive: true,
+			"token_wo": schema.StringAttribute{
+				Description: "A bearer token for host. Write-only (OpenTofu 1.11 or later): never stored in the state or shown in plans. " +
+					"A change of the token alone is not seen by OpenTofu: change token_wo_version with it, and the next apply uses it.",
+				Optional: true, Sensitive: true, WriteOnly: true,
 				Validators: []validator.String{stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("host"))},
 			},
+			"token_wo_version": schema.Int64Attribute{
+				Description: "Any number, changed when token_wo changes (a rotation), so that the plan shows an update which sends the new token.",
+				Optional:    true,
+				Validators:  []validator.Int64{int64validator.AlsoRequires(path.MatchRelative().AtParent().AtName("token_wo"))},
+			},
 			"cluster_ca_certificate": schema.StringAttribute{
-				Description: "The PEM CA bundle that verifies host.", Optional: true,
+				Description: "The PEM CA bundle that verifies host (public, kept in the state).", Optional: true,
 				Validators: []validator.String{stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("host"))},
 			},
 			"insecure": schema.BoolAttribute{
@@ -58,16 +79,53 @@ func kubernetesBlock(what string) schema.SingleNestedBlock {
 	}
 }
 
-// dataSourceAttribute is a resource attribute of the kubernetes block as
-// a data source's.
-func dataSourceAttribute(a schema.Attribute) dsschema.Attribute {
-	switch a := a.(type) {
-	case schema.StringAttribute:
-		return dsschema.StringAttribute{Description: a.Description, Optional: a.Optional, Sensitive: a.Sensitive, Validators: a.Validators}
-	case schema.BoolAttribute:
-		return dsschema.BoolAttribute{Description: a.Description, Optional: a.Optional, Validators: a.Validators}
+// reachableFromState says whether the block reaches the cluster without its
+// write-only token, as Read and Delete must.
+func (m *kubernetesModel) reachableFromState() bool {
+	return m != nil && !m.ConfigPath.IsNull() && m.ConfigPath.ValueString() != ""
+}
+
+// withConfiguredToken puts the write-only token of the configuration into
+// the block of a plan, for Create and Update (the plan has it null).
+func (m *kubernetesModel) withConfiguredToken(ctx context.Context, config tfsdk.Config, diags *diag.Diagnostics) {
+	if m == nil {
+		return
 	}
-	panic(fmt.Sprintf("kubernetes block: attribute of type %T", a))
+	var token types.String
+	diags.Append(config.GetAttribute(ctx, path.Root("kubernetes").AtName("token_wo"), &token)...)
+	m.Token = token
+}
+
+// forgetToken nulls the token before the block is saved: the framework does
+// it too, this says so where the state is set.
+func (m *kubernetesModel) forgetToken() {
+	if m != nil {
+		m.Token = types.StringNull()
+	}
+}
+
+// kubeconfigModel is the kubernetes block of kbackup_cluster_identity: a
+// data source's arguments are all stored in the state, and cannot be
+// write-only, so it reaches the cluster only through a kubeconfig.
+type kubeconfigModel struct {
+	ConfigPath    types.String `tfsdk:"config_path"`
+	ConfigContext types.String `tfsdk:"config_context"`
+}
+
+func kubeconfigBlock(what string) dsschema.SingleNestedBlock {
+	return dsschema.SingleNestedBlock{
+		Description: "How to reach the cluster, " + what + ": `config_path` (and `config_context`) of a kubeconfig, whose credentials stay in the file. " +
+			"A data source has no write-only arguments (all it is given is stored in the state), so it takes no token: " +
+			"give a token to kbackup_cluster's kubernetes block (token_wo), which detects the same identity.",
+		Attributes: map[string]dsschema.Attribute{
+			"config_path":    dsschema.StringAttribute{Description: "A kubeconfig file.", Required: true},
+			"config_context": dsschema.StringAttribute{Description: "The kubeconfig context; default its current context.", Optional: true},
+		},
+	}
+}
+
+func (m *kubeconfigModel) connect() (*kube.Client, error) {
+	return (&kubernetesModel{ConfigPath: m.ConfigPath, ConfigContext: m.ConfigContext}).connect()
 }
 
 // connectionGiven refuses a kubernetes block with neither config_path nor
@@ -90,7 +148,7 @@ func (connectionGiven) ValidateObject(ctx context.Context, req validator.ObjectR
 	}
 	if !given("config_path") && !given("host") {
 		resp.Diagnostics.AddAttributeError(req.Path, "Incomplete kubernetes block",
-			"The kubernetes block names no cluster: give config_path (a kubeconfig, with config_context) or host (with token and cluster_ca_certificate).")
+			"The kubernetes block names no cluster: give config_path (a kubeconfig, with config_context) or host (with token_wo and cluster_ca_certificate).")
 	}
 }
 
