@@ -34,7 +34,8 @@ import (
 // repository's credentials in its Secret; a change of token_wo_version
 // makes an update that uses the new token (a wrong one fails, a fresh
 // one works); with only a write-only token a refresh still sees the
-// registry entry changed outside Terraform.
+// registry entry changed outside Terraform. kbackup_clusters shows the
+// cluster, never backed up, stale and held to its schedule.
 func TestAccCredentialsNeverInState(t *testing.T) {
 	e := startAcc(t, "prod-eu")
 	ctx := context.Background()
@@ -95,6 +96,10 @@ resource "kbackup_schedule" "nightly" {
   cron    = "0 2 * * *"
 %s
 }
+
+data "kbackup_clusters" "all" {
+  depends_on = [kbackup_schedule.nightly]
+}
 `, e.S3.RepositoryURL(e.bucket), e.tokenBlock("prod-eu", "var.cluster_token", version), e.tokenBlock("prod-eu", "var.cluster_token", version))
 	}
 	vars := func(token string) config.Variables {
@@ -131,7 +136,11 @@ resource "kbackup_schedule" "nightly" {
 					PreApply:             []plancheck.PlanCheck{noCredential},
 					PostApplyPostRefresh: []plancheck.PlanCheck{noCredential, plancheck.ExpectEmptyPlan()},
 				},
-				Check: stateChecks,
+				Check: resource.ComposeAggregateTestCheckFunc(stateChecks,
+					// Never backed up: stale, and held to its schedule.
+					resource.TestCheckResourceAttr("data.kbackup_clusters.all", "clusters.0.stale", "true"),
+					resource.TestCheckResourceAttr("data.kbackup_clusters.all", "clusters.0.stale_reason",
+						"no successful backup yet: none taken, held to schedule prod-eu-nightly 0 2 * * *")),
 			},
 			{
 				// Registry drift needs only the repository: it is seen
