@@ -48,7 +48,8 @@ func TestJudge(t *testing.T) {
 				t.Errorf("stale %v (%q), want %v with %q", st.Stale, st.StaleReason, tc.stale, tc.reasonHas)
 			}
 		})
-	}	// Backups taken, all failed: not "none taken".
+	}
+	// Backups taken, all failed: not "none taken".
 	failed := ClusterStatus{Environment: "prod", Backups: 1, LastBackup: &repo.BackupSummary{ID: "f", Phase: repo.PhaseFailed, StartedAt: now.Add(-time.Hour)}}
 	judge(&failed, applicable("c1", "prod", stored, daily2am), Options{Now: now, MaxAge: DefaultMaxAge, Grace: DefaultGrace})
 	if !failed.Stale || failed.StaleReason != "no successful backup" {
