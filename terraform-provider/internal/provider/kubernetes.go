@@ -3,8 +3,11 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/objectvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	dsschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -15,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"k8s.io/client-go/rest"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/kbackup/kbackup/core/kube"
 )
@@ -32,6 +36,17 @@ type kubernetesModel struct {
 	TokenVersion         types.Int64  `tfsdk:"token_wo_version"`
 	ClusterCACertificate types.String `tfsdk:"cluster_ca_certificate"`
 	Insecure             types.Bool   `tfsdk:"insecure"`
+	Exec                 *execModel   `tfsdk:"exec"`
+}
+
+// execModel is a client-go credential plugin (aws eks get-token,
+// gke-gcloud-auth-plugin, kubelogin): a command, not a secret, so it is
+// kept in the state and a refresh and a destroy can run it again.
+type execModel struct {
+	APIVersion types.String `tfsdk:"api_version"`
+	Command    types.String `tfsdk:"command"`
+	Args       types.List   `tfsdk:"args"`
+	Env        types.Map    `tfsdk:"env"`
 }
 
 // tokenNotStoredNote says, in the descriptions, what a kubernetes block with
@@ -42,9 +57,27 @@ const tokenNotStoredNote = "token_wo is write-only: it is used by create and upd
 func kubernetesBlock(what, withoutStoredToken string) schema.SingleNestedBlock {
 	conflictsWithHost := []validator.String{stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("host"))}
 	return schema.SingleNestedBlock{
-		Description: "How to reach the cluster, " + what + ": `config_path` (and `config_context`) of a kubeconfig, or `host` with `token_wo` and `cluster_ca_certificate`. " +
-			"No credential of the block is stored in the state. " + tokenNotStoredNote + withoutStoredToken,
+		Description: "How to reach the cluster, " + what + ": `config_path` (and `config_context`) of a kubeconfig, or `host` and `cluster_ca_certificate` with `token_wo` or `exec`. " +
+			"No credential of the block is stored in the state. A kubeconfig and `exec` are reached again at every refresh and destroy. " + tokenNotStoredNote + withoutStoredToken,
 		Validators: []validator.Object{connectionGiven{}},
+		Blocks: map[string]schema.Block{
+			"exec": schema.SingleNestedBlock{
+				Description: "A credential plugin that prints a client.authentication.k8s.io ExecCredential (aws eks get-token, gke-gcloud-auth-plugin, kubelogin), with host. " +
+					"The command is kept in the state, not what it prints, so a refresh and a destroy run it again: drift in the cluster is detected, as with config_path.",
+				Validators: []validator.Object{objectvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("host"))},
+				Attributes: map[string]schema.Attribute{
+					"api_version": schema.StringAttribute{
+						Description: "The ExecCredential version the command prints, like client.authentication.k8s.io/v1.", Required: true,
+					},
+					"command": schema.StringAttribute{Description: "The command, a path or a name looked up in PATH.", Required: true},
+					"args":    schema.ListAttribute{Description: "Its arguments.", Optional: true, ElementType: types.StringType},
+					"env": schema.MapAttribute{
+						Description: "Environment variables set for it (names of profiles or files, not secrets: they are stored in the state).",
+						Optional:    true, ElementType: types.StringType,
+					},
+				},
+			},
+		},
 		Attributes: map[string]schema.Attribute{
 			"config_path": schema.StringAttribute{
 				Description: "A kubeconfig file. Its credentials stay in the file; the provider reads it again at every refresh and destroy, so drift of what is installed in the cluster is detected.",
@@ -61,7 +94,8 @@ func kubernetesBlock(what, withoutStoredToken string) schema.SingleNestedBlock {
 				Description: "A bearer token for host. Write-only (OpenTofu 1.11 or later): never stored in the state or shown in plans. " +
 					"A change of the token alone is not seen by OpenTofu: change token_wo_version with it, and the next apply uses it.",
 				Optional: true, Sensitive: true, WriteOnly: true,
-				Validators: []validator.String{stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("host"))},
+				Validators: []validator.String{stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("host")),
+					stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("exec"))},
 			},
 			"token_wo_version": schema.Int64Attribute{
 				Description: "Any number, changed when token_wo changes (a rotation), so that the plan shows an update which sends the new token.",
@@ -80,9 +114,10 @@ func kubernetesBlock(what, withoutStoredToken string) schema.SingleNestedBlock {
 }
 
 // reachableFromState says whether the block reaches the cluster without its
-// write-only token, as Read and Delete must.
+// write-only token, as Read and Delete must: through a kubeconfig or a
+// credential plugin.
 func (m *kubernetesModel) reachableFromState() bool {
-	return m != nil && !m.ConfigPath.IsNull() && m.ConfigPath.ValueString() != ""
+	return m != nil && (!m.ConfigPath.IsNull() && m.ConfigPath.ValueString() != "" || m.Exec != nil)
 }
 
 // withConfiguredToken puts the write-only token of the configuration into
@@ -102,6 +137,26 @@ func (m *kubernetesModel) forgetToken() {
 	if m != nil {
 		m.Token = types.StringNull()
 	}
+}
+
+func (e *execModel) config() (*clientcmdapi.ExecConfig, error) {
+	cfg := &clientcmdapi.ExecConfig{APIVersion: e.APIVersion.ValueString(), Command: e.Command.ValueString(),
+		InteractiveMode: clientcmdapi.NeverExecInteractiveMode}
+	if !e.Args.IsNull() && !e.Args.IsUnknown() {
+		if d := e.Args.ElementsAs(context.Background(), &cfg.Args, false); d.HasError() {
+			return nil, fmt.Errorf("exec.args: %v", d)
+		}
+	}
+	if !e.Env.IsNull() && !e.Env.IsUnknown() {
+		env := map[string]string{}
+		if d := e.Env.ElementsAs(context.Background(), &env, false); d.HasError() {
+			return nil, fmt.Errorf("exec.env: %v", d)
+		}
+		for _, k := range slices.Sorted(maps.Keys(env)) {
+			cfg.Env = append(cfg.Env, clientcmdapi.ExecEnvVar{Name: k, Value: env[k]})
+		}
+	}
+	return cfg, nil
 }
 
 // kubeconfigModel is the kubernetes block of kbackup_cluster_identity: a
@@ -171,6 +226,13 @@ func (m *kubernetesModel) connect() (*kube.Client, error) {
 				CAData:   []byte(m.ClusterCACertificate.ValueString()),
 				Insecure: m.Insecure.ValueBool(),
 			},
+		}
+		if m.Exec != nil {
+			exec, err := m.Exec.config()
+			if err != nil {
+				return nil, err
+			}
+			cfg.ExecProvider = exec
 		}
 	default:
 		return nil, fmt.Errorf("the kubernetes block names no cluster: give config_path or host")
