@@ -64,12 +64,12 @@ func kubernetesBlock(what, withoutStoredToken string) schema.SingleNestedBlock {
 			"exec": schema.SingleNestedBlock{
 				Description: "A credential plugin that prints a client.authentication.k8s.io ExecCredential (aws eks get-token, gke-gcloud-auth-plugin, kubelogin), with host. " +
 					"The command is kept in the state, not what it prints, so a refresh and a destroy run it again: drift in the cluster is detected, as with config_path.",
-				Validators: []validator.Object{objectvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("host"))},
+				Validators: []validator.Object{objectvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("host")), execComplete{}},
 				Attributes: map[string]schema.Attribute{
 					"api_version": schema.StringAttribute{
-						Description: "The ExecCredential version the command prints, like client.authentication.k8s.io/v1.", Required: true,
+						Description: "The ExecCredential version the command prints, like client.authentication.k8s.io/v1. Required in exec.", Optional: true,
 					},
-					"command": schema.StringAttribute{Description: "The command, a path or a name looked up in PATH.", Required: true},
+					"command": schema.StringAttribute{Description: "The command, a path or a name looked up in PATH. Required in exec.", Optional: true},
 					"args":    schema.ListAttribute{Description: "Its arguments.", Optional: true, ElementType: types.StringType},
 					"env": schema.MapAttribute{
 						Description: "Environment variables set for it (names of profiles or files, not secrets: they are stored in the state).",
@@ -204,6 +204,28 @@ func (connectionGiven) ValidateObject(ctx context.Context, req validator.ObjectR
 	if !given("config_path") && !given("host") {
 		resp.Diagnostics.AddAttributeError(req.Path, "Incomplete kubernetes block",
 			"The kubernetes block names no cluster: give config_path (a kubeconfig, with config_context) or host (with token_wo and cluster_ca_certificate).")
+	}
+}
+
+// execComplete refuses an exec block without api_version or command (an
+// absent block's attributes cannot be Required).
+type execComplete struct{}
+
+func (execComplete) Description(context.Context) string {
+	return "the exec block gives api_version and command"
+}
+func (v execComplete) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (execComplete) ValidateObject(ctx context.Context, req validator.ObjectRequest, resp *validator.ObjectResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	attrs := req.ConfigValue.Attributes()
+	for _, name := range []string{"api_version", "command"} {
+		if v, ok := attrs[name].(basetypes.StringValue); ok && v.IsNull() {
+			resp.Diagnostics.AddAttributeError(req.Path.AtName(name), "Incomplete exec block",
+				"The exec block runs a credential plugin: give "+name+" (api_version like client.authentication.k8s.io/v1, and command).")
+		}
 	}
 }
 
