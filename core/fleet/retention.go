@@ -62,6 +62,10 @@ type RetentionPolicy struct {
 	// for that many days (dev: 7, prod: 90); for the clusters of an
 	// environment named here it replaces KeepWithin.
 	DaysByEnvironment map[string]int `json:"daysByEnvironment,omitempty"`
+	// Clusters scopes the policy to these clusters: its rules are theirs,
+	// narrower than their environment's days and the repository's
+	// policy. A cluster is named by one policy at most.
+	Clusters []string `json:"clusters,omitempty"`
 }
 
 // Validate checks the policy; p is where it is ("retention").
@@ -75,8 +79,28 @@ func (r *RetentionPolicy) Validate(p *field.Path) field.ErrorList {
 	if r.RetentionRules.Empty() && len(r.DaysByEnvironment) == 0 {
 		errs = append(errs, field.Required(p, "a policy keeps something: set keep_last, keep_daily, keep_within or days_by_environment"))
 	}
+	seen := map[string]bool{}
+	for i, c := range r.Clusters {
+		errs = append(errs, ValidateClusterName(p.Child("clusters").Index(i), c)...)
+		if seen[c] {
+			errs = append(errs, field.Duplicate(p.Child("clusters").Index(i), c))
+		}
+		seen[c] = true
+	}
+	if len(r.Clusters) > 0 {
+		if r.Name == DefaultRetentionPolicyName {
+			errs = append(errs, field.Invalid(p.Child("clusters"), r.Clusters, "the policy named "+DefaultRetentionPolicyName+" is the whole repository's: give the clusters' rules another name"))
+		}
+		if len(r.DaysByEnvironment) > 0 || r.RetentionRules.Empty() {
+			errs = append(errs, field.Invalid(p.Child("clusters"), r.Clusters, "a policy scoped to clusters sets rules (keep_last, keep_daily, keep_within, ...), not days_by_environment, which is for the repository's policy"))
+		}
+	}
 	return errs
 }
+
+// DefaultRetentionPolicyName is the stored retention policy that is the
+// whole repository's (retention.DefaultPolicyName).
+const DefaultRetentionPolicyName = "default"
 
 // RetentionRef is a schedule's retention: the name of a stored policy, or
 // rules of its own, not both.

@@ -121,3 +121,24 @@ func TestScheduleJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestRetentionPolicyScopedToClusters(t *testing.T) {
+	ok := RetentionPolicy{Name: "prod-eu-short", RetentionRules: RetentionRules{KeepLast: 3}, Clusters: []string{"prod-eu", "prod-us"}}
+	if errs := ok.Validate(field.NewPath("retention")); len(errs) > 0 {
+		t.Errorf("a valid scoped policy: %v", errs)
+	}
+	for _, tt := range []struct {
+		policy RetentionPolicy
+		want   string
+	}{
+		{RetentionPolicy{Name: "default", RetentionRules: RetentionRules{KeepLast: 3}, Clusters: []string{"prod-eu"}}, "retention.clusters: Invalid value: [\"prod-eu\"]: the policy named default is the whole repository's"},
+		{RetentionPolicy{Name: "p", DaysByEnvironment: map[string]int{"prod": 9}, Clusters: []string{"prod-eu"}}, "a policy scoped to clusters sets rules"},
+		{RetentionPolicy{Name: "p", RetentionRules: RetentionRules{KeepLast: 3}, Clusters: []string{"Prod"}}, `retention.clusters[0]: Invalid value: "Prod"`},
+		{RetentionPolicy{Name: "p", RetentionRules: RetentionRules{KeepLast: 3}, Clusters: []string{"a", "a"}}, `retention.clusters[1]: Duplicate value: "a"`},
+	} {
+		err := tt.policy.Validate(field.NewPath("retention")).ToAggregate()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: %v; want %q", tt.policy, err, tt.want)
+		}
+	}
+}

@@ -193,6 +193,11 @@ func judge(st *ClusterStatus, schedules []due, opts Options) {
 	case st.Error != "" && st.LastGood == nil:
 		st.Stale, st.StaleReason = true, "its backups cannot be read"
 		return
+	case st.LastGood == nil && st.Backups == 0 && st.LastBackup == nil:
+		// Never backed up: say what it is held to, which the table shows
+		// in place of its freshness.
+		st.Stale, st.StaleReason = true, "no successful backup yet: none taken, held to "+st.Freshness
+		return
 	case st.LastGood == nil:
 		st.Stale, st.StaleReason = true, "no successful backup"
 		return

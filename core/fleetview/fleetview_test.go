@@ -27,6 +27,9 @@ func TestJudge(t *testing.T) {
 		reasonHas string
 	}{
 		{"no successful backup", "prod", nil, true, "no successful backup"},
+		// Never backed up: the reason says what the cluster is held to.
+		{"never backed up, scheduled", "prod", nil, true, "no successful backup yet: none taken, held to backup_schedules.prod 0 2 * * *"},
+		{"never backed up, no schedule", "test", nil, true, "no successful backup yet: none taken, held to max age 24h0m0s"},
 		// 02:00 today has passed by more than the hour's grace since
 		// yesterday's 02:05 backup.
 		{"missed today's 02:00", "prod", good(34 * time.Hour), true, "backup_schedules.prod"},
@@ -45,5 +48,11 @@ func TestJudge(t *testing.T) {
 				t.Errorf("stale %v (%q), want %v with %q", st.Stale, st.StaleReason, tc.stale, tc.reasonHas)
 			}
 		})
+	}
+	// Backups taken, all failed: not "none taken".
+	failed := ClusterStatus{Environment: "prod", Backups: 1, LastBackup: &repo.BackupSummary{ID: "f", Phase: repo.PhaseFailed, StartedAt: now.Add(-time.Hour)}}
+	judge(&failed, applicable("c1", "prod", stored, daily2am), Options{Now: now, MaxAge: DefaultMaxAge, Grace: DefaultGrace})
+	if !failed.Stale || failed.StaleReason != "no successful backup" {
+		t.Errorf("a cluster whose only backup failed: stale %v (%q), want stale with \"no successful backup\"", failed.Stale, failed.StaleReason)
 	}
 }

@@ -119,12 +119,9 @@ func Plan(ctx context.Context, r *repo.Repository, opts Options) ([]*ClusterPlan
 			return nil, err
 		}
 	}
-	def, err := r.GetRetentionPolicy(ctx, retention.DefaultPolicyName)
-	if errors.Is(err, storage.ErrNotFound) {
-		def, err = nil, nil
-	}
+	policies, err := readPolicies(ctx, r)
 	if err != nil {
-		return nil, fmt.Errorf("reading the repository's retention policy %s: %w", retention.DefaultPolicyName, err)
+		return nil, err
 	}
 	loc := opts.Location
 	if loc == nil {
@@ -135,7 +132,7 @@ func Plan(ctx context.Context, r *repo.Repository, opts Options) ([]*ClusterPlan
 	g.SetLimit(cmpOr(opts.Concurrency, 16))
 	for i, c := range clusters {
 		g.Go(func() error {
-			p, err := planCluster(gctx, r, c, opts, def, loc, named)
+			p, err := planCluster(gctx, r, c, opts, policies, loc, named)
 			plans[i] = p
 			return err
 		})
@@ -146,7 +143,31 @@ func Plan(ctx context.Context, r *repo.Repository, opts Options) ([]*ClusterPlan
 	return plans, nil
 }
 
-func planCluster(ctx context.Context, r *repo.Repository, cluster string, opts Options, def *fleet.RetentionPolicy, loc *time.Location, named bool) (*ClusterPlan, error) {
+// storedPolicies are the repository's retention policies: its default, and
+// those scoped to clusters, by cluster.
+type storedPolicies struct {
+	def    *fleet.RetentionPolicy
+	scoped map[string][]*fleet.RetentionPolicy
+}
+
+func readPolicies(ctx context.Context, r *repo.Repository) (storedPolicies, error) {
+	all, err := r.ListRetentionPolicies(ctx)
+	if err != nil {
+		return storedPolicies{}, fmt.Errorf("reading the repository's retention policies: %w", err)
+	}
+	sp := storedPolicies{scoped: map[string][]*fleet.RetentionPolicy{}}
+	for _, p := range all {
+		if p.Name == retention.DefaultPolicyName {
+			sp.def = p
+		}
+		for _, c := range p.Clusters {
+			sp.scoped[c] = append(sp.scoped[c], p)
+		}
+	}
+	return sp, nil
+}
+
+func planCluster(ctx context.Context, r *repo.Repository, cluster string, opts Options, policies storedPolicies, loc *time.Location, named bool) (*ClusterPlan, error) {
 	entry, err := r.GetCluster(ctx, cluster)
 	if errors.Is(err, storage.ErrNotFound) {
 		entry, err = nil, nil
@@ -155,7 +176,8 @@ func planCluster(ctx context.Context, r *repo.Repository, cluster string, opts O
 		return nil, fmt.Errorf("reading the registry entry of cluster %s: %w", cluster, err)
 	}
 	plan := &ClusterPlan{Cluster: cluster}
-	policy, err := retention.Resolve(cluster, retention.Sources{Given: opts.Given, Entry: entry, Default: def, ConfigDays: opts.ConfigDays, Environments: opts.Environments})
+	policy, err := retention.Resolve(cluster, retention.Sources{Given: opts.Given, Entry: entry,
+		Scoped: policies.scoped[cluster], Default: policies.def, ConfigDays: opts.ConfigDays, Environments: opts.Environments})
 	var none *retention.NoPolicyError
 	switch {
 	case errors.As(err, &none) && !named:

@@ -14,11 +14,12 @@ import (
 // DefaultPolicyName is the stored retention policy that is the
 // repository's: its rules govern every cluster that has no narrower
 // policy, and its days_by_environment each environment's clusters.
-const DefaultPolicyName = "default"
+const DefaultPolicyName = fleet.DefaultRetentionPolicyName
 
 // Sources are where a cluster's retention can come from, narrowest first:
 // rules given for this run (flags), the cluster's registry entry, the
-// days of its environment (kbackup.yaml's retention_policies, then the
+// stored policy scoped to the cluster (its clusters name it), the days of
+// its environment (kbackup.yaml's retention_policies, then the
 // repository's default policy's days_by_environment), the repository's
 // default policy's rules.
 type Sources struct {
@@ -27,6 +28,9 @@ type Sources struct {
 	// Entry is the cluster's registry entry; nil for a cluster only seen
 	// in backups.
 	Entry *fleet.ClusterEntry
+	// Scoped are the stored policies whose clusters name the cluster: one
+	// at most, more is an error.
+	Scoped []*fleet.RetentionPolicy
 	// Default is the stored policy named DefaultPolicyName; nil when there
 	// is none.
 	Default *fleet.RetentionPolicy
@@ -44,7 +48,8 @@ type Policy struct {
 	// "flags", "cluster.retention" of the registry entry,
 	// "retention_policies.prod" of kbackup.yaml,
 	// "retention.days_by_environment.prod" or "retention" of the
-	// repository's default policy.
+	// repository's default policy, "retention/<name>" of a policy scoped
+	// to the cluster.
 	Source string `json:"source"`
 	// Description is Rules in words ("keep daily 7, keep within 90d").
 	Description string `json:"rules"`
@@ -55,7 +60,8 @@ type Policy struct {
 // is reported before anything is deleted; errors name the field.
 func Resolve(cluster string, s Sources) (Policy, error) {
 	var errs field.ErrorList
-	var given, entry, def *Rules
+	var given, entry, scoped, def *Rules
+	scopedName := ""
 	check := func(p *field.Path, in fleet.RetentionRules) *Rules {
 		r, err := FromFleet(p, in)
 		if err != nil {
@@ -76,6 +82,21 @@ func Resolve(cluster string, s Sources) (Policy, error) {
 		if env != "" && len(s.Environments) > 0 && !slices.Contains(s.Environments, env) {
 			errs = append(errs, field.NotSupported(field.NewPath("cluster", "environment"), env, s.Environments))
 		}
+	}
+	switch len(s.Scoped) {
+	case 0:
+	case 1:
+		scopedName = s.Scoped[0].Name
+		p := field.NewPath("retention/" + scopedName)
+		errs = append(errs, s.Scoped[0].Validate(p)...)
+		scoped = check(p, s.Scoped[0].RetentionRules)
+	default:
+		names := make([]string, len(s.Scoped))
+		for i, sp := range s.Scoped {
+			names[i] = sp.Name
+		}
+		errs = append(errs, field.Invalid(field.NewPath("retention", "clusters"), cluster,
+			fmt.Sprintf("cluster %s is named by the retention policies %s: a cluster is named by one policy at most", cluster, strings.Join(names, ", "))))
 	}
 	if s.Default != nil {
 		p := field.NewPath("retention")
@@ -105,6 +126,8 @@ func Resolve(cluster string, s Sources) (Policy, error) {
 		return pick(*given, "flags")
 	case entry != nil:
 		return pick(*entry, "cluster.retention")
+	case scoped != nil:
+		return pick(*scoped, "retention/"+scopedName)
 	}
 	if env != "" {
 		if days, ok := s.ConfigDays[env]; ok {

@@ -14,6 +14,7 @@ func TestResolveNarrowestWins(t *testing.T) {
 	own := &fleet.ClusterEntry{Name: "prod-eu", Environment: "prod", Retention: &fleet.RetentionRules{KeepDaily: 3}}
 	def := &fleet.RetentionPolicy{Name: "default", RetentionRules: fleet.RetentionRules{KeepLast: 10}, DaysByEnvironment: map[string]int{"prod": 30, "dev": 2}}
 	cfg := map[string]int{"dev": 7, "test": 14, "prod": 90}
+	scoped := []*fleet.RetentionPolicy{{Name: "prod-eu-short", RetentionRules: fleet.RetentionRules{KeepLast: 2}, Clusters: []string{"prod-eu"}}}
 	tests := []struct {
 		name   string
 		s      Sources
@@ -21,7 +22,9 @@ func TestResolveNarrowestWins(t *testing.T) {
 		rules  Rules
 	}{
 		{"flags win", Sources{Given: &fleet.RetentionRules{KeepLast: 1}, Entry: own, Default: def, ConfigDays: cfg}, "flags", Rules{Last: 1}},
-		{"the cluster's own", Sources{Entry: own, Default: def, ConfigDays: cfg}, "cluster.retention", Rules{Daily: 3}},
+		{"the cluster's own", Sources{Entry: own, Scoped: scoped, Default: def, ConfigDays: cfg}, "cluster.retention", Rules{Daily: 3}},
+		{"the policy scoped to the cluster, over its environment's and the repository's", Sources{Entry: prod, Scoped: scoped, Default: def, ConfigDays: cfg}, "retention/prod-eu-short", Rules{Last: 2}},
+		{"the policy scoped to a cluster only seen in backups", Sources{Scoped: scoped, Default: def}, "retention/prod-eu-short", Rules{Last: 2}},
 		{"kbackup.yaml's days of its environment", Sources{Entry: prod, Default: def, ConfigDays: cfg}, "retention_policies.prod", Rules{Within: 90 * 24 * time.Hour}},
 		{"the repository's days of its environment", Sources{Entry: prod, Default: def}, "retention.days_by_environment.prod", Rules{Within: 30 * 24 * time.Hour}},
 		{"the repository's rules", Sources{Entry: &fleet.ClusterEntry{Name: "x", Environment: "test"}, Default: def}, "retention", Rules{Last: 10}},
@@ -54,6 +57,9 @@ func TestResolveRefusesInvalidPolicies(t *testing.T) {
 		{"unknown environment of the cluster", Sources{Entry: &fleet.ClusterEntry{Name: "a", Environment: "staging"}, ConfigDays: map[string]int{"prod": 9}, Environments: envs}, "cluster.environment"},
 		{"unknown environment in the default policy", Sources{Default: &fleet.RetentionPolicy{Name: "default", DaysByEnvironment: map[string]int{"staging": 3}}, Environments: envs}, "retention.days_by_environment[staging]"},
 		{"zero days in kbackup.yaml", Sources{ConfigDays: map[string]int{"prod": 0}}, "retention_policies[prod]"},
+		{"two policies scoped to the cluster", Sources{Scoped: []*fleet.RetentionPolicy{
+			{Name: "a", RetentionRules: fleet.RetentionRules{KeepLast: 1}, Clusters: []string{"prod-eu"}},
+			{Name: "b", RetentionRules: fleet.RetentionRules{KeepLast: 2}, Clusters: []string{"prod-eu"}}}}, "retention.clusters"},
 		// An invalid source is reported even when a narrower one wins.
 		{"invalid default under valid flags", Sources{Given: &fleet.RetentionRules{KeepLast: 1}, Default: &fleet.RetentionPolicy{Name: "default", RetentionRules: fleet.RetentionRules{KeepWithin: "soon"}}}, "retention.keep_within"},
 	}

@@ -3,6 +3,7 @@ package provider_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -50,15 +51,40 @@ func (e *accEnv) providerBlock() string {
 `, e.S3.RepositoryURL(e.bucket))
 }
 
-// kubernetesBlock reaches the named test cluster as its admin.
+// kubernetesBlock reaches the named test cluster as its admin, by host and
+// write-only token: nothing in the block lets a refresh or a destroy reach
+// the cluster.
 func (e *accEnv) kubernetesBlock(cluster string) string {
+	return e.tokenBlock(cluster, fmt.Sprintf("%q", e.Cluster(cluster).AdminToken), 1)
+}
+
+// tokenBlock is a kubernetes block of host, the given write-only token (an
+// expression, like a quoted string or var.token) and its version.
+func (e *accEnv) tokenBlock(cluster, token string, version int) string {
 	c := e.Cluster(cluster)
 	return fmt.Sprintf(`  kubernetes {
     host                   = %q
-    token                  = %q
+    token_wo               = %s
+    token_wo_version       = %d
     cluster_ca_certificate = %q
   }
-`, c.Server, c.AdminToken, string(c.CAData))
+`, c.Server, token, version, string(c.CAData))
+}
+
+// kubeconfigBlock reaches the named test cluster through a kubeconfig
+// file (whose context is the cluster's name), which a refresh and a
+// destroy read again: what drift detection in the cluster needs.
+func (e *accEnv) kubeconfigBlock(t *testing.T, cluster string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := e.WriteKubeconfig(path); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf(`  kubernetes {
+    config_path    = %q
+    config_context = %q
+  }
+`, path, cluster)
 }
 
 // repository opens the test's repository, as the plugin would.

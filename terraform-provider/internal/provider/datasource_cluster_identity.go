@@ -30,7 +30,7 @@ type clusterIdentityModel struct {
 	Distribution      types.String     `tfsdk:"distribution"`
 	KubernetesVersion types.String     `tfsdk:"kubernetes_version"`
 	Server            types.String     `tfsdk:"server"`
-	Kubernetes        *kubernetesModel `tfsdk:"kubernetes"`
+	Kubernetes        *kubeconfigModel `tfsdk:"kubernetes"`
 }
 
 func (d *clusterIdentityDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -40,11 +40,6 @@ func (d *clusterIdentityDataSource) Metadata(_ context.Context, req datasource.M
 func (d *clusterIdentityDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	s := func(desc string) schema.StringAttribute {
 		return schema.StringAttribute{Description: desc, Computed: true}
-	}
-	block := kubernetesBlock("whose identity to detect")
-	attrs := map[string]schema.Attribute{}
-	for name, a := range block.Attributes {
-		attrs[name] = dataSourceAttribute(a)
 	}
 	resp.Schema = schema.Schema{
 		Description: "Who a cluster is, detected through a connection as `kubectl kbackup cluster detect` does, without registering it: the kube-system UID, a name, the cloud provider, the distribution and the Kubernetes version.",
@@ -58,8 +53,7 @@ func (d *clusterIdentityDataSource) Schema(_ context.Context, _ datasource.Schem
 			"kubernetes_version": s("The API server's version."),
 			"server":             s("The API server URL."),
 		},
-		Blocks: map[string]schema.Block{"kubernetes": schema.SingleNestedBlock{
-			Description: block.Description, Attributes: attrs, Validators: block.Validators}},
+		Blocks: map[string]schema.Block{"kubernetes": kubeconfigBlock("whose identity to detect")},
 	}
 }
 
@@ -70,7 +64,7 @@ func (d *clusterIdentityDataSource) Read(ctx context.Context, req datasource.Rea
 		return
 	}
 	if cfg.Kubernetes == nil {
-		resp.Diagnostics.AddAttributeError(path.Root("kubernetes"), "Missing kubernetes block", "Give the connection to detect the identity through: config_path or host.")
+		resp.Diagnostics.AddAttributeError(path.Root("kubernetes"), "Missing kubernetes block", "Give the kubeconfig to detect the identity through: config_path (and config_context).")
 		return
 	}
 	c, err := cfg.Kubernetes.connect()

@@ -102,7 +102,9 @@ func (r *clusterResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 			},
 		},
-		Blocks: map[string]schema.Block{"kubernetes": kubernetesBlock("to read its identity and install what scheduled backups need")},
+		Blocks: map[string]schema.Block{"kubernetes": kubernetesBlock("to read its identity and install what scheduled backups need",
+			"a refresh then checks the registry entry (which needs only the repository) but not that the namespace, ServiceAccount, ClusterRole and binding are still installed, "+
+				"and a destroy removes the registry entry and leaves them in the cluster, saying so in a warning.")},
 	}
 }
 
@@ -230,6 +232,7 @@ func addRegistryError(diags *diag.Diagnostics, err error) {
 func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan clusterModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	plan.Kubernetes.withConfiguredToken(ctx, req.Config, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -237,6 +240,7 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	plan.Kubernetes.forgetToken()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -267,7 +271,9 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if state.InstallRBAC.IsNull() {
 		state.InstallRBAC = types.BoolValue(true)
 	}
-	if state.Kubernetes != nil && state.InstallRBAC.ValueBool() {
+	// Without a kubeconfig the token is not at hand (write-only): the
+	// registry entry above is all a refresh checks.
+	if state.Kubernetes.reachableFromState() && state.InstallRBAC.ValueBool() {
 		if kc, err := state.Kubernetes.connect(); err != nil {
 			resp.Diagnostics.AddWarning("Cannot check what is installed in cluster "+name, err.Error())
 		} else if missing, err := install.RBACInstalled(ctx, kc.Kube); err != nil {
@@ -283,6 +289,7 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 	var plan, state clusterModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	plan.Kubernetes.withConfiguredToken(ctx, req.Config, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -300,6 +307,7 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 			}
 		}
 	}
+	plan.Kubernetes.forgetToken()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -317,14 +325,24 @@ func (r *clusterResource) Delete(ctx context.Context, req resource.DeleteRequest
 		resp.Diagnostics.AddError("Removing the registry entry of cluster "+state.Name.ValueString(), err.Error())
 		return
 	}
-	if state.Kubernetes != nil && state.InstallRBAC.ValueBool() {
-		kc, err := state.Kubernetes.connect()
-		if err == nil {
-			err = install.UninstallRBAC(ctx, kc.Kube)
-		}
-		if err != nil {
-			resp.Diagnostics.AddWarning("Removing what scheduled backups needed from cluster "+state.Name.ValueString(), err.Error())
-		}
+	if state.Kubernetes == nil || !state.InstallRBAC.ValueBool() {
+		return
+	}
+	if !state.Kubernetes.reachableFromState() {
+		resp.Diagnostics.AddWarning("Left what scheduled backups needed in cluster "+state.Name.ValueString(),
+			"The kubernetes block gives its token write-only, which a destroy does not get, so the namespace "+install.Namespace+
+				", the ServiceAccount "+install.ServiceAccount+", the ClusterRole "+install.ClusterRole+" and its binding "+install.ClusterRoleBinding+
+				" are still in the cluster. Remove them with: kubectl delete clusterrolebinding "+install.ClusterRoleBinding+
+				" && kubectl delete clusterrole "+install.ClusterRole+" && kubectl delete namespace "+install.Namespace+
+				"; or give the block config_path, apply, then destroy.")
+		return
+	}
+	kc, err := state.Kubernetes.connect()
+	if err == nil {
+		err = install.UninstallRBAC(ctx, kc.Kube)
+	}
+	if err != nil {
+		resp.Diagnostics.AddWarning("Removing what scheduled backups needed from cluster "+state.Name.ValueString(), err.Error())
 	}
 }
 

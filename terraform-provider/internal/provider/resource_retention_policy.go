@@ -3,9 +3,11 @@ package provider
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -44,6 +46,7 @@ type retentionPolicyModel struct {
 	KeepMonthly       types.Int64  `tfsdk:"keep_monthly"`
 	KeepWithin        types.String `tfsdk:"keep_within"`
 	DaysByEnvironment types.Map    `tfsdk:"days_by_environment"`
+	Clusters          types.Set    `tfsdk:"clusters"`
 }
 
 func (r *retentionPolicyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -61,8 +64,10 @@ func keepCount(what string) schema.Int64Attribute {
 func (r *retentionPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		Description: "A named retention policy, `_fleet/retention/<name>.json`, applied by `kubectl kbackup prune` and by scheduled backups (`backup create --schedule NAME --prune`). " +
-			"A backup is kept when any rule keeps it. Scope: the policy named `" + retention.DefaultPolicyName + "` governs the whole repository (every cluster without a narrower policy), " +
-			"its `days_by_environment` each environment's clusters; a `kbackup_schedule` names the policy of its cluster's scheduled backups. Import it by its name.",
+			"A backup is kept when any rule keeps it. Scope, the narrowest winning: a policy with `clusters` governs those clusters; " +
+			"the policy named `" + retention.DefaultPolicyName + "` governs the whole repository (every cluster without a narrower policy), " +
+			"its `days_by_environment` each environment's clusters; a `kbackup_schedule` names the policy of its cluster's scheduled backups. " +
+			"So a cluster's backups are pruned by its `clusters` policy, else by its environment's days, else by the repository's rules. Import it by its name.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Description: "The policy's name.", Computed: true, PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 			"name": schema.StringAttribute{
@@ -87,6 +92,12 @@ func (r *retentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 					mapvalidator.ValueInt64sAre(int64validator.Between(1, fleet.MaxRetentionDays)),
 				},
 			},
+			"clusters": schema.SetAttribute{
+				Description: "Scope the policy to these clusters (names of kbackup_cluster): its rules prune their backups, before their environment's days and the repository's policy. " +
+					"A cluster is named by one policy at most; a policy with clusters sets rules, not days_by_environment, and is not the `" + retention.DefaultPolicyName + "` one.",
+				Optional: true, ElementType: types.StringType,
+				Validators: []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(validators.ClusterName())},
+			},
 		},
 	}
 }
@@ -101,8 +112,13 @@ func (r *retentionPolicyResource) ValidateConfig(ctx context.Context, req resour
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	for _, v := range []interface{ IsUnknown() bool }{cfg.KeepLast, cfg.KeepHourly, cfg.KeepDaily, cfg.KeepWeekly, cfg.KeepMonthly, cfg.KeepWithin, cfg.DaysByEnvironment} {
+	for _, v := range []interface{ IsUnknown() bool }{cfg.Name, cfg.KeepLast, cfg.KeepHourly, cfg.KeepDaily, cfg.KeepWeekly, cfg.KeepMonthly, cfg.KeepWithin, cfg.DaysByEnvironment, cfg.Clusters} {
 		if v.IsUnknown() {
+			return
+		}
+	}
+	for _, c := range cfg.Clusters.Elements() {
+		if c.IsUnknown() {
 			return
 		}
 	}
@@ -110,6 +126,13 @@ func (r *retentionPolicyResource) ValidateConfig(ctx context.Context, req resour
 	if p.RetentionRules.Empty() && len(p.DaysByEnvironment) == 0 {
 		resp.Diagnostics.AddAttributeError(path.Root("keep_within"), "Retention policy keeps nothing",
 			"A policy keeps something: set keep_last, keep_daily, keep_within or days_by_environment.")
+	}
+	// The scope's rules are core's; the attributes' own validators check
+	// the names.
+	for _, e := range p.Validate(field.NewPath("retention")) {
+		if e.Field == "retention.clusters" {
+			resp.Diagnostics.AddAttributeError(path.Root("clusters"), "Invalid clusters", e.ErrorBody())
+		}
 	}
 }
 
@@ -128,6 +151,10 @@ func (m *retentionPolicyModel) policy(ctx context.Context, diags *diag.Diagnosti
 		for k, v := range days {
 			p.DaysByEnvironment[k] = int(v)
 		}
+	}
+	if !m.Clusters.IsNull() && !m.Clusters.IsUnknown() {
+		diags.Append(m.Clusters.ElementsAs(ctx, &p.Clusters, false)...)
+		slices.Sort(p.Clusters)
 	}
 	return p
 }
@@ -150,12 +177,18 @@ func (m *retentionPolicyModel) set(ctx context.Context, p *fleet.RetentionPolicy
 	m.KeepWeekly = optionalInt(m.KeepWeekly, p.KeepWeekly)
 	m.KeepMonthly = optionalInt(m.KeepMonthly, p.KeepMonthly)
 	m.KeepWithin = optional(m.KeepWithin, p.KeepWithin)
-	if len(p.DaysByEnvironment) == 0 && m.DaysByEnvironment.IsNull() {
-		return
+	if len(p.DaysByEnvironment) > 0 || !m.DaysByEnvironment.IsNull() {
+		v, d := types.MapValueFrom(ctx, types.Int64Type, p.DaysByEnvironment)
+		diags.Append(d...)
+		m.DaysByEnvironment = v
 	}
-	v, d := types.MapValueFrom(ctx, types.Int64Type, p.DaysByEnvironment)
-	diags.Append(d...)
-	m.DaysByEnvironment = v
+	if len(p.Clusters) > 0 {
+		v, d := types.SetValueFrom(ctx, types.StringType, p.Clusters)
+		diags.Append(d...)
+		m.Clusters = v
+	} else {
+		m.Clusters = types.SetNull(types.StringType)
+	}
 }
 
 // addFieldErrors reports a core validation error.

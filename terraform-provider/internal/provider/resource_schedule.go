@@ -129,7 +129,9 @@ func (r *scheduleResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				Computed:    true,
 			},
 		},
-		Blocks: map[string]schema.Block{"kubernetes": kubernetesBlock("to create the CronJob in")},
+		Blocks: map[string]schema.Block{"kubernetes": kubernetesBlock("to create the CronJob in",
+			"a refresh then checks the schedule's record in the repository but not the CronJob (deleted or changed outside Terraform, it is not put back), "+
+				"and a destroy removes the record and leaves the CronJob and its Secret in the cluster, saying so in a warning (the CronJob's runs then fail: the schedule is gone).")},
 	}
 }
 
@@ -301,6 +303,7 @@ func (r *scheduleResource) write(ctx context.Context, plan *scheduleModel, creat
 func (r *scheduleResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan scheduleModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	plan.Kubernetes.withConfiguredToken(ctx, req.Config, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -308,12 +311,14 @@ func (r *scheduleResource) Create(ctx context.Context, req resource.CreateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	plan.Kubernetes.forgetToken()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
 func (r *scheduleResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan scheduleModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	plan.Kubernetes.withConfiguredToken(ctx, req.Config, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -321,6 +326,7 @@ func (r *scheduleResource) Update(ctx context.Context, req resource.UpdateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	plan.Kubernetes.forgetToken()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -372,7 +378,9 @@ func (r *scheduleResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if state.CronJob.IsNull() {
 		state.CronJob = types.StringValue("")
 	}
-	if state.Kubernetes != nil {
+	// Without a kubeconfig the token is not at hand (write-only): the
+	// record above is all a refresh checks.
+	if state.Kubernetes.reachableFromState() {
 		r.readJob(ctx, &state, &resp.Diagnostics)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
@@ -429,7 +437,15 @@ func (r *scheduleResource) Delete(ctx context.Context, req resource.DeleteReques
 	if rp == nil {
 		return
 	}
-	if state.Kubernetes != nil {
+	switch {
+	case state.Kubernetes == nil:
+	case !state.Kubernetes.reachableFromState():
+		name := install.ObjectName(state.Name.ValueString())
+		resp.Diagnostics.AddWarning("Left the CronJob of schedule "+state.Name.ValueString()+" in the cluster",
+			"The kubernetes block gives its token write-only, which a destroy does not get, so the CronJob "+install.Namespace+"/"+name+
+				" and its Secret (the repository's credentials) are still in the cluster; their runs fail, the schedule being gone. Remove them with: kubectl -n "+
+				install.Namespace+" delete cronjob,secret "+name+"; or give the block config_path, apply, then destroy.")
+	default:
 		kc, err := state.Kubernetes.connect()
 		if err == nil {
 			err = install.DeleteJob(ctx, kc.Kube, state.Name.ValueString())

@@ -25,6 +25,8 @@ import (
 type fleetConfig struct {
 	environment, cron, policy string
 	keepDaily                 int
+	// kubernetes is the kubernetes block of the cluster and the schedule.
+	kubernetes string
 }
 
 func (e *accEnv) fleetConfig(c fleetConfig) string {
@@ -60,13 +62,14 @@ resource "kbackup_schedule" "nightly" {
   memory_limit       = "1Gi"
 %s
 }
-`, c.environment, e.kubernetesBlock("dev-eu"), c.policy, c.keepDaily, c.cron, e.kubernetesBlock("dev-eu"))
+`, c.environment, c.kubernetes, c.policy, c.keepDaily, c.cron, c.kubernetes)
 }
 
 // Every resource through real OpenTofu, the S3 server and a real cluster:
 // create, update in place, replace, import, drift made outside Terraform,
 // destroy; terraform-plugin-testing plans again after every apply and
-// fails on a non-empty plan.
+// fails on a non-empty plan. The kubernetes blocks give a kubeconfig, which
+// a refresh reads again to see drift in the cluster.
 func TestAccFleetResources(t *testing.T) {
 	e := startAcc(t, "dev-eu")
 	ctx := context.Background()
@@ -74,12 +77,12 @@ func TestAccFleetResources(t *testing.T) {
 	// that no credential reaches them.
 	logPath := filepath.Join(t.TempDir(), "tofu.log")
 	t.Setenv("TF_ACC_LOG_PATH", logPath)
-	t.Cleanup(func() { checkNoCredentialLogged(t, logPath, e) })
+	t.Cleanup(func() { checkNoCredentialLogged(t, logPath, e, "dev-eu") })
 	kc, err := kubernetes.NewForConfig(e.Cluster("dev-eu").Config())
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := fleetConfig{environment: "dev", cron: "0 4 * * *", policy: "dev-daily", keepDaily: 7}
+	base := fleetConfig{environment: "dev", cron: "0 4 * * *", policy: "dev-daily", keepDaily: 7, kubernetes: e.kubeconfigBlock(t, "dev-eu")}
 	updated := base
 	updated.environment, updated.cron, updated.keepDaily = "test", "0 3 * * *", 14
 	renamed := updated
@@ -225,13 +228,13 @@ func TestAccFleetResources(t *testing.T) {
 // checkNoCredentialLogged fails when the S3 keys or the cluster's token
 // are in the log of every OpenTofu command the test ran (but in the echo of
 // the test's configuration).
-func checkNoCredentialLogged(t *testing.T, logPath string, e *accEnv) {
+func checkNoCredentialLogged(t *testing.T, logPath string, e *accEnv, cluster string) {
 	data, err := os.ReadFile(logPath)
 	if err != nil || len(data) == 0 {
 		t.Errorf("no log at %s (%v): the credential check saw nothing", logPath, err)
 		return
 	}
-	for what, secret := range map[string]string{"S3 secret key": e.S3.SecretKey, "S3 access key": e.S3.AccessKey, "cluster token": e.Cluster("dev-eu").AdminToken} {
+	for what, secret := range map[string]string{"S3 secret key": e.S3.SecretKey, "S3 access key": e.S3.AccessKey, "cluster token": e.Cluster(cluster).AdminToken} {
 		for rest, offset := data, 0; ; {
 			i := bytes.Index(rest, []byte(secret))
 			if i < 0 {

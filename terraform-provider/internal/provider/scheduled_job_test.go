@@ -160,7 +160,7 @@ data "kbackup_clusters" "all" {
 data "kbackup_cluster_identity" "prod" {
 %s
 }
-`, e.kubernetesBlock("prod-eu")),
+`, e.kubeconfigBlock(t, "prod-eu")),
 			Check: resource.ComposeAggregateTestCheckFunc(
 				resource.TestCheckResourceAttr("data.kbackup_backups.prod", "backups.#", "1"),
 				resource.TestCheckResourceAttr("data.kbackup_backups.prod", "latest.phase", "Completed"),

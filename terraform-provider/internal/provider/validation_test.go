@@ -46,6 +46,20 @@ resource "kbackup_cluster" "c" {
     config_context = "prod"
   }
 }`, regexp.MustCompile(`(?s)Incomplete kubernetes block.*config_path`)},
+		{"the repository's policy scoped to a cluster", e.providerBlock() + `
+resource "kbackup_retention_policy" "p" {
+  name      = "default"
+  keep_last = 3
+  clusters  = ["prod-eu"]
+}`, regexp.MustCompile(`(?s)Invalid clusters.*kbackup_retention_policy.p.*whole\s+repository's`)},
+		{"a token's version without the token", e.providerBlock() + `
+resource "kbackup_cluster" "c" {
+  name = "prod-eu"
+  kubernetes {
+    host             = "https://127.0.0.1:6443"
+    token_wo_version = 2
+  }
+}`, regexp.MustCompile(`(?s)token_wo_version.*token_wo`)},
 		{"no identity", e.providerBlock() + `
 resource "kbackup_cluster" "c" {
   name = "prod-eu"

@@ -10,3 +10,12 @@ resource "kbackup_retention_policy" "default" {
   }
   depends_on = [kbackup_repository.fleet]
 }
+
+# prod-eu's own policy: the narrowest scope wins, so prod-eu keeps its last
+# 30 backups and 14 dailies instead of prod's 90 days.
+resource "kbackup_retention_policy" "prod_eu" {
+  name       = "prod-eu"
+  keep_last  = 30
+  keep_daily = 14
+  clusters   = [kbackup_cluster.prod_eu.name]
+}
