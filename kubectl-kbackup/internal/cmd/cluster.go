@@ -208,8 +208,8 @@ cluster with backups, registered or not, with its last backups.`,
 
   # As JSON, for a script
   kubectl kbackup cluster list -o json`,
-		Args:    cobra.NoArgs,
-		RunE:    runOptions(o),
+		Args: cobra.NoArgs,
+		RunE: runOptions(o),
 	}
 	ui.AddOutputFlag(cmd.Flags(), &o.Output)
 	return cmd
@@ -265,8 +265,8 @@ first and last seen. NAME is a name that kubectl kbackup cluster list shows.`,
 
   # As YAML
   kubectl kbackup cluster describe prod-eu -o yaml`,
-		Args:  exactArgs("NAME"),
-		RunE:  runOptions(o),
+		Args: exactArgs("NAME"),
+		RunE: runOptions(o),
 	}
 	ui.AddOutputFlag(cmd.Flags(), &o.Output)
 	return cmd

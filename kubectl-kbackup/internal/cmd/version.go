@@ -30,7 +30,7 @@ and the platform. It reads no configuration and reaches no cluster.`,
 
   # As JSON, for a bug report or a script
   kubectl kbackup version -o json`,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := o.Validate(); err != nil {
 				return err

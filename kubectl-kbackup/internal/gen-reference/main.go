@@ -88,4 +88,3 @@ func disableAutoGenTag(c *cobra.Command) {
 		disableAutoGenTag(sub)
 	}
 }
-
