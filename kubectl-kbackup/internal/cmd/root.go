@@ -69,7 +69,7 @@ to use S3.`,
   kubectl kbackup backup create --fleet
   kubectl kbackup clusters
 
-  # The latest backup as a GitOps repository (Kustomize overlays, Argo CD Applications)
+  # The latest backup as a GitOps repository: Kustomize overlays per environment of kbackup.yaml, Argo CD Applications
   kubectl kbackup export --output ./gitops --repo-url https://git.example.com/platform/prod.git
 
   # Run the repository's schedules, with metrics on :8080 and a dashboard on 127.0.0.1:8081
