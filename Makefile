@@ -218,14 +218,22 @@ $(TFPLUGINDOCS):
 	GOWORK=off GOBIN=$(dir $@) $(GO) install github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs@$(TFPLUGINDOCS_VERSION)
 
 .PHONY: docs
-docs: $(TFPLUGINDOCS) $(OPENTOFU_DIR)/tofu ## Regenerate the provider's docs/ from its schema and examples/ (tfplugindocs).
+docs: docs-reference $(TFPLUGINDOCS) $(OPENTOFU_DIR)/tofu ## Regenerate the command reference (docs/reference) and the provider's docs/ (tfplugindocs).
 	hack/provider-docs.sh $(OPENTOFU_DIR)/tofu $(TFPLUGINDOCS)
+
+REFERENCE_DIR := docs/reference
+
+.PHONY: docs-reference
+docs-reference: ## Regenerate docs/reference, a page per command of kubectl kbackup, from the cobra command tree.
+	cd kubectl-kbackup && $(GO) run ./internal/gen-reference $(CURDIR)/$(REFERENCE_DIR)
 
 .PHONY: docs-check
 docs-check: docs ## Fail when the checked-in generated docs are stale, or docs/cli.md and the command tree disagree.
-	cd kubectl-kbackup && $(GO) test -count=1 -run '^TestCLIReferenceMatchesCommandTree$$' ./internal/cmd
-	@git diff --exit-code -- terraform-provider/docs || { echo "terraform-provider/docs is stale: run make docs and commit it"; exit 1; }
-	@test -z "$$(git ls-files --others --exclude-standard -- terraform-provider/docs)" || { echo "terraform-provider/docs has new files: run make docs and commit them"; exit 1; }
+	cd kubectl-kbackup && $(GO) test -count=1 -run '^(TestCLIReferenceMatchesCommandTree|TestEveryCommandTeaches)$$' ./internal/cmd
+	@for d in $(REFERENCE_DIR) terraform-provider/docs; do \
+		git diff --exit-code -- $$d || { echo "$$d is stale: run make docs and commit it"; exit 1; }; \
+		test -z "$$(git ls-files --others --exclude-standard -- $$d)" || { echo "$$d has new files: run make docs and commit them"; exit 1; }; \
+	done
 
 .PHONY: clean
 clean: ## Remove build outputs and the demo's repository (the test environment cache stays; remove $(KBACKUP_TESTENV_CACHE) by hand).

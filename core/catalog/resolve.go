@@ -57,7 +57,8 @@ func Resolve(ctx context.Context, r *repo.Repository, ref Ref) (*repo.Manifest, 
 	if ref.ID != Latest {
 		m, err := r.ReadManifest(ctx, ref.Cluster, ref.ID)
 		if errors.Is(err, storage.ErrNotFound) {
-			return nil, fmt.Errorf("cluster %s has no backup %q in %s: %w", ref.Cluster, ref.ID, r, storage.ErrNotFound)
+			return nil, fmt.Errorf("cluster %s has no backup %q in %s: %w", ref.Cluster, ref.ID, r,
+				&repo.BackupNotFoundError{Cluster: ref.Cluster, ID: ref.ID})
 		}
 		return m, err
 	}
@@ -86,11 +87,18 @@ func Resolve(ctx context.Context, r *repo.Repository, ref Ref) (*repo.Manifest, 
 		}
 	}
 	if chosen == nil {
-		what := "no backup"
 		if len(manifests) > 0 {
-			what = fmt.Sprintf("no backup that did not fail (all %d failed)", len(manifests))
+			return nil, fmt.Errorf("cluster %s has no backup that did not fail (all %d failed) in %s: %w",
+				ref.Cluster, len(manifests), r, &repo.BackupNotFoundError{Cluster: ref.Cluster})
 		}
-		return nil, fmt.Errorf("cluster %s has %s in %s: %w", ref.Cluster, what, r, storage.ErrNotFound)
+		// A cluster without backups is most often a misspelt or another
+		// name: say which clusters the repository has.
+		clusters, err := r.Clusters(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("cluster %s has no backup in %s (its clusters: %s): %w",
+			ref.Cluster, r, orNone(clusters), &repo.BackupNotFoundError{Cluster: ref.Cluster})
 	}
 	return chosen, nil
 }
@@ -118,7 +126,7 @@ func find(ctx context.Context, r *repo.Repository, id string) (*repo.Manifest, e
 	case 1:
 		return found[0], nil
 	case 0:
-		return nil, fmt.Errorf("no cluster has a backup %q in %s (clusters: %s): %w", id, r, orNone(clusters), storage.ErrNotFound)
+		return nil, fmt.Errorf("no cluster has a backup %q in %s (clusters: %s): %w", id, r, orNone(clusters), &repo.BackupNotFoundError{ID: id})
 	}
 	names := make([]string, len(found))
 	for i, m := range found {

@@ -210,3 +210,35 @@ func TestReadPackRefusesObjectsOutOfPlace(t *testing.T) {
 		}
 	}
 }
+
+// A backup that is not there says which cluster and ID were asked for, so
+// that a front end can point at the list, and latest of a cluster without
+// backups names the clusters the repository has: the name is most often
+// misspelt.
+func TestResolveNotFoundSaysWhatExists(t *testing.T) {
+	ctx := context.Background()
+	r, _ := localRepo(t)
+	started := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	commit(t, r, "prod-eu", "20260301T020000Z-aaaaaa", started, repo.PhaseCompleted)
+	commit(t, r, "dr-us", "20260301T020000Z-bbbbbb", started, repo.PhaseCompleted)
+
+	for _, tc := range []struct {
+		ref        catalog.Ref
+		want       repo.BackupNotFoundError
+		wantInText string
+	}{
+		{catalog.Ref{Cluster: "prod-us", ID: catalog.Latest}, repo.BackupNotFoundError{Cluster: "prod-us"}, "(its clusters: dr-us, prod-eu)"},
+		{catalog.Ref{Cluster: "prod-eu", ID: "nightly"}, repo.BackupNotFoundError{Cluster: "prod-eu", ID: "nightly"}, `cluster prod-eu has no backup "nightly"`},
+		{catalog.Ref{ID: "nightly"}, repo.BackupNotFoundError{ID: "nightly"}, "(clusters: dr-us, prod-eu)"},
+	} {
+		_, err := catalog.Resolve(ctx, r, tc.ref)
+		var nf *repo.BackupNotFoundError
+		if !errors.As(err, &nf) || *nf != tc.want || !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("%+v: want a BackupNotFoundError %+v that is ErrNotFound, got %v", tc.ref, tc.want, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.wantInText) {
+			t.Errorf("%+v: %q does not say %q", tc.ref, err, tc.wantInText)
+		}
+	}
+}

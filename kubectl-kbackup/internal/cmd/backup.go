@@ -16,6 +16,13 @@ func NewCmdBackup(global *GlobalOptions, streams genericiooptions.IOStreams) *co
 
 Wherever a backup is named, its ID or "latest" (the newest backup of the
 cluster that did not fail) is accepted.`,
+		Example: `  # Back up the current context's cluster, then list its backups
+  kubectl kbackup backup create
+  kubectl kbackup backup list
+
+  # What is in the latest backup, and one object of it
+  kubectl kbackup backup describe latest
+  kubectl kbackup backup get latest deployments.apps/api -n shop`,
 	}
 	cmd.AddCommand(
 		NewCmdBackupCreate(global, streams),

@@ -40,7 +40,17 @@ func (o *BackupCreateOptions) useSchedule(ctx context.Context) error {
 	}
 	s, err := r.GetSchedule(ctx, o.Schedule)
 	if errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("--schedule %s: the repository %s has no such schedule (list them under _fleet/schedules/)", o.Schedule, r)
+		// Name the schedules there are: the name is most often misspelt.
+		names := []string{}
+		schedules, _ := r.ListSchedules(ctx)
+		for _, s := range schedules {
+			names = append(names, s.Name)
+		}
+		have := "it has none: a Terraform kbackup_schedule stores them under _fleet/schedules/"
+		if len(names) > 0 {
+			have = "it has " + strings.Join(names, ", ")
+		}
+		return fmt.Errorf("--schedule %s: the repository %s has no such schedule; %s", o.Schedule, r, have)
 	}
 	if err != nil {
 		return fmt.Errorf("--schedule %s: %w", o.Schedule, err)

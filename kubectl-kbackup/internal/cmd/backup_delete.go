@@ -52,7 +52,10 @@ cluster is in progress).
 It says what it will delete and asks on a terminal; --yes deletes without
 asking, and is required when stdin is not a terminal. --dry-run only says
 what would be deleted.`,
-		Example: `  kubectl kbackup backup delete 20260301T020000Z-1a2b3c --dry-run
+		Example: `  # What deleting a backup would remove, without removing it
+  kubectl kbackup backup delete 20260301T020000Z-1a2b3c --dry-run
+
+  # Delete it without asking (as a script must: stdin is not a terminal)
   kubectl kbackup backup delete 20260301T020000Z-1a2b3c --yes`,
 		Args: exactArgs("ID|latest"),
 		RunE: runOptions(o),

@@ -52,8 +52,13 @@ against its SHA-256, and lists the objects it holds; a pack that is missing
 or corrupt is named, and the command fails.
 
 -o json or -o yaml prints the manifest itself.`,
-		Example: `  kubectl kbackup backup describe latest
+		Example: `  # The latest backup of the current context's cluster
+  kubectl kbackup backup describe latest
+
+  # One backup, with every pack read back, checked and its objects listed
   kubectl kbackup backup describe 20260301T020000Z-1a2b3c --details
+
+  # The latest backup of another cluster, for a script
   kubectl kbackup backup describe latest --cluster prod-eu -o json`,
 		Args: exactArgs("ID|latest"),
 		RunE: runOptions(o),

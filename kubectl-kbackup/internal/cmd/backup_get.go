@@ -55,8 +55,13 @@ kind (Deployment), or, when the current context's cluster answers, a short
 name it declares (deploy, cm). A namespaced object is looked for in -n NAMESPACE, else in
 the namespace of the kubeconfig context, as kubectl does; cluster-scoped
 types need no namespace.`,
-		Example: `  kubectl kbackup backup get latest deployments.apps/shop-api -n shop
+		Example: `  # A Deployment as it was in the latest backup
+  kubectl kbackup backup get latest deployments.apps/shop-api -n shop
+
+  # A ConfigMap of one backup, as JSON (TYPE NAME works as TYPE/NAME does)
   kubectl kbackup backup get 20260301T020000Z-1a2b3c configmap app-config -n shop -o json
+
+  # A cluster-scoped object
   kubectl kbackup backup get latest clusterroles.rbac.authorization.k8s.io/shop-reader`,
 		Args: cobra.RangeArgs(2, 3),
 		RunE: runOptions(o),

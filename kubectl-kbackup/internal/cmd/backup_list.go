@@ -44,8 +44,13 @@ func NewCmdBackupList(global *GlobalOptions, streams genericiooptions.IOStreams)
 The cluster is the one --cluster names, else cluster.name of the
 configuration (CLUSTER_NAME), else the one detected from the current
 kubeconfig context. --all-clusters lists every cluster of the repository.`,
-		Example: `  kubectl kbackup backup list
+		Example: `  # The backups of the current context's cluster
+  kubectl kbackup backup list
+
+  # Another cluster's, for a script
   kubectl kbackup backup list --cluster prod-eu -o json
+
+  # Every cluster's
   kubectl kbackup backup list --all-clusters`,
 		Args: cobra.NoArgs,
 		RunE: runOptions(o),

@@ -26,6 +26,12 @@ func NewCmdCluster(global *GlobalOptions, streams genericiooptions.IOStreams) *c
 the cluster's name (the UID of its kube-system namespace), and the fleet's
 settings for it: environment, region, priority, labels and retention.
 A backup registers its cluster with no settings; cluster register sets them.`,
+		Example: `  # Register the current context's cluster in environment prod
+  kubectl kbackup cluster register --environment prod --region eu-west-1
+
+  # The registered clusters, and one entry in full
+  kubectl kbackup cluster list
+  kubectl kbackup cluster describe prod-eu`,
 	}
 	cmd.AddCommand(
 		NewCmdClusterRegister(global, streams),
@@ -69,7 +75,10 @@ backup_schedules then apply to the cluster.
 The name is claimed with a conditional write: of two clusters registering
 one name, one gets it; a name owned by another cluster's UID is refused
 unless --force-cluster-name.`,
-		Example: `  kubectl kbackup cluster register --environment prod --region eu-west-1 --priority 10 --label team=payments
+		Example: `  # Register the current context's cluster as a prod cluster, backed up early in fleet runs
+  kubectl kbackup cluster register --environment prod --region eu-west-1 --priority 10 --label team=payments
+
+  # Register it under a chosen name, keeping a week of daily backups
   kubectl kbackup cluster register --cluster-name dev-1 --environment dev --keep-daily 7`,
 		Args: cobra.NoArgs,
 		RunE: runOptions(o),
@@ -190,8 +199,17 @@ func NewCmdClusterList(global *GlobalOptions, streams genericiooptions.IOStreams
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List the registered clusters",
-		Args:    cobra.NoArgs,
-		RunE:    runOptions(o),
+		Long: `List the entries of the repository's registry (_fleet/clusters): each
+cluster's name, environment, region, priority, provider, Kubernetes version,
+retention, and when it was last seen. kubectl kbackup clusters shows every
+cluster with backups, registered or not, with its last backups.`,
+		Example: `  # The registered clusters
+  kubectl kbackup cluster list
+
+  # As JSON, for a script
+  kubectl kbackup cluster list -o json`,
+		Args: cobra.NoArgs,
+		RunE: runOptions(o),
 	}
 	ui.AddOutputFlag(cmd.Flags(), &o.Output)
 	return cmd
@@ -238,8 +256,17 @@ func NewCmdClusterDescribe(global *GlobalOptions, streams genericiooptions.IOStr
 	cmd := &cobra.Command{
 		Use:   "describe NAME",
 		Short: "Show a cluster's registry entry",
-		Args:  exactArgs("NAME"),
-		RunE:  runOptions(o),
+		Long: `Show a cluster's entry in the repository's registry: its identity (kube-system
+UID, server, provider, distribution, Kubernetes version), its settings
+(environment, region, priority, labels and retention), and when it was
+first and last seen. NAME is a name that kubectl kbackup cluster list shows.`,
+		Example: `  # The entry of cluster prod-eu
+  kubectl kbackup cluster describe prod-eu
+
+  # As YAML
+  kubectl kbackup cluster describe prod-eu -o yaml`,
+		Args: exactArgs("NAME"),
+		RunE: runOptions(o),
 	}
 	ui.AddOutputFlag(cmd.Flags(), &o.Output)
 	return cmd
@@ -293,6 +320,8 @@ func NewCmdClusterUnregister(global *GlobalOptions, streams genericiooptions.IOS
 and kubectl kbackup clusters still lists it, as unregistered; prune or
 backup delete remove backups. A later backup of the cluster registers it
 again.`,
+		Example: `  # Remove the entry of a decommissioned cluster; its backups stay
+  kubectl kbackup cluster unregister old-staging`,
 		Args: exactArgs("NAME"),
 		RunE: runOptions(o),
 	}

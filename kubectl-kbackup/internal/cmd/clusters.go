@@ -44,8 +44,13 @@ than --grace ago after its last successful backup started, or, when no
 schedule covers it, when its last successful backup is older than
 --max-age. --stale shows only the stale ones, and exits 1 when there is
 any.`,
-		Example: `  kubectl kbackup clusters
+		Example: `  # Every cluster at a glance
+  kubectl kbackup clusters
+
+  # Only the clusters whose backups are late; exits 1 when there is any (for a cron job or CI)
   kubectl kbackup clusters --stale
+
+  # The same as JSON
   kubectl kbackup clusters -o json`,
 		Args: cobra.NoArgs,
 		RunE: runOptions(o),

@@ -64,6 +64,47 @@ func registerCompletions(root *cobra.Command, global *GlobalOptions) {
 	walk(root)
 }
 
+// describeCompletion gives cobra's completion command and its shells the
+// long description and examples every command has, and says how kubectl's
+// own completion reaches the plugin.
+func describeCompletion(root *cobra.Command) {
+	completion, _, err := root.Find([]string{"completion"})
+	if err != nil || completion == root {
+		return
+	}
+	completion.Short = "Print the shell completion script for bash, zsh, fish or PowerShell"
+	completion.Long = `Print the shell completion script of kubectl-kbackup for bash, zsh, fish or
+PowerShell. It completes commands and flags, backup IDs (latest first),
+cluster names from the repository, kubeconfig contexts, namespaces, resource
+types and the values of -o, --existing-resource-policy, --format, --secrets,
+--log-format and --log-level. Each lookup gives up after 5s.
+
+The script completes the command kubectl-kbackup. For kubectl kbackup <Tab>
+(kubectl 1.26 or newer), put kubectl_complete-kbackup on your PATH: the
+release archive holds it and krew installs it beside the plugin; kubectl's
+own completion then asks the plugin. See docs/install.md.`
+	completion.Example = `  # bash: load the completion of kubectl-kbackup in every new shell
+  kubectl kbackup completion bash > ~/.local/share/bash-completion/completions/kubectl-kbackup
+
+  # zsh
+  kubectl kbackup completion zsh > "${fpath[1]}/_kubectl-kbackup"`
+	examples := map[string]string{
+		"bash": `  # Load the completion in every new shell (needs the bash-completion package)
+  kubectl kbackup completion bash > ~/.local/share/bash-completion/completions/kubectl-kbackup`,
+		"zsh": `  # Load the completion in every new shell (compinit must be enabled)
+  kubectl kbackup completion zsh > "${fpath[1]}/_kubectl-kbackup"`,
+		"fish": `  # Load the completion in every new shell
+  kubectl kbackup completion fish > ~/.config/fish/completions/kubectl-kbackup.fish`,
+		"powershell": `  # Load the completion in the current session
+  kubectl kbackup completion powershell | Out-String | Invoke-Expression`,
+	}
+	for _, shell := range completion.Commands() {
+		if ex, ok := examples[shell.Name()]; ok {
+			shell.Example = ex
+		}
+	}
+}
+
 // takesBackupArg says whether a command's first argument is a backup
 // (its use line names ID|latest).
 func takesBackupArg(cmd *cobra.Command) bool {

@@ -15,6 +15,11 @@ func NewCmdConfig(global *GlobalOptions, streams genericiooptions.IOStreams) *co
 		Long: `Check and show kbackup's configuration: kbackup.yaml (--config, else
 KBACKUP_CONFIG, else ~/.kube/kbackup.yaml if it exists), the environment
 variables that override it, and the flags that override both.`,
+		Example: `  # Check kbackup.yaml; every problem on a line with file:line:column and the key
+  kubectl kbackup config validate
+
+  # The configuration in force, and where each value came from
+  kubectl kbackup config view`,
 	}
 	cmd.AddCommand(NewCmdConfigValidate(global, streams), NewCmdConfigView(global, streams))
 	return cmd

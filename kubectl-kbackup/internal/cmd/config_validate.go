@@ -46,7 +46,10 @@ Exits 1 when there is any.
 Without --environment (or KBACKUP_ENVIRONMENT), the base configuration and
 then each environment the file defines are checked; with it, that
 environment only.`,
-		Example: `  kubectl kbackup config validate
+		Example: `  # Check the configuration in use (--config, $KBACKUP_CONFIG or ~/.kube/kbackup.yaml)
+  kubectl kbackup config validate
+
+  # Check a file as its prod environment sees it
   kubectl kbackup config validate examples/kbackup.yaml --environment prod`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: runOptions(o),

@@ -39,6 +39,11 @@ characters).
 
 -o yaml or -o json prints the file read, the environment, the configuration
 and the sources as one object.`,
+		Example: `  # The configuration in force, with every value's source
+  kubectl kbackup config view
+
+  # As environment prod sees it, as YAML
+  kubectl kbackup config view --environment prod -o yaml`,
 		Args: cobra.NoArgs,
 		RunE: runOptions(o),
 	}

@@ -39,6 +39,11 @@ The name comes, first found first, from CLUSTER_NAME or cluster.name of the
 configuration; OpenShift's Infrastructure; a cluster-name label on kube-system
 or a node; the API server's host name (EKS, AKS, GKE, …); the kubeconfig
 context; cluster-<first 8 characters of the UID>.`,
+		Example: `  # Who the current context's cluster is, and why
+  kubectl kbackup detect
+
+  # Another context's cluster, as JSON
+  kubectl kbackup detect --context prod-eu -o json`,
 		Args: cobra.NoArgs,
 		RunE: runOptions(o),
 	}

@@ -66,8 +66,13 @@ endpoint, else profile= in its URL, else AWS_ACCESS_KEY_ID and
 AWS_SECRET_ACCESS_KEY (or the shared credentials file).
 
 Exit codes: 0 when everything was copied; 1 when anything was not.`,
-		Example: `  kubectl kbackup replicate --to 's3://backups-dr?endpoint=https://s3.us-east-1.amazonaws.com&region=us-east-1'
+		Example: `  # Copy the current context's cluster's backups into a bucket of another region
+  kubectl kbackup replicate --to 's3://backups-dr?endpoint=https://s3.us-east-1.amazonaws.com&region=us-east-1'
+
+  # Copy one cluster's backups
   kubectl kbackup replicate --to s3://backups-dr --cluster prod-eu
+
+  # Copy every registered cluster's, with the schedules and retention policies
   kubectl kbackup replicate --to s3://backups-dr --fleet -o json`,
 		Args: cobra.NoArgs,
 		RunE: runOptions(o),

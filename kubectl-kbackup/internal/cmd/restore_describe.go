@@ -46,8 +46,13 @@ into, its options, how long each stage took, the outcome per namespace and
 type, and every object that failed (with the target's error), was updated,
 or was skipped (with the reason). The record is read from the repository
 (<cluster>/_restores/<id>.json); -o json or -o yaml prints it as stored.`,
-		Example: `  kubectl kbackup restore describe 20260301T031500Z-4d5e6f
+		Example: `  # What one restore did, object by object (IDs from kubectl kbackup restore list)
+  kubectl kbackup restore describe 20260301T031500Z-4d5e6f
+
+  # With how each object that already existed differed from the backup
   kubectl kbackup restore describe 20260301T031500Z-4d5e6f --show-diff
+
+  # A restore into another cluster, for a script
   kubectl kbackup restore describe 20260301T031500Z-4d5e6f --cluster dr-us -o json`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) != 1 {

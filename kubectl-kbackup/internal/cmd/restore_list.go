@@ -45,8 +45,13 @@ func NewCmdRestoreList(global *GlobalOptions, streams genericiooptions.IOStreams
 		Long: `List the restores recorded for the cluster of the current context (the
 cluster restored into), oldest first, with the backup each came from and the
 outcome of its objects. A dry run records nothing and is not listed.`,
-		Example: `  kubectl kbackup restore list
+		Example: `  # The restores into the current context's cluster
+  kubectl kbackup restore list
+
+  # The restores into another cluster, for a script
   kubectl kbackup restore list --cluster dr-us -o json
+
+  # Every cluster's
   kubectl kbackup restore list --all-clusters`,
 		Args: cobra.NoArgs,
 		RunE: runOptions(o),

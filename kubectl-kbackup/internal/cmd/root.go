@@ -46,19 +46,34 @@ Without any configuration, backups go to a local repository
 ($XDG_DATA_HOME/kbackup or ~/.local/share/kbackup); give --storage
 s3://bucket?endpoint=https://host:port, KBACKUP_STORAGE or a kbackup.yaml
 to use S3.`,
-		Example: `  # Back up the cluster of the current context, then look at the backup
+		Example: `  # Back up the cluster of the current context
   kubectl kbackup backup create
+
+  # List its backups, look into the latest, read one object of it
   kubectl kbackup backup list
   kubectl kbackup backup describe latest
   kubectl kbackup backup get latest deployments.apps/api -n shop
 
-  # Restore a namespace of prod-eu's latest backup into the current cluster
+  # Restore a namespace of prod-eu's latest backup into the current cluster:
+  # first what it would do (nothing is written), then do it (it asks first)
   kubectl kbackup restore latest --from-cluster prod-eu -n shop --dry-run
   kubectl kbackup restore latest --from-cluster prod-eu -n shop
 
-  # What changed since the latest backup; are the backups intact
+  # What changed in a namespace since the latest backup (exit 3 when anything did)
   kubectl kbackup diff -n shop
-  kubectl kbackup verify --all`,
+
+  # Are the cluster's backups intact: every pack there, with its SHA-256
+  kubectl kbackup verify --all
+
+  # The fleet: back up every registered cluster a kubeconfig context reaches, then see them all
+  kubectl kbackup backup create --fleet
+  kubectl kbackup clusters
+
+  # The latest backup as a GitOps repository: Kustomize overlays per environment of kbackup.yaml, Argo CD Applications
+  kubectl kbackup export --output ./gitops --repo-url https://git.example.com/platform/prod.git
+
+  # Run the repository's schedules, with metrics on :8080 and a dashboard on 127.0.0.1:8081
+  kubectl kbackup serve --scheduler`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Annotations: map[string]string{
@@ -86,6 +101,10 @@ to use S3.`,
 		NewCmdConfig(global, streams),
 		NewCmdVersion(streams),
 	)
+	// cobra would add the completion command at Execute; added here, it is
+	// in the tree that the help test and the generated reference walk.
+	root.InitDefaultCompletionCmd()
+	describeCompletion(root)
 	registerCompletions(root, global)
 	return root
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kbackup/kbackup/core/repo"
+	"github.com/kbackup/kbackup/core/retention"
 )
 
 // commandOptions is what the options of every command implement, as in
@@ -33,17 +34,25 @@ func runOptions(o commandOptions) func(*cobra.Command, []string) error {
 	}
 }
 
-// repositoryHints adds to core's errors about the repository the commands
-// that help: core names no command.
+// repositoryHints adds to core's errors about what the repository holds
+// the commands and flags that help: core names no command and no flag.
 func repositoryHints(err error) error {
-	var notFound *repo.BackupNotFoundError
+	var (
+		notFound *repo.BackupNotFoundError
+		noPolicy *retention.NoPolicyError
+	)
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, repo.ErrNoRepository):
 		return fmt.Errorf("%w\nRun `kubectl kbackup backup create` to create one there, or check the storage URL (--storage, KBACKUP_STORAGE or storage.url)", err)
-	case errors.As(err, &notFound) && notFound.Cluster != "":
+	case errors.As(err, &notFound) && notFound.Cluster != "" && notFound.ID != "":
 		return fmt.Errorf("%w\n`kubectl kbackup backup list --cluster %s` lists its backups", err, notFound.Cluster)
+	case errors.As(err, &noPolicy):
+		return fmt.Errorf("%w\nGive the rules as flags (--keep-daily 7, --keep-within 90d, …; see --help), store them for the cluster with `kubectl kbackup cluster register --keep-daily 7`, or give its environment days in retention_policies of kbackup.yaml", err)
+	case errors.As(err, &notFound):
+		// No cluster has the ID, or the cluster has no backup at all.
+		return fmt.Errorf("%w\n`kubectl kbackup backup list --all-clusters` lists every cluster's backups; name the cluster with --cluster (--from-cluster for restore, diff and export)", err)
 	}
 	return err
 }

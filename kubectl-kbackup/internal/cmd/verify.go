@@ -54,9 +54,16 @@ backup, manifests that cannot be read, and the counts.
 
 Exit codes: 0 when every pack is there and intact; 1 when anything is
 missing, corrupt or unreadable, or on errors.`,
-		Example: `  kubectl kbackup verify
+		Example: `  # Is the latest backup of the current context's cluster intact?
+  kubectl kbackup verify
+
+  # One backup
   kubectl kbackup verify 20260301T020000Z-1a2b3c
+
+  # Every backup of a cluster
   kubectl kbackup verify --all --cluster prod-eu
+
+  # The whole repository, for a monitoring job (exit 1 on any missing or corrupt pack)
   kubectl kbackup verify --all-clusters -o json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: runOptions(o),

@@ -22,7 +22,15 @@ func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, commit and build date of kubectl-kbackup",
-		Args:  cobra.NoArgs,
+		Long: `Print the version of kubectl-kbackup (a release tag vX.Y.Z, or v0.0.0-<commit>
+for any other build), the commit and date it was built from, the Go version
+and the platform. It reads no configuration and reaches no cluster.`,
+		Example: `  # The version
+  kubectl kbackup version
+
+  # As JSON, for a bug report or a script
+  kubectl kbackup version -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := o.Validate(); err != nil {
 				return err
