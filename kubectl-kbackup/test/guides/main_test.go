@@ -78,6 +78,13 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// The pages' other tools, which make testenv-packages installs.
+	for _, tool := range []string{"bash", "zstd", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			fmt.Fprintf(os.Stderr, "the guides use %s, which is not on PATH: run `make testenv` (make testenv-packages installs it)\n", tool)
+			return 1
+		}
+	}
 	cache, err := testenv.CacheDir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
