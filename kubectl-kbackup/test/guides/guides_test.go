@@ -27,6 +27,7 @@ var makeDemoKeep = replacement{
 var yes = []string{"y"}
 
 func TestDisasterRecovery(t *testing.T) {
+	t.Parallel()
 	s := newSession(t, "disaster-recovery.md")
 	s.replaced["make demo KEEP=1"] = makeDemoKeep
 	for _, c := range []string{
@@ -73,11 +74,11 @@ var applications = []workload.Options{
 var bulk = workload.ConfigMaps{Namespaces: []string{"batch-reports", "feature-flags"}, Total: 2000, Prefix: "config"}
 
 func TestGettingStarted(t *testing.T) {
+	t.Parallel()
 	// The reader's own clusters, prod-eu with applications and an empty
 	// dr-us, in ~/.kube/config; and their own S3 server.
 	ctx := context.Background()
 	env := testenv.Start(t, testenv.Options{ClusterNames: []string{"prod-eu", "dr-us"}, S3: true})
-	secrets = append(secrets, env.S3.SecretKey)
 	for _, app := range applications {
 		if _, err := workload.Install(ctx, env.Cluster("prod-eu").Config(), app); err != nil {
 			t.Fatal(err)
@@ -95,6 +96,7 @@ func TestGettingStarted(t *testing.T) {
 	}
 
 	s := newSession(t, "getting-started.md")
+	s.secrets = append(s.secrets, env.S3.SecretKey, env.S3.AccessKey)
 	if err := env.WriteKubeconfig(filepath.Join(s.home, ".kube", "config")); err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +129,7 @@ func TestGettingStarted(t *testing.T) {
 }
 
 func TestExport(t *testing.T) {
+	t.Parallel()
 	s := newSession(t, "export.md")
 	// Installed as getting-started.md §2 says.
 	copyFile(t, binary, filepath.Join(s.home, ".local", "bin", "kubectl-kbackup"))

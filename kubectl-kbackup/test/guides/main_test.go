@@ -34,9 +34,6 @@ var (
 	// makeEnv is what the Makefile exports to the programs it runs: where
 	// the test environment's binaries are cached.
 	makeEnv []string
-	// secrets are the S3 credentials of the test's servers, which no
-	// output may hold.
-	secrets []string
 )
 
 func TestMain(m *testing.M) {

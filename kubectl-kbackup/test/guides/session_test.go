@@ -42,6 +42,8 @@ type session struct {
 	// (credentials, their S3 endpoint), and what the test puts there.
 	placeholders map[string]string
 
+	// secrets are credentials no output may hold.
+	secrets []string
 	// ids maps an example ID of the page to the real ID it stood for in the
 	// output that showed it.
 	ids map[string]string
@@ -266,7 +268,7 @@ func (s *session) run(st step) bool {
 	// The page's command is logged, not the one run: that may hold the
 	// test server's credentials in place of the page's placeholders.
 	t.Logf("%s:%d: $ %s  (exit %d, %s)\n%s", s.page, st.line, st.command, code, time.Since(started).Round(10*time.Millisecond), indent(text))
-	for _, secret := range secrets {
+	for _, secret := range s.secrets {
 		if secret != "" && strings.Contains(text, secret) {
 			t.Errorf("%s:%d: the output holds a credential of the S3 server", s.page, st.line)
 		}
