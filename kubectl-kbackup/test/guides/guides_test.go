@@ -3,6 +3,7 @@ package guides
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -19,9 +20,17 @@ import (
 var makeDemoKeep = replacement{
 	why: "runs core/testenv/cmd/demo -clusters 2 -dir .demo -kbackup ./bin/kubectl-kbackup -keep, as make demo KEEP=1 does, until the page is done",
 	run: func(s *session) {
+		demoSteps.Lock()
+		defer demoSteps.Unlock()
 		s.start("The clusters keep running", demo, "-clusters", "2", "-dir", ".demo", "-kbackup", "./bin/kubectl-kbackup", "-keep")
 	},
 }
+
+// demoSteps lets one demo at a time run its steps: the guides run in
+// parallel, and the demo's schedule step waits for a slot of its schedule
+// for at most two minutes, which two demos at once on two shared cores can
+// miss. The rest of the pages run side by side.
+var demoSteps sync.Mutex
 
 // yes is the answer to a restore's or a delete's question.
 var yes = []string{"y"}
@@ -49,6 +58,8 @@ func TestDisasterRecovery(t *testing.T) {
 var makeDemo = replacement{
 	why: "runs core/testenv/cmd/demo -clusters 2 -dir .demo -kbackup ./bin/kubectl-kbackup, as make demo does",
 	run: func(s *session) {
+		demoSteps.Lock()
+		defer demoSteps.Unlock()
 		s.runProgram(demo, "-clusters", "2", "-dir", ".demo", "-kbackup", "./bin/kubectl-kbackup")
 	},
 }
@@ -111,7 +122,7 @@ func TestGettingStarted(t *testing.T) {
 	s.notRun["kubectl krew install --manifest=dist/kbackup.yaml --archive=dist/kubectl-kbackup_<version>_linux_amd64.tar.gz"] = krew
 	s.notRun[`ln -sf "${KREW_ROOT:-$HOME/.krew}"/store/kbackup/<version>/kubectl_complete-kbackup "${KREW_ROOT:-$HOME/.krew}"/bin/`] = krew
 	for _, c := range []string{
-		"kubectl kbackup backup delete 20260302T030000Z-8e9d0f",
+		"kubectl kbackup backup delete 20260301T030000Z-8e9d0f",
 		"kubectl kbackup restore latest --from-cluster prod-eu -n payments --context dr-us",
 		"kubectl kbackup restore latest -n payments --namespace-mapping payments:payments-copy",
 		"kubectl kbackup restore latest --object deploy/shop-api -n shop --existing-resource-policy update",
