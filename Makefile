@@ -101,10 +101,13 @@ testenv: $(TESTENV_BINARIES) testenv-packages ## Build the test environment's bi
 # Prometheus (with promtool) and Chromium come from Debian's packages: no
 # service is started by installing them. 13 s here, as root; nothing when
 # they are there already.
-TESTENV_PACKAGES := prometheus chromium
+# zstd and jq are what docs/getting-started.md and docs/disaster-recovery.md
+# use to read packs and restore records; kubectl-kbackup/test/guides runs them.
+TESTENV_PACKAGES := prometheus chromium zstd jq
 .PHONY: testenv-packages
-testenv-packages: ## Install Prometheus, promtool and Chromium from Debian's packages when missing.
-	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null || ! command -v chromium >/dev/null; then \
+testenv-packages: ## Install Prometheus, promtool, Chromium, zstd and jq from Debian's packages when missing.
+	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null || ! command -v chromium >/dev/null \
+		|| ! command -v zstd >/dev/null || ! command -v jq >/dev/null; then \
 		echo "installing $(TESTENV_PACKAGES) from Debian's packages"; \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		$$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends $(TESTENV_PACKAGES); \

@@ -278,6 +278,19 @@ func readLive(ctx context.Context, c *kube.Client, found *kube.Resources, m *rep
 				defer mu.Unlock()
 				for i := range page {
 					o := &page[i]
+					// A live namespace that a mapping maps away from is not
+					// the backup's namespace here (its target is): after a
+					// restore beside the original, the original is not
+					// compared.
+					raw := o.GetNamespace()
+					if resource == namespaces {
+						raw = o.GetName()
+					}
+					if _, source := f.opts.NamespaceMapping[raw]; source {
+						if _, target := reverse[raw]; !target {
+							continue
+						}
+					}
 					// The namespace as the backup names it.
 					ns := o.GetNamespace()
 					if src, ok := reverse[ns]; ok {

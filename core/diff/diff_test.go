@@ -201,4 +201,15 @@ func TestDiff(t *testing.T) {
 	if rep.HasChanges() {
 		t.Errorf("the latest backup against the live cluster: %v", changes(rep))
 	}
+
+	// Mapped to a namespace the cluster lacks: every object of the backup
+	// is removed, and the live namespace it maps away from is not compared
+	// (after a restore beside the original, the original is not the copy).
+	rep, err = diff.BackupToLive(ctx, r, after, kc, diff.Options{Selection: selection.Selection{IncludeNamespaces: []string{"shop"}}, NamespaceMapping: clean.NamespaceMapping{"shop": "shop-elsewhere"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Totals.Added != 0 || rep.Totals.Removed == 0 {
+		t.Errorf("mapped away from the live namespace: totals %+v, want every object removed and none added: %v", rep.Totals, changes(rep))
+	}
 }
