@@ -43,6 +43,76 @@ func Select(m *repo.Manifest, sel *selection.Matcher, related bool) []repo.PackE
 	return out
 }
 
+// AbsentNamespaces returns the namespaces sel names plainly (not by a
+// pattern) of which m holds neither an object nor the Namespace itself,
+// and the namespaces m does hold, sorted: a restore or an export of a
+// namespace the backup does not have would otherwise do nothing and say
+// it completed.
+func AbsentNamespaces(m *repo.Manifest, sel *selection.Matcher) (absent, held []string) {
+	if sel == nil {
+		return nil, nil
+	}
+	named := sel.Namespaces().Named()
+	if len(named) == 0 {
+		return nil, nil
+	}
+	holds := map[string]bool{}
+	for _, p := range m.Packs {
+		switch {
+		case p.Namespaced:
+			holds[p.Namespace] = true
+		case schema.ParseGroupResource(p.Resource) == selection.NamespacesResource:
+			for _, name := range p.Objects {
+				holds[name] = true
+			}
+		}
+	}
+	for _, name := range named {
+		if !holds[name] {
+			absent = append(absent, name)
+		}
+	}
+	for name := range holds {
+		held = append(held, name)
+	}
+	slices.Sort(held)
+	return absent, held
+}
+
+// CheckNamespaces fails when sel names a namespace that m does not hold
+// (AbsentNamespaces), naming the ones it holds.
+func CheckNamespaces(m *repo.Manifest, sel *selection.Matcher) error {
+	absent, held := AbsentNamespaces(m, sel)
+	if len(absent) == 0 {
+		return nil
+	}
+	return &NamespacesNotInBackupError{Backup: m.ID, Cluster: m.Cluster.Name, Absent: absent, Held: held}
+}
+
+// NamespacesNotInBackupError says which named namespaces a backup lacks.
+type NamespacesNotInBackupError struct {
+	Backup, Cluster string
+	Absent, Held    []string
+}
+
+func (e *NamespacesNotInBackupError) Error() string {
+	noun := "namespace"
+	if len(e.Absent) > 1 {
+		noun = "namespaces"
+	}
+	holds := "no namespaced object"
+	if len(e.Held) > 0 {
+		shown := e.Held
+		more := ""
+		if len(shown) > 20 {
+			shown, more = shown[:20], fmt.Sprintf(" and %d more", len(e.Held)-20)
+		}
+		holds = "namespaces " + strings.Join(shown, ", ") + more
+	}
+	return fmt.Sprintf("backup %s of cluster %s holds no %s %s; it holds %s: name one of those, or a backup that holds %s",
+		e.Backup, e.Cluster, noun, strings.Join(e.Absent, ", "), holds, strings.Join(e.Absent, ", "))
+}
+
 // Types returns the resource types (resource.group) of m that sel can take,
 // whatever the namespace, with whether they are namespaced. A live side
 // compared with the backup lists these.

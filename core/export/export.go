@@ -320,6 +320,9 @@ func Run(ctx context.Context, r *repo.Repository, m *repo.Manifest, dir string, 
 	if err != nil {
 		return nil, err
 	}
+	if err := catalog.CheckNamespaces(m, sel); err != nil {
+		return nil, err
+	}
 	res := &Result{Backup: m.ID, Cluster: m.Cluster.Name, Format: opts.Format, Dir: dir, Check: opts.Check,
 		SecretsIncluded: opts.Secrets == SecretsInclude}
 	objs, err := collect(ctx, r, m, sel, opts, res)

@@ -3,12 +3,15 @@ package restore_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/kbackup/kbackup/core/catalog"
 	"github.com/kbackup/kbackup/core/clean"
 	"github.com/kbackup/kbackup/core/diff"
 	"github.com/kbackup/kbackup/core/restore"
@@ -28,6 +31,16 @@ func TestRestoreIntoAnotherCluster(t *testing.T) {
 	storage := newRepo(t)
 	r, m := backupOf(t, "src", storage)
 	opts := restore.Options{RunID: "run-restore-test", Selection: selection.Selection{IncludeNamespaces: []string{"shop"}, ClusterResources: selection.ClusterResourcesOn}}
+
+	// A namespace the backup does not hold is refused before anything is
+	// planned, rather than restored as nothing and called completed.
+	missing := opts
+	missing.Selection.IncludeNamespaces = []string{"shop", "payments-typo"}
+	_, err := restore.NewPlan(ctx, restore.PlanInput{Repository: r, Manifest: m, Target: cluster(t, "dst"), Options: withName(missing, "dst")})
+	var notIn *catalog.NamespacesNotInBackupError
+	if !errors.As(err, &notIn) || !slices.Equal(notIn.Absent, []string{"payments-typo"}) || !slices.Contains(notIn.Held, "shop") {
+		t.Errorf("restoring a namespace the backup lacks: %v, want it refused naming payments-typo and what the backup holds", err)
+	}
 
 	p := plan(t, r, m, "dst", opts)
 	if p.Target.Name != "dst" || p.Backup.Cluster != "src" {

@@ -57,6 +57,9 @@ func (pl *planner) compileSelection() error {
 func (pl *planner) selectPacks() ([]repo.PackEntry, error) {
 	o := pl.opts
 	if o.Object == nil {
+		if err := catalog.CheckNamespaces(pl.manifest, pl.sel); err != nil {
+			return nil, err
+		}
 		return catalog.Select(pl.manifest, pl.sel, true), nil
 	}
 	// The object, and the Namespace object of its namespace.

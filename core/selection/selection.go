@@ -76,6 +76,20 @@ func (n Namespaces) Exact(max int) ([]string, bool) {
 	return slices.Compact(names), true
 }
 
+// Named returns the included namespaces written as plain names, not
+// patterns, less the excluded ones: a name someone typed, which a backup
+// either holds or not.
+func (n Namespaces) Named() []string {
+	var names []string
+	for _, p := range n.include {
+		if !strings.ContainsAny(p, `*?[\`) && n.Match(p) {
+			names = append(names, p)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
 const labelSelectorHint = "key=value, key!=value, key in (a,b) or key, joined by commas"
 
 // ParseLabelSelector parses a label selector ("" selects everything).
