@@ -14,6 +14,7 @@ const (
 	scheduleDir      = "schedules"
 	retentionDir     = "retention"
 	summaryDir       = "summaries"
+	pendingDir       = "pending"
 	claimDir         = "claims"
 	probeDir         = "_probes"
 	backupsDir       = "_backups"
@@ -34,6 +35,7 @@ const (
 //	<prefix>/_fleet/schedules/<name>.json
 //	<prefix>/_fleet/retention/<name>.json
 //	<prefix>/_fleet/summaries/<cluster>.json      a cache of the cluster's manifests
+//	<prefix>/_fleet/pending/<cluster>/<id>.json   a change of the cluster's manifests not yet in its summary
 //	<prefix>/_fleet/claims/<schedule>/<slot>/<cluster>.json  a scheduled slot, claimed once
 //	<prefix>/<cluster>/_backups/<backup-id>.json
 //	<prefix>/<cluster>/_restores/<restore-id>.json
@@ -92,6 +94,21 @@ func (l Layout) Summaries() string { return l.prefix + fleetDir + "/" + summaryD
 
 // Summary is the key of a cluster's backup summary.
 func (l Layout) Summary(cluster string) string { return l.Summaries() + cluster + jsonExt }
+
+// PendingChanges is the key prefix of every cluster's pending summary
+// changes: one listing finds the clusters whose summary may lag.
+func (l Layout) PendingChanges() string { return l.prefix + fleetDir + "/" + pendingDir + "/" }
+
+// ClusterPendingChanges is the key prefix of a cluster's pending summary
+// changes.
+func (l Layout) ClusterPendingChanges(cluster string) string {
+	return l.PendingChanges() + cluster + "/"
+}
+
+// PendingChange is the key of one pending change of a cluster's manifests.
+func (l Layout) PendingChange(cluster, id string) string {
+	return l.ClusterPendingChanges(cluster) + id + jsonExt
+}
 
 // Claims is the key prefix of a schedule's slot claims.
 func (l Layout) Claims(schedule string) string {
@@ -178,6 +195,7 @@ const (
 	KindCollecting      KeyKind = "collection-marker"
 	KindPack            KeyKind = "pack"
 	KindClaim           KeyKind = "slot-claim"
+	KindPendingChange   KeyKind = "pending-summary-change"
 )
 
 // KeyInfo is what a key says about itself.
@@ -244,6 +262,15 @@ func parseRelativeKey(rel string) (KeyInfo, error) {
 			return KeyInfo{Kind: KindSummary, Cluster: name}, ValidateClusterName(name)
 		}
 		return KeyInfo{}, fmt.Errorf("unknown fleet directory %q", segs[1])
+	case len(segs) == 4 && segs[0] == fleetDir && segs[1] == pendingDir:
+		name, err := jsonName(segs[3])
+		if err != nil {
+			return KeyInfo{}, err
+		}
+		if err := ValidateClusterName(segs[2]); err != nil {
+			return KeyInfo{}, err
+		}
+		return KeyInfo{Kind: KindPendingChange, Cluster: segs[2], Name: name}, validateID("change ID", name)
 	case len(segs) == 5 && segs[0] == fleetDir && segs[1] == claimDir:
 		name, err := jsonName(segs[4])
 		if err != nil {
@@ -329,6 +356,8 @@ func describeKey(key string) string {
 		return "retention policy"
 	case parent == summaryDir:
 		return "cluster summary"
+	case path.Base(path.Dir(path.Dir(key))) == pendingDir:
+		return "pending summary change"
 	}
 	return "object"
 }
