@@ -14,11 +14,11 @@ import (
 // The pending-change protocol (docs/repository-format.md §10b and §11)
 // makes a cluster's summary trustworthy without listing its manifests:
 // every writer that changes a cluster's manifests or writes its summary
-// first stores a pending change, _fleet/pending/<cluster>/<id>.json, and
+// first stores a pending change, _fleet/summaries/<cluster>.<id>.pending, and
 // deletes it only after it has written the summary and seen, by a listing
 // of the manifests made after that write, that the stored summary names
 // exactly the manifests. So while a cluster has no pending change, its
-// journaled summary is current; one listing of _fleet/pending/ tells a
+// journaled summary is current; the listing of _fleet/summaries/ tells a
 // reader which clusters it must check against their manifests.
 
 // pendingChanges are the pending changes this process stored, by cluster:

@@ -81,7 +81,13 @@ func backupIDs(s *ClusterSummary) []string {
 
 func pendingKeys(t *testing.T, r *Repository) []string {
 	t.Helper()
-	return listKeys(t, r.backend, r.layout.PendingChanges())
+	var out []string
+	for _, k := range listKeys(t, r.backend, r.layout.PendingChanges()) {
+		if info, err := r.layout.Parse(k); err == nil && info.Kind == KindPendingChange {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // A backup killed after announcing its manifest and before writing it,
@@ -107,7 +113,7 @@ func TestPendingChangeCoversKilledBackups(t *testing.T) {
 		if err := killedBefore.CommitBackup(ctx, testManifest("prod-eu", "b2", time.Now(), PhaseCompleted, pack)); !errors.Is(err, errKilled) {
 			t.Fatalf("CommitBackup of b2: %v; want the injected kill", err)
 		}
-		if keys := pendingKeys(t, r); len(keys) != 1 || !strings.HasSuffix(keys[0], "prod-eu/b2.json") {
+		if keys := pendingKeys(t, r); len(keys) != 1 || !strings.HasSuffix(keys[0], "prod-eu.b2.pending") {
 			t.Fatalf("pending changes after the kill before the manifest: %v", keys)
 		}
 		sum, _ := readFleet(t, openRepo(t, s.opts), "prod-eu")
@@ -116,7 +122,7 @@ func TestPendingChangeCoversKilledBackups(t *testing.T) {
 		}
 
 		// Killed between the manifest and the summary.
-		killedAfter := openRepoWrapped(t, s.opts, func(key string) bool { return strings.Contains(key, "_fleet/summaries/") })
+		killedAfter := openRepoWrapped(t, s.opts, func(key string) bool { return strings.Contains(key, "_fleet/summaries/") && strings.HasSuffix(key, ".json") })
 		m3 := testManifest("prod-eu", "b3", time.Now(), PhaseCompleted, pack)
 		if err := killedAfter.CommitBackup(ctx, m3); err != nil {
 			t.Fatal(err)
@@ -177,7 +183,7 @@ type stallingSummaries struct {
 }
 
 func (s *stallingSummaries) Put(ctx context.Context, key string, data []byte) error {
-	if strings.Contains(key, "_fleet/summaries/") {
+	if strings.Contains(key, "_fleet/summaries/") && strings.HasSuffix(key, ".json") {
 		stall := false
 		s.once.Do(func() { stall = s.stalling })
 		if stall {
