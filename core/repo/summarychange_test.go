@@ -122,7 +122,9 @@ func TestPendingChangeCoversKilledBackups(t *testing.T) {
 		}
 
 		// Killed between the manifest and the summary.
-		killedAfter := openRepoWrapped(t, s.opts, func(key string) bool { return strings.Contains(key, "_fleet/summaries/") && strings.HasSuffix(key, ".json") })
+		killedAfter := openRepoWrapped(t, s.opts, func(key string) bool {
+			return strings.Contains(key, "_fleet/summaries/") && strings.HasSuffix(key, ".json")
+		})
 		m3 := testManifest("prod-eu", "b3", time.Now(), PhaseCompleted, pack)
 		if err := killedAfter.CommitBackup(ctx, m3); err != nil {
 			t.Fatal(err)
