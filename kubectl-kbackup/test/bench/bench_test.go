@@ -553,7 +553,7 @@ func (r *report) write(b *testing.B) {
 			s.WriteString("\n")
 		}
 		s.WriteString("<!-- bench:fleet-cpu -->\n")
-		s.WriteString("| side | wall time | kbackup CPU s | 6 API servers CPU s | 6 etcds CPU s | S3 server CPU s | total CPU s | cores busy | best ratio its CPU allows |\n|---|---|---|---|---|---|---|---|---|\n")
+		s.WriteString("| side | wall time | kbackup CPU s | 6 API servers CPU s | 6 etcds CPU s | S3 server CPU s | total CPU s | cores busy | CPU of the commands ÷ the fleet run's |\n|---|---|---|---|---|---|---|---|---|\n")
 		for _, row := range r.fleetCPURows {
 			if strings.Count(row, "|") == 9 {
 				row += " |" // the baseline's row has no ratio

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -64,7 +63,7 @@ func BenchmarkFleetRun(b *testing.B) {
 			ratios = append(ratios, seq.Seconds()/run.took.Seconds())
 			h.report.addFleetCPU(seqCPU.row(fmt.Sprintf("pair %d: 6 commands", pair+1), seq))
 			h.report.addFleetCPU(runCPU.row(fmt.Sprintf("pair %d: fleet run", pair+1), run.took) +
-				fmt.Sprintf(" %.2fx |", seq.Seconds()/(runCPU.total().Seconds()/float64(runtime.NumCPU()))))
+				fmt.Sprintf(" %.2fx |", seqCPU.total().Seconds()/runCPU.total().Seconds()))
 		}
 		ratio := medianFloat(ratios)
 		fleetTime := medianDuration(fleets)
