@@ -1,9 +1,12 @@
 // Package fleetview is the fleet at a glance: every cluster of a
 // repository, registered or only seen in backups, with its last backups,
 // what it stores, and whether it is backed up as often as its schedule
-// says. It reads one registry entry and one summary per cluster, checked
-// against a listing of the cluster's manifests, in parallel; it reads a
-// cluster's manifests only when its summary is missing or not current.
+// says. It reads one summary per cluster, in parallel, after one listing
+// of the pending summary changes and one of the registry: a journaled
+// summary of a cluster without pending changes is current, and its copy
+// of the registry entry holds while the entry's ETag is the one copied.
+// Other clusters cost their entry, a listing of their manifests, and
+// their manifests only when their summary is missing or not current.
 package fleetview
 
 import (
@@ -42,8 +45,8 @@ type Options struct {
 	// running before the cluster counts as stale (default 1 h).
 	Grace time.Duration
 	// Concurrency bounds the clusters read at once (default 32): each
-	// costs a GET of its entry, a LIST of its manifests and a GET of its
-	// summary, small requests whose time is mostly waiting.
+	// costs a GET of its summary (more when it must be checked), small
+	// requests whose time is mostly waiting.
 	Concurrency int
 }
 
@@ -92,6 +95,12 @@ func Status(ctx context.Context, r *repo.Repository, opts Options) ([]ClusterSta
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
 	}
+	// The index first: a summary read after it holds every change
+	// committed before it, unless the index shows the change pending.
+	index, err := r.ReadFleetIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
 	names, err := prune.Clusters(ctx, r)
 	if err != nil {
 		return nil, err
@@ -105,7 +114,7 @@ func Status(ctx context.Context, r *repo.Repository, opts Options) ([]ClusterSta
 	g.SetLimit(opts.Concurrency)
 	for i, name := range names {
 		g.Go(func() error {
-			out[i] = clusterStatus(gctx, r, name, schedules, opts)
+			out[i] = clusterStatus(gctx, r, index, name, schedules, opts)
 			return gctx.Err()
 		})
 	}
@@ -115,21 +124,28 @@ func Status(ctx context.Context, r *repo.Repository, opts Options) ([]ClusterSta
 	return out, nil
 }
 
-func clusterStatus(ctx context.Context, r *repo.Repository, name string, schedules []*fleet.Schedule, opts Options) ClusterStatus {
+func clusterStatus(ctx context.Context, r *repo.Repository, index *repo.FleetIndex, name string, schedules []*fleet.Schedule, opts Options) ClusterStatus {
 	st := ClusterStatus{Name: name}
 	var problems []error
-	entry, err := r.GetCluster(ctx, name)
-	switch {
-	case err == nil:
-		st.Registered = true
-		st.Environment, st.Region, st.Priority = entry.Environment, entry.Region, entry.Priority
-	case !errors.Is(err, storage.ErrNotFound):
-		st.Registered = true // an entry is there, unreadable
-		problems = append(problems, err)
-	}
-	summary, state, err := r.CurrentSummary(ctx, name)
+	summary, state, summaryErr := r.IndexedSummary(ctx, index, name)
 	st.Summary = state
-	if err != nil {
+	// The summary's copy of the registry entry saves reading it while the
+	// entry is the one copied (same ETag in the index).
+	if copied := index.EntryCopy(summary); copied != nil {
+		st.Registered = true
+		st.Environment, st.Region, st.Priority = copied.Environment, copied.Region, copied.Priority
+	} else if index.Registered(name) {
+		entry, err := r.GetCluster(ctx, name)
+		switch {
+		case err == nil:
+			st.Registered = true
+			st.Environment, st.Region, st.Priority = entry.Environment, entry.Region, entry.Priority
+		case !errors.Is(err, storage.ErrNotFound):
+			st.Registered = true // an entry is there, unreadable
+			problems = append(problems, err)
+		}
+	}
+	if err := summaryErr; err != nil {
 		problems = append(problems, err)
 	} else {
 		st.Backups = len(summary.Backups)

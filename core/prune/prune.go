@@ -240,8 +240,12 @@ func Execute(ctx context.Context, r *repo.Repository, plans []*ClusterPlan) erro
 			continue
 		}
 		p.BytesFreed, p.PacksFreed, p.GCSkipped = 0, 0, ""
+		change, err := r.BeginManifestChange(ctx, p.Cluster)
+		if err != nil {
+			return fmt.Errorf("pruning cluster %s: %w", p.Cluster, err)
+		}
 		for _, id := range remove {
-			report, err := r.DeleteBackup(ctx, p.Cluster, id)
+			report, err := change.DeleteBackup(ctx, id)
 			var nf *repo.BackupNotFoundError
 			if errors.As(err, &nf) {
 				continue // deleted by someone else since the plan
@@ -257,11 +261,11 @@ func Execute(ctx context.Context, r *repo.Repository, plans []*ClusterPlan) erro
 				}
 			}
 			if err != nil {
-				_, _ = r.RebuildSummary(ctx, p.Cluster)
+				_, _ = change.End(ctx)
 				return fmt.Errorf("pruning cluster %s: %w", p.Cluster, err)
 			}
 		}
-		if _, err := r.RebuildSummary(ctx, p.Cluster); err != nil {
+		if _, err := change.End(ctx); err != nil {
 			return fmt.Errorf("pruned cluster %s, but rebuilding its summary failed (the next reader rebuilds it): %w", p.Cluster, err)
 		}
 	}

@@ -47,10 +47,29 @@ type GCReport struct {
 // than Options.GCGracePeriod, unless a backup of the cluster is in progress
 // (a marker younger than Options.InProgressTTL), in which case no pack is
 // removed and the report says why.
+//
+// The cluster's summary is written after, under the pending-change
+// protocol (ManifestChange); deleting several backups of a cluster under
+// one ManifestChange writes it once.
 func (r *Repository) DeleteBackup(ctx context.Context, cluster, backupID string) (*GCReport, error) {
 	if err := ValidateClusterName(cluster); err != nil {
 		return nil, err
 	}
+	if err := ValidateBackupID(backupID); err != nil {
+		return nil, err
+	}
+	change, err := r.BeginManifestChange(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	report, err := change.DeleteBackup(ctx, backupID)
+	// The summary is a cache: while its pending change stays, readers
+	// check it against the manifests.
+	_, _ = change.End(ctx)
+	return report, err
+}
+
+func (r *Repository) deleteBackup(ctx context.Context, cluster, backupID string) (*GCReport, error) {
 	if err := ValidateBackupID(backupID); err != nil {
 		return nil, err
 	}

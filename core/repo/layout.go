@@ -14,6 +14,7 @@ const (
 	scheduleDir      = "schedules"
 	retentionDir     = "retention"
 	summaryDir       = "summaries"
+	pendingExt       = ".pending"
 	claimDir         = "claims"
 	probeDir         = "_probes"
 	backupsDir       = "_backups"
@@ -34,6 +35,7 @@ const (
 //	<prefix>/_fleet/schedules/<name>.json
 //	<prefix>/_fleet/retention/<name>.json
 //	<prefix>/_fleet/summaries/<cluster>.json      a cache of the cluster's manifests
+//	<prefix>/_fleet/summaries/<cluster>.<id>.pending  a change of the cluster's manifests not yet in its summary
 //	<prefix>/_fleet/claims/<schedule>/<slot>/<cluster>.json  a scheduled slot, claimed once
 //	<prefix>/<cluster>/_backups/<backup-id>.json
 //	<prefix>/<cluster>/_restores/<restore-id>.json
@@ -92,6 +94,18 @@ func (l Layout) Summaries() string { return l.prefix + fleetDir + "/" + summaryD
 
 // Summary is the key of a cluster's backup summary.
 func (l Layout) Summary(cluster string) string { return l.Summaries() + cluster + jsonExt }
+
+// PendingChanges is the key prefix of every cluster's pending summary
+// changes: they are beside the summaries, so that one listing finds both,
+// and flat, since an S3 server on a file system (versitygw) removes a
+// directory its last object leaves, racing a write into it.
+func (l Layout) PendingChanges() string { return l.Summaries() }
+
+// PendingChange is the key of one pending change of a cluster's manifests.
+// Neither cluster names nor change IDs have a '.'.
+func (l Layout) PendingChange(cluster, id string) string {
+	return l.Summaries() + cluster + "." + id + pendingExt
+}
 
 // Claims is the key prefix of a schedule's slot claims.
 func (l Layout) Claims(schedule string) string {
@@ -178,6 +192,7 @@ const (
 	KindCollecting      KeyKind = "collection-marker"
 	KindPack            KeyKind = "pack"
 	KindClaim           KeyKind = "slot-claim"
+	KindPendingChange   KeyKind = "pending-summary-change"
 )
 
 // KeyInfo is what a key says about itself.
@@ -228,6 +243,17 @@ func parseRelativeKey(rel string) (KeyInfo, error) {
 		return KeyInfo{Kind: KindConfig}, nil
 	case len(segs) == 2 && segs[0] == probeDir:
 		return KeyInfo{Kind: KindProbe, Name: segs[1]}, validateID("probe name", segs[1])
+	case len(segs) == 3 && segs[0] == fleetDir && segs[1] == summaryDir && strings.HasSuffix(segs[2], pendingExt):
+		name := strings.TrimSuffix(segs[2], pendingExt)
+		dot := strings.LastIndexByte(name, '.')
+		if dot < 0 {
+			return KeyInfo{}, fmt.Errorf("pending summary change %q is not <cluster>.<id>%s", segs[2], pendingExt)
+		}
+		info := KeyInfo{Kind: KindPendingChange, Cluster: name[:dot], Name: name[dot+1:]}
+		if err := ValidateClusterName(info.Cluster); err != nil {
+			return KeyInfo{}, err
+		}
+		return info, validateID("change ID", info.Name)
 	case len(segs) == 3 && segs[0] == fleetDir:
 		name, err := jsonName(segs[2])
 		if err != nil {
@@ -327,6 +353,8 @@ func describeKey(key string) string {
 		return "schedule"
 	case parent == retentionDir:
 		return "retention policy"
+	case parent == summaryDir && strings.HasSuffix(key, pendingExt):
+		return "pending summary change"
 	case parent == summaryDir:
 		return "cluster summary"
 	}

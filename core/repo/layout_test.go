@@ -128,3 +128,23 @@ func TestValidateNames(t *testing.T) {
 		}
 	}
 }
+
+// Pending summary changes sit beside the summaries, named by cluster and
+// change ID, neither of which has a '.'.
+func TestPendingChangeKeys(t *testing.T) {
+	l := NewLayout("backups")
+	key := l.PendingChange("prod-eu-1", "20260101T020000Z-1a2b3c")
+	if key != "backups/_fleet/summaries/prod-eu-1.20260101T020000Z-1a2b3c.pending" {
+		t.Fatalf("PendingChange = %q", key)
+	}
+	info, err := l.Parse(key)
+	if err != nil || info != (KeyInfo{Kind: KindPendingChange, Cluster: "prod-eu-1", Name: "20260101T020000Z-1a2b3c"}) {
+		t.Errorf("Parse(%q) = %+v, %v", key, info, err)
+	}
+	if info, err := l.Parse(l.Summary("prod-eu-1")); err != nil || info.Kind != KindSummary || info.Cluster != "prod-eu-1" {
+		t.Errorf("Parse(summary) = %+v, %v", info, err)
+	}
+	if _, err := l.Parse("backups/_fleet/summaries/nodot.pending"); err == nil {
+		t.Error("a pending change without an ID was accepted")
+	}
+}

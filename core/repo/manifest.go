@@ -342,7 +342,20 @@ func (r *Repository) CommitBackup(ctx context.Context, m *Manifest) error {
 	if session != nil {
 		fresh = session.(*lease).refreshedAt()
 	}
+	// Announce the manifest to readers of the cluster's summary before it
+	// exists (RecordBackup settles it): a backup that dies after its
+	// manifest leaves the pending change, and readers check the summary.
+	pendingKey, err := r.putPendingChange(ctx, m.Cluster.Name, m.ID)
+	if err != nil {
+		return fmt.Errorf("committing backup %s: %w", m.ID, err)
+	}
 	err = r.backend.PutIfAbsent(ctx, key, data)
+	if err == nil || errors.Is(err, storage.ErrAlreadyExists) {
+		// Whether the manifest landed is known: the change is done. After
+		// another error, a retry of the write may still land, and the
+		// pending change stays for readers.
+		defer r.pending.add(m.Cluster.Name, pendingKey, true)
+	}
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		return fmt.Errorf("backup %s of cluster %s is already committed; a backup ID is written once (another kbackup used the same ID?): %w",
 			m.ID, m.Cluster.Name, err)

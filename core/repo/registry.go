@@ -123,6 +123,9 @@ func (r *Repository) UnregisterCluster(ctx context.Context, name string) (*fleet
 		// CurrentSummary's write back is best effort; this one is not:
 		// without it the cluster's backups would be found by nothing.
 		if _, err := r.ReadSummary(ctx, name); errors.Is(err, storage.ErrNotFound) {
+			// Written without a pending change, so not journaled: readers
+			// check it against the manifests.
+			summary.Journaled = false
 			if err := r.writeSummary(ctx, summary); err != nil {
 				return nil, nil, fmt.Errorf("unregistering cluster %s: %w", name, err)
 			}

@@ -135,6 +135,8 @@ type Repository struct {
 	// sessions are the leases of this process's running backups, by
 	// cluster/backup-id, which CommitBackup checks.
 	sessions sync.Map
+	// pending are the pending summary changes this process stored.
+	pending pendingChanges
 }
 
 // Open opens the repository at opts.Location, creating it when opts.Create

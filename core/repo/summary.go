@@ -35,6 +35,23 @@ type ClusterSummary struct {
 	// Unreadable counts manifests that could not be read when the summary
 	// was built; their backups are not in Backups.
 	Unreadable int `json:"unreadable,omitempty"`
+	// Journaled says the summary was written under the pending-change
+	// protocol (docs/repository-format.md §10b): while no pending change
+	// of the cluster is stored, it names exactly the cluster's manifests,
+	// and a reader may use it without listing them.
+	Journaled bool `json:"journaled,omitempty"`
+	// Entry is a copy of what a view of the fleet shows of the cluster's
+	// registry entry, valid while the entry's ETag is the one recorded.
+	Entry *SummaryEntry `json:"entry,omitempty"`
+}
+
+// SummaryEntry is the part of a registry entry that a view of the fleet
+// shows, with the ETag of the entry it was copied from.
+type SummaryEntry struct {
+	ETag        string `json:"etag"`
+	Environment string `json:"environment,omitempty"`
+	Region      string `json:"region,omitempty"`
+	Priority    int    `json:"priority,omitempty"`
 }
 
 // BackupSummary is one backup in a ClusterSummary.
@@ -142,6 +159,7 @@ func (r *Repository) writeSummary(ctx context.Context, s *ClusterSummary) error 
 	s.FormatVersion = FormatVersion
 	s.UpdatedAt = time.Now().UTC()
 	s.sortBackups()
+	s.Entry = r.copyEntry(ctx, s.Cluster)
 	data, err := marshalJSON(s)
 	if err != nil {
 		return err
@@ -181,43 +199,30 @@ const (
 // When it is missing, unreadable, or does not cover exactly the listed
 // manifests (a writer died between its manifest and its summary, two
 // writers raced, a backup was deleted), it is rebuilt from the manifests
-// and written back; a failed write back is not an error, since the next
-// reader rebuilds it again.
+// and written back under the pending-change protocol; a failed write back
+// is not an error, since the next reader rebuilds it again. Pending
+// changes this process finished for the cluster are settled by it.
 func (r *Repository) CurrentSummary(ctx context.Context, cluster string) (*ClusterSummary, SummaryState, error) {
 	if err := ValidateClusterName(cluster); err != nil {
 		return nil, "", err
 	}
-	infos, _, err := r.manifestKeys(ctx, cluster)
-	if err != nil {
-		return nil, "", err
-	}
-	listed := make([]string, len(infos))
-	for i, info := range infos {
-		listed[i] = info.Name
-	}
-	slices.Sort(listed)
-	stored, err := r.ReadSummary(ctx, cluster)
-	state := SummaryCurrent
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		state = SummaryMissing
-	case errors.Is(err, ErrCorrupt), errors.Is(err, ErrUnsupportedFormat):
-		state = SummaryCorrupt
-	case err != nil:
-		return nil, "", err
-	case stored.Unreadable > 0 || !slices.Equal(stored.ids(), listed):
-		state = SummaryStale
-	}
-	if state == SummaryCurrent {
-		return stored, state, nil
-	}
-	s, err := r.RebuildSummary(ctx, cluster)
-	return s, state, err
+	return r.settleSummary(ctx, cluster, nil, nil)
 }
 
 // RebuildSummary builds a cluster's summary from its manifests and stores
-// it. Manifests that cannot be read are counted, not summarized.
+// it under the pending-change protocol. Manifests that cannot be read are
+// counted, not summarized.
 func (r *Repository) RebuildSummary(ctx context.Context, cluster string) (*ClusterSummary, error) {
+	if err := ValidateClusterName(cluster); err != nil {
+		return nil, err
+	}
+	s, _, err := r.settleSummary(ctx, cluster, func(*ClusterSummary, []storage.ObjectInfo) *ClusterSummary { return nil }, nil)
+	return s, err
+}
+
+// buildSummary builds a cluster's summary from its manifests, without
+// storing it.
+func (r *Repository) buildSummary(ctx context.Context, cluster string) (*ClusterSummary, error) {
 	manifests, err := r.readManifests(ctx, cluster)
 	var unreadable *UnreadableManifestsError
 	if err != nil && !errors.As(err, &unreadable) {
@@ -238,7 +243,6 @@ func (r *Repository) RebuildSummary(ctx context.Context, cluster string) (*Clust
 			}
 		}
 	}
-	_ = r.writeSummary(ctx, s) // a cache: the next reader rebuilds it if this failed
 	return s, nil
 }
 
@@ -247,41 +251,39 @@ func (r *Repository) RebuildSummary(ctx context.Context, cluster string) (*Clust
 // a backup was told about.
 const summaryClockSkew = time.Minute
 
-// RecordBackup adds a just committed backup to its cluster's summary.
-// knownSince is when the backup read the cluster's stored packs
-// (KnownPacks): the packs it uploaded are then exactly those no earlier
-// manifest references, and the summary grows by them. When anything else
-// changed the cluster's manifests since then, or the stored summary is not
-// current, it rebuilds the summary from the manifests instead. Errors are
-// returned for the caller to log: the backup is committed either way, and
-// readers rebuild a summary that is not current.
+// RecordBackup adds a just committed backup to its cluster's summary and
+// settles the pending change CommitBackup wrote for it. knownSince is when
+// the backup read the cluster's stored packs (KnownPacks): the packs it
+// uploaded are then exactly those no earlier manifest references, and the
+// summary grows by them. When anything else changed the cluster's
+// manifests since then, or the stored summary is not current, it rebuilds
+// the summary from the manifests instead. Errors are returned for the
+// caller to log: the backup is committed either way, and while the pending
+// change stays, readers check the summary against the manifests.
 func (r *Repository) RecordBackup(ctx context.Context, m *Manifest, knownSince time.Time) error {
-	cluster := m.Cluster.Name
-	_, objects, err := r.manifestKeys(ctx, cluster)
-	if err != nil {
-		return err
-	}
-	var others []string
-	changed := false
-	for _, obj := range objects {
-		info, err := r.layout.Parse(obj.Key)
-		if err != nil || info.Name == m.ID {
-			continue
+	incremental := func(stored *ClusterSummary, objects []storage.ObjectInfo) *ClusterSummary {
+		var others []string
+		for _, obj := range objects {
+			info, err := r.layout.Parse(obj.Key)
+			if err != nil || info.Name == m.ID {
+				continue
+			}
+			others = append(others, info.Name)
+			if obj.ModTime.After(knownSince.Add(-summaryClockSkew)) {
+				return nil
+			}
 		}
-		others = append(others, info.Name)
-		if obj.ModTime.After(knownSince.Add(-summaryClockSkew)) {
-			changed = true
+		slices.Sort(others)
+		if stored == nil || stored.Unreadable > 0 || !slices.Equal(stored.ids(), others) ||
+			stored.UpdatedAt.After(knownSince.Add(-summaryClockSkew)) {
+			return nil
 		}
+		next := *stored
+		next.Backups = append(slices.Clone(stored.Backups), summarize(m))
+		next.BytesStored += m.Stats.BytesUploaded
+		next.Packs += m.Stats.PacksUploaded
+		return &next
 	}
-	slices.Sort(others)
-	stored, err := r.ReadSummary(ctx, cluster)
-	if err != nil || changed || stored.Unreadable > 0 || !slices.Equal(stored.ids(), others) ||
-		stored.UpdatedAt.After(knownSince.Add(-summaryClockSkew)) {
-		_, err := r.RebuildSummary(ctx, cluster)
-		return err
-	}
-	stored.Backups = append(stored.Backups, summarize(m))
-	stored.BytesStored += m.Stats.BytesUploaded
-	stored.Packs += m.Stats.PacksUploaded
-	return r.writeSummary(ctx, stored)
+	_, _, err := r.settleSummary(ctx, m.Cluster.Name, incremental, nil)
+	return err
 }

@@ -107,7 +107,7 @@ type failingSummaries struct {
 }
 
 func (f *failingSummaries) Put(ctx context.Context, key string, data []byte) error {
-	if strings.Contains(key, "/summaries/") || strings.HasPrefix(key, "_fleet/summaries/") {
+	if strings.Contains(key, "_fleet/summaries/") && strings.HasSuffix(key, ".json") {
 		f.failed.Add(1)
 		return errors.New("injected: the bucket failed")
 	}

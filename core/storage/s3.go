@@ -386,7 +386,7 @@ func (b *s3Backend) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 		if err != nil {
 			return err
 		}
-		info = ObjectInfo{Key: key, Size: st.Size, ModTime: st.LastModified, Encryption: reportedEncryption(st.Metadata)}
+		info = ObjectInfo{Key: key, Size: st.Size, ModTime: st.LastModified, Encryption: reportedEncryption(st.Metadata), ETag: strings.Trim(st.ETag, `"`)}
 		return nil
 	})
 	return info, err
@@ -420,7 +420,7 @@ func (b *s3Backend) List(ctx context.Context, prefix string) iter.Seq2[ObjectInf
 				if obj.Err != nil {
 					return obj.Err
 				}
-				objects = append(objects, ObjectInfo{Key: obj.Key, Size: obj.Size, ModTime: obj.LastModified})
+				objects = append(objects, ObjectInfo{Key: obj.Key, Size: obj.Size, ModTime: obj.LastModified, ETag: strings.Trim(obj.ETag, `"`)})
 				progressFrom(ctx)()
 			}
 			return ctx.Err()

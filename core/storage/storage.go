@@ -54,6 +54,10 @@ type ObjectInfo struct {
 	// object (EncryptionSSES3, EncryptionSSEKMS, EncryptionSSEC), "" when
 	// it reports none. Only Stat fills it in.
 	Encryption string
+	// ETag is the S3 entity tag, without quotes: it changes whenever the
+	// object is written with other content. "" when the storage has none
+	// (a directory), and then nothing may be concluded from it.
+	ETag string
 }
 
 // Options tune how storage is reached. The zero value gives the

@@ -435,6 +435,7 @@ type report struct {
 	restoreLargeRows []string
 	largeRows        []string
 	fleetRows        []string
+	fleetCPURows     []string
 	exportRows       []string
 }
 
@@ -444,6 +445,12 @@ func (r *report) add(row string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.rows = append(r.rows, row)
+}
+
+func (r *report) addFleetCPU(row string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fleetCPURows = append(r.fleetCPURows, row)
 }
 
 func (r *report) addFleet(row string) {
@@ -540,6 +547,21 @@ func (r *report) write(b *testing.B) {
 		}
 		s.WriteString("<!-- /bench:fleet -->\n")
 		r.fleetRows = nil
+	}
+	if len(r.fleetCPURows) > 0 {
+		if s.Len() > 0 {
+			s.WriteString("\n")
+		}
+		s.WriteString("<!-- bench:fleet-cpu -->\n")
+		s.WriteString("| side | wall time | kbackup CPU s | 6 API servers CPU s | 6 etcds CPU s | S3 server CPU s | total CPU s | cores busy | CPU of the commands ÷ the fleet run's |\n|---|---|---|---|---|---|---|---|---|\n")
+		for _, row := range r.fleetCPURows {
+			if strings.Count(row, "|") == 9 {
+				row += " |" // the baseline's row has no ratio
+			}
+			s.WriteString(row + "\n")
+		}
+		s.WriteString("<!-- /bench:fleet-cpu -->\n")
+		r.fleetCPURows = nil
 	}
 	if len(r.exportRows) > 0 {
 		if s.Len() > 0 {

@@ -51,10 +51,19 @@ func BenchmarkFleetRun(b *testing.B) {
 		var ratios []float64
 		var seqs, fleets []time.Duration
 		for pair := range fleetPairs {
-			seq := f.oneAfterAnother(b, fmt.Sprintf("seq-%d", pair))
+			before := f.serverCPU(b)
+			seq, seqKbackup := f.oneAfterAnother(b, fmt.Sprintf("seq-%d", pair))
+			seqCPU := f.serverCPU(b).minus(before)
+			seqCPU.kbackup = seqKbackup
+			before = f.serverCPU(b)
 			run := f.fleetRun(b, fmt.Sprintf("fleet-%d", pair), f.kubeconfig, 0)
+			runCPU := f.serverCPU(b).minus(before)
+			runCPU.kbackup = run.cpu
 			seqs, fleets = append(seqs, seq), append(fleets, run.took)
 			ratios = append(ratios, seq.Seconds()/run.took.Seconds())
+			h.report.addFleetCPU(seqCPU.row(fmt.Sprintf("pair %d: 6 commands", pair+1), seq))
+			h.report.addFleetCPU(runCPU.row(fmt.Sprintf("pair %d: fleet run", pair+1), run.took) +
+				fmt.Sprintf(" %.2fx |", seqCPU.total().Seconds()/runCPU.total().Seconds()))
 		}
 		ratio := medianFloat(ratios)
 		fleetTime := medianDuration(fleets)
@@ -155,7 +164,7 @@ func (f *fleetBench) command(kubeconfig, bucket string, args ...string) *exec.Cm
 
 // oneAfterAnother backs up every cluster with a command of its own, one
 // after another: the baseline.
-func (f *fleetBench) oneAfterAnother(b *testing.B, name string) time.Duration {
+func (f *fleetBench) oneAfterAnother(b *testing.B, name string) (took, cpu time.Duration) {
 	bucket := f.bucket(b, name)
 	started := time.Now()
 	for _, c := range f.contexts {
@@ -165,8 +174,46 @@ func (f *fleetBench) oneAfterAnother(b *testing.B, name string) time.Duration {
 		if err := cmd.Run(); err != nil {
 			b.Fatalf("backup of %s: %v\n%s", c, err, stderr.String())
 		}
+		cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
-	return time.Since(started)
+	return time.Since(started), cpu
+}
+
+// cpuUse is the CPU time (user and system) the processes of one side of
+// the comparison used: kbackup's, and the servers' it drove.
+type cpuUse struct{ kbackup, apiservers, etcds, s3 time.Duration }
+
+func (c cpuUse) total() time.Duration { return c.kbackup + c.apiservers + c.etcds + c.s3 }
+
+func (c cpuUse) minus(o cpuUse) cpuUse {
+	return cpuUse{c.kbackup - o.kbackup, c.apiservers - o.apiservers, c.etcds - o.etcds, c.s3 - o.s3}
+}
+
+// row is a line of the CPU table: where the CPU went, and how many cores
+// were busy on average.
+func (c cpuUse) row(what string, took time.Duration) string {
+	return fmt.Sprintf("| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |", what, secs(took),
+		c.kbackup.Seconds(), c.apiservers.Seconds(), c.etcds.Seconds(), c.s3.Seconds(), c.total().Seconds(), c.total().Seconds()/took.Seconds())
+}
+
+// serverCPU is the CPU time every API server, etcd and the S3 server have
+// used so far.
+func (f *fleetBench) serverCPU(b *testing.B) cpuUse {
+	var u cpuUse
+	for _, c := range f.env.Clusters {
+		api, etcd, err := c.CPUTime()
+		if err != nil {
+			b.Fatal(err)
+		}
+		u.apiservers += api
+		u.etcds += etcd
+	}
+	s3, err := f.env.S3.CPUTime()
+	if err != nil {
+		b.Fatal(err)
+	}
+	u.s3 = s3
+	return u
 }
 
 type fleetRunDoc struct {
@@ -180,6 +227,7 @@ type fleetRunDoc struct {
 
 type fleetRunResult struct {
 	took time.Duration
+	cpu  time.Duration // the kbackup process's
 	doc  fleetRunDoc
 }
 
@@ -208,7 +256,7 @@ func (f *fleetBench) fleetRun(b *testing.B, name, kubeconfig string, code int) f
 			b.Fatalf("fleet run %s: %s has %d objects, want at least %d", name, c.Context, c.Objects, fleetObjects)
 		}
 	}
-	return fleetRunResult{took: took, doc: doc}
+	return fleetRunResult{took: took, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), doc: doc}
 }
 
 func (f *fleetBench) bucket(b *testing.B, name string) string {
