@@ -94,13 +94,25 @@ func (b *localBackend) getAtMost(ctx context.Context, key string, limit int64) (
 }
 
 func (b *s3Backend) getAtMost(ctx context.Context, key string, limit int64) ([]byte, error) {
-	var (
-		data []byte
-		// refused is set when the object is too large: an answer about
-		// the object, which must neither be retried nor count against
-		// the storage in the circuit breaker.
-		refused error
-	)
+	var data []byte
+	err := b.readAtMost(ctx, key, limit, func(r io.Reader, size int64) (err error) {
+		data, err = readAtMost(r, limit, size)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// readAtMost reads the object key through read, refusing it when it holds
+// more than limit bytes. read gets the object's body and its stated size;
+// it runs again when the call is retried.
+func (b *s3Backend) readAtMost(ctx context.Context, key string, limit int64, read func(r io.Reader, size int64) error) error {
+	// refused is set when the object is too large: an answer about the
+	// object, which must neither be retried nor count against the storage
+	// in the circuit breaker.
+	var refused error
 	err := b.call(ctx, opRead, key, func(ctx context.Context) error {
 		refused = nil
 		opts, err := b.getOptions(key)
@@ -116,20 +128,24 @@ func (b *s3Backend) getAtMost(ctx context.Context, key string, limit int64) ([]b
 		if err != nil {
 			return err
 		}
-		data, err = readAtMost(progressReader{obj, progressFrom(ctx)}, limit, info.Size)
+		if info.Size > limit {
+			refused = tooLarge(limit)
+			return nil
+		}
+		err = read(progressReader{obj, progressFrom(ctx)}, info.Size)
 		if errors.Is(err, ErrTooLarge) {
-			refused, data = err, nil
+			refused = err
 			return nil
 		}
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if refused != nil {
-		return nil, b.opError(opRead, key, refused)
+		return b.opError(opRead, key, refused)
 	}
-	return data, nil
+	return nil
 }
 
 // fileGetter is a Backend that copies at most a given number of bytes of an
@@ -215,43 +231,13 @@ func (b *localBackend) getAtMostToFile(ctx context.Context, key string, limit in
 }
 
 func (b *s3Backend) getAtMostToFile(ctx context.Context, key string, limit int64, f *os.File) (int64, error) {
-	var (
-		n int64
-		// refused: the object is too large, an answer about the object
-		// (see getAtMost).
-		refused error
-	)
-	err := b.call(ctx, opRead, key, func(ctx context.Context) error {
-		refused = nil
-		opts, err := b.getOptions(key)
-		if err != nil {
-			return err
-		}
-		obj, err := b.client.GetObject(ctx, b.bucket, key, opts)
-		if err != nil {
-			return err
-		}
-		defer obj.Close()
-		info, err := obj.Stat()
-		if err != nil {
-			return err
-		}
-		if info.Size > limit {
-			refused = tooLarge(limit)
-			return nil
-		}
-		n, err = copyAtMost(f, progressReader{obj, progressFrom(ctx)}, limit)
-		if errors.Is(err, ErrTooLarge) {
-			refused = err
-			return nil
-		}
+	var n int64
+	err := b.readAtMost(ctx, key, limit, func(r io.Reader, _ int64) (err error) {
+		n, err = copyAtMost(f, r, limit)
 		return err
 	})
 	if err != nil {
 		return 0, err
-	}
-	if refused != nil {
-		return 0, b.opError(opRead, key, refused)
 	}
 	return n, nil
 }
