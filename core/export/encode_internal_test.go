@@ -1,10 +1,12 @@
 package export
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
+	"sigs.k8s.io/yaml"
 )
 
 func configMap() map[string]any {
@@ -24,38 +26,85 @@ func BenchmarkEncodeObject(b *testing.B) {
 	}
 }
 
-// Values that would read as other types are quoted, several lines are a
-// literal block, and the result reads back as the object.
+// readAsKubectl reads YAML as kubectl and Argo CD do (sigs.k8s.io/yaml,
+// YAML 1.1) into the JSON value the API server would be sent.
+func readAsKubectl(t *testing.T, data []byte) map[string]any {
+	t.Helper()
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		t.Fatalf("kubectl could not read:\n%s\n%v", data, err)
+	}
+	back := map[string]any{}
+	if err := json.Unmarshal(js, &back); err != nil {
+		t.Fatal(err)
+	}
+	return back
+}
+
+// Keys come in documentation order, several lines are a literal block, and
+// kubectl reads the file back as the object: a string YAML 1.1 would take
+// for a boolean, a number or null stays a string (a ConfigMap's data
+// holding `on` unquoted is refused by the API server).
 func TestEncodeObjectRoundTrip(t *testing.T) {
 	obj := configMap()
-	obj["data"].(map[string]any)["empty"] = ""
-	obj["data"].(map[string]any)["spaces"] = "trailing \nline\n"
-	obj["data"].(map[string]any)["null"] = "null"
-	obj["spec"] = map[string]any{"replicas": int64(3), "ratio": 0.5, "on": true, "none": nil, "list": []any{"a", int64(1)}}
-	data, err := encodeObject(obj)
+	data := obj["data"].(map[string]any)
+	for _, s := range []string{"", "on", "Off", "yes", "NO", "y", "n", "true", "null", "~", "0x1F", "012", "1e3", "1.5", ".inf",
+		"2026-11-30", "trailing ", " leading", "tab\there", "café", "- item", "key: value", "#comment", "@at", "&anchor", "*alias",
+		"!tag", "%pct", "|", ">", "{x}", "[x]", "'single'", "\"double\"", "trailing \nline\n", "crlf\r\nline", "a\n\n\nb", "\n",
+		strings.Repeat("a long line of words ", 10)} {
+		data["k"+strings.Repeat("x", len(data))] = s
+	}
+	obj["spec"] = map[string]any{"replicas": int64(3), "ratio": 0.5, "on": true, "none": nil,
+		"list": []any{"a", int64(1), map[string]any{"port": int64(80), "name": "http"}}}
+	out, err := encodeObject(obj)
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := string(data)
-	for _, want := range []string{"enabled: \"true\"", "count: \"3\"", "config.yaml: |", "\"null\": \"null\"", "replicas: 3", "ratio: 0.5", "on: true"} {
+	text := string(out)
+	for _, want := range []string{"enabled: \"true\"", "count: \"3\"", "config.yaml: |", "replicas: 3", "ratio: 0.5", "\"on\": true",
+		": \"on\"\n", ": \"yes\"\n", ": \"n\"\n", "- name: http\n    port: 80\n"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("lacks %q:\n%s", want, text)
 		}
 	}
-	if !strings.HasPrefix(text, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-1\n  namespace: ns\n") {
+	if !strings.HasPrefix(text, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-1\n  namespace: ns\n  labels:\n") {
 		t.Errorf("order:\n%s", text)
 	}
-	back := map[string]any{}
-	if err := yaml.Unmarshal(data, &back); err != nil {
+	if i, j := strings.Index(text, "\ndata:"), strings.Index(text, "\nspec:"); i < 0 || j < 0 || j > i {
+		t.Errorf("spec does not come before data:\n%s", text)
+	}
+	want, err := json.Marshal(obj)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range obj["data"].(map[string]any) {
-		if back["data"].(map[string]any)[k] != v {
-			t.Errorf("data %s: %q, want %q", k, back["data"].(map[string]any)[k], v)
-		}
+	var wantBack map[string]any
+	if err := json.Unmarshal(want, &wantBack); err != nil {
+		t.Fatal(err)
 	}
-	spec := back["spec"].(map[string]any)
-	if spec["replicas"] != 3 || spec["ratio"] != 0.5 || spec["on"] != true || spec["none"] != nil {
-		t.Errorf("spec read back: %v", spec)
+	if back := readAsKubectl(t, out); !reflect.DeepEqual(back, wantBack) {
+		t.Errorf("kubectl reads back\n%v\nwant\n%v\nfrom:\n%s", back, wantBack, text)
+	}
+}
+
+// Generated documents keep the order given, and lists of pairs are
+// mappings.
+func TestEncodePairs(t *testing.T) {
+	got := string(encodePairs(pairs{
+		{"apiVersion", "kustomize.config.k8s.io/v1beta1"},
+		{"kind", "Kustomization"},
+		{"resources", []any{"../base"}},
+		{"labels", []any{pairs{{"pairs", pairs{{"kbackup.io/environment", "on"}}}, {"includeSelectors", false}}}},
+	}))
+	want := `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+- ../base
+labels:
+- pairs:
+    kbackup.io/environment: "on"
+  includeSelectors: false
+`
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }

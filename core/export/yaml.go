@@ -1,14 +1,19 @@
 package export
 
 import (
-	"bytes"
-	"math"
 	"slices"
-	"strconv"
-	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v2"
 )
+
+// The export writes YAML with go.yaml.in/yaml/v2, the library behind
+// sigs.k8s.io/yaml, which kubectl and Argo CD read manifests with: it
+// quotes every string YAML 1.1 would read as something else ("on", "yes",
+// "n", "0x1F"), writes several lines as a literal block, lists without
+// indenting them under their key and long strings folded at 80 columns, as
+// `kubectl get -o yaml` does. go.yaml.in/yaml/v3 left "on" and "yes"
+// plain, which kubectl reads as booleans, and took 40 µs an object
+// against 25.
 
 // topKeys and metadataKeys are the order Kubernetes documentation writes
 // an object's keys in; other keys follow, sorted.
@@ -21,47 +26,51 @@ var (
 // encodeObject writes an object as YAML with its keys in documentation
 // order at the top and in metadata, sorted below.
 func encodeObject(obj map[string]any) ([]byte, error) {
-	node, err := orderedNode(obj, topKeys, func(key string, v any) (*yaml.Node, error) {
-		if m, ok := v.(map[string]any); ok && key == "metadata" {
-			return orderedNode(m, metadataKeys, nil)
-		}
-		return valueNode(v)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return encodeNode(node)
+	return yaml.Marshal(ordered(obj, topKeys, true))
 }
 
-// orderedNode makes a mapping of m with first's keys first, in that order,
-// then the others sorted. child encodes a value (valueNode when nil).
-func orderedNode(m map[string]any, first []string, child func(string, any) (*yaml.Node, error)) (*yaml.Node, error) {
-	if child == nil {
-		child = func(_ string, v any) (*yaml.Node, error) { return valueNode(v) }
-	}
-	keys := make([]string, 0, len(m))
+// ordered is m as a mapping with first's keys first, in that order, then
+// the others sorted; top says m is an object, whose metadata has an order
+// of its own.
+func ordered(m map[string]any, first []string, top bool) yaml.MapSlice {
+	out := make(yaml.MapSlice, 0, len(m))
 	for _, k := range first {
-		if _, ok := m[k]; ok {
-			keys = append(keys, k)
+		if v, ok := m[k]; ok {
+			out = append(out, yaml.MapItem{Key: k, Value: orderedValue(v, top && k == "metadata")})
 		}
 	}
-	var rest []string
+	rest := make([]string, 0, len(m)-len(out))
 	for k := range m {
 		if !slices.Contains(first, k) {
 			rest = append(rest, k)
 		}
 	}
 	slices.Sort(rest)
-	keys = append(keys, rest...)
-	node := &yaml.Node{Kind: yaml.MappingNode}
-	for _, k := range keys {
-		v, err := child(k, m[k])
-		if err != nil {
-			return nil, err
-		}
-		node.Content = append(node.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k}, v)
+	for _, k := range rest {
+		out = append(out, yaml.MapItem{Key: k, Value: orderedValue(m[k], false)})
 	}
-	return node, nil
+	return out
+}
+
+// orderedValue orders the mappings in v: a list item's name first, as
+// people write containers, ports and volumes, the rest sorted.
+func orderedValue(v any, metadata bool) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if metadata {
+			return ordered(x, metadataKeys, false)
+		}
+		return ordered(x, nameFirst, false)
+	case []any:
+		out := make([]any, len(x))
+		for i, item := range x {
+			out[i] = orderedValue(item, false)
+		}
+		return out
+	case pairs:
+		return x.mapSlice()
+	}
+	return v
 }
 
 // pairs is a mapping written in the order given: generated files
@@ -73,91 +82,19 @@ type pair struct {
 	value any
 }
 
-func valueNode(v any) (*yaml.Node, error) {
-	switch x := v.(type) {
-	case pairs:
-		node := &yaml.Node{Kind: yaml.MappingNode}
-		for _, p := range x {
-			child, err := valueNode(p.value)
-			if err != nil {
-				return nil, err
-			}
-			node.Content = append(node.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: p.key}, child)
-		}
-		return node, nil
-	case []any:
-		node := &yaml.Node{Kind: yaml.SequenceNode}
-		for _, item := range x {
-			child, err := valueNode(item)
-			if err != nil {
-				return nil, err
-			}
-			node.Content = append(node.Content, child)
-		}
-		return node, nil
-	case map[string]any:
-		// A list item's name first, as people write containers, ports
-		// and volumes; the rest sorted.
-		return orderedNode(x, nameFirst, nil)
+func (p pairs) mapSlice() yaml.MapSlice {
+	out := make(yaml.MapSlice, len(p))
+	for i, kv := range p {
+		out[i] = yaml.MapItem{Key: kv.key, Value: orderedValue(kv.value, false)}
 	}
-	return scalarNode(v)
-}
-
-// scalarNode makes a leaf node directly: yaml.Node.Encode encodes a value
-// to text and parses it back, which cost about 300 µs an object here. The
-// encoder quotes a !!str whose text would read as another type ("true",
-// "3"); a string of several lines is written as a literal block.
-func scalarNode(v any) (*yaml.Node, error) {
-	switch x := v.(type) {
-	case nil:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}, nil
-	case string:
-		n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: x}
-		if strings.Contains(x, "\n") {
-			n.Style = yaml.LiteralStyle
-		}
-		return n, nil
-	case bool:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(x)}, nil
-	case int64:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(x, 10)}, nil
-	case int:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(x)}, nil
-	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
-			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(int64(x), 10)}, nil
-		}
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: strconv.FormatFloat(x, 'g', -1, 64)}, nil
-	}
-	node := &yaml.Node{}
-	if err := node.Encode(v); err != nil {
-		return nil, err
-	}
-	return node, nil
-}
-
-func encodeNode(node *yaml.Node) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(node); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return out
 }
 
 // encodePairs writes a generated document.
 func encodePairs(p pairs) []byte {
-	node, err := valueNode(p)
+	data, err := yaml.Marshal(p.mapSlice())
 	if err != nil {
 		panic(err) // generated documents hold strings, numbers, bools, lists and pairs only
-	}
-	data, err := encodeNode(node)
-	if err != nil {
-		panic(err)
 	}
 	return data
 }

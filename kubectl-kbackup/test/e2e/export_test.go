@@ -183,6 +183,14 @@ clusters:
     dev: https://critical-dev.example.com
 `, server, ns))
 	withConfig := func(args ...string) []string { return append(append(args, "--config", config), storage...) }
+	// Values YAML 1.1 reads as booleans, numbers or null unless quoted:
+	// kubectl and Argo CD read manifests as YAML 1.1.
+	src := newApplier(t, env.Cluster("prod-eu"))
+	src.applyAll(t, "flags", []*unstructured.Unstructured{{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "shop-flags", "namespace": ns},
+		"data": map[string]any{"feature": "on", "legacy": "yes", "debug": "Off", "short": "n", "mask": "0x1F", "ratio": "1.5",
+			"unset": "null", "tilde": "~", "empty": "", "motd": "hello\nworld\n", "url": "https://shop.example.com/#/a?b=c: d"},
+	}}}, false)
 	mustRun(t, 0, invocation{}, withConfig("backup", "create", "--context", "prod-eu", "-o", "json")...)
 
 	dir := filepath.Join(t.TempDir(), "gitops")
@@ -240,7 +248,6 @@ clusters:
 
 	// What prod created equals its source after cleaning, with prod's
 	// label and replica count.
-	src := newApplier(t, env.Cluster("prod-eu"))
 	compared := 0
 	for _, d := range []string{"cluster/prod", "namespaces/" + ns + "/prod"} {
 		for _, rendered := range overlays[d] {
@@ -269,6 +276,46 @@ clusters:
 	}
 	if compared < 20 {
 		t.Errorf("only %d objects compared", compared)
+	}
+
+	// Each base file, read as kubectl reads it (sigs.k8s.io/yaml), is its
+	// source object cleaned, "on" and "0x1F" still strings.
+	base := filepath.Join(dir, "namespaces", ns, "base")
+	files, err := os.ReadDir(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := 0
+	for _, f := range files {
+		if f.Name() == "kustomization.yaml" {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(base, f.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj := &unstructured.Unstructured{}
+		js, err := yaml.YAMLToJSON(data)
+		if err == nil {
+			err = obj.UnmarshalJSON(js)
+		}
+		if err != nil {
+			t.Errorf("kubectl cannot read %s: %v\n%s", f.Name(), err, data)
+			continue
+		}
+		want := clean.Declared(get(t, src, obj), clean.Options{})
+		if !equality.Semantic.DeepEqual(obj.Object, want.Object) {
+			w, _ := yaml.Marshal(want.Object)
+			t.Errorf("%s, read as kubectl reads it, is not its source cleaned:\n%s\nwant:\n%s", f.Name(), data, w)
+		}
+		read++
+	}
+	if read < 10 {
+		t.Errorf("only %d base files read back", read)
+	}
+	flags, err := os.ReadFile(filepath.Join(base, "configmap-shop-flags.yaml"))
+	if err != nil || !strings.Contains(string(flags), `feature: "on"`) {
+		t.Errorf("configmap-shop-flags.yaml does not quote on (%v):\n%s", err, flags)
 	}
 
 	// Argo CD's schema, strictly: every Application and the AppProject.
