@@ -87,6 +87,13 @@ func collect(ctx context.Context, r *repo.Repository, m *repo.Manifest, sel *sel
 			cluster = append(cluster, p)
 		}
 	}
+	// Room for every namespaced object: appended under the lock, a
+	// growing slice was copied a dozen times while the readers waited.
+	size := 0
+	for _, p := range namespaced {
+		size += len(p.Objects)
+	}
+	c.objs = make([]object, 0, size)
 	read := func(packs []repo.PackEntry, fn func(repo.PackEntry, *unstructured.Unstructured)) error {
 		return catalog.Read(ctx, r, packs, opts.Concurrency, func(p repo.PackEntry, objs []*unstructured.Unstructured) error {
 			for _, o := range objs {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -231,18 +232,38 @@ func (out *output) sync(files map[string][]byte, format Format, check bool, res 
 			made[dir] = true
 		}
 	}
-	// One after another: files are created in a few directories, and
-	// creates in one directory wait for each other in the kernel, so
-	// writing in parallel measured slower. The index last: an export
-	// stopped half-way leaves the previous index, and the files it wrote
-	// are new ones that the next export finds foreign, never the user's
-	// removed.
+	// A directory at a time on each CPU: creating a file is mostly the
+	// kernel's work, which runs on every core, but creates in one
+	// directory wait for each other, so no two writers share one. The
+	// index last: an export stopped half-way leaves the previous index,
+	// and the files it wrote are new ones that the next export finds
+	// foreign, never the user's removed.
+	var dirs []string
+	byDir := map[string][]string{}
 	for _, p := range writes {
-		if p != IndexFile {
-			if err := fl.write(out.root, p, all[p], isNew[p]); err != nil {
-				return err
-			}
+		if p == IndexFile {
+			continue
 		}
+		d := path.Dir(p)
+		if byDir[d] == nil {
+			dirs = append(dirs, d)
+		}
+		byDir[d] = append(byDir[d], p)
+	}
+	writers := new(errgroup.Group)
+	writers.SetLimit(runtime.GOMAXPROCS(0))
+	for _, d := range dirs {
+		writers.Go(func() error {
+			for _, p := range byDir[d] {
+				if err := fl.write(out.root, p, all[p], isNew[p]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := writers.Wait(); err != nil {
+		return err
 	}
 	if slices.Contains(writes, IndexFile) {
 		if err := fl.write(out.root, IndexFile, all[IndexFile], isNew[IndexFile]); err != nil {
