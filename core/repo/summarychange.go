@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
+
 	"github.com/kbackup/kbackup/core/storage"
 )
 
@@ -99,7 +101,20 @@ func (r *Repository) settleSummary(ctx context.Context, cluster string,
 	own := ""
 	var state SummaryState
 	var built *ClusterSummary
-	for attempt := range 4 {
+	// Writers of one cluster at once overwrite each other's summaries; each
+	// waits a random, growing while before trying again, so that one of
+	// them writes last and sees its summary current. Four attempts without
+	// waiting left a pending change now and then under load.
+	wait := &backoff.ExponentialBackOff{InitialInterval: 20 * time.Millisecond, RandomizationFactor: 0.5,
+		Multiplier: 2, MaxInterval: time.Second}
+	for attempt := range settleAttempts {
+		if attempt >= 2 {
+			select {
+			case <-ctx.Done():
+				return built, state, nil
+			case <-time.After(wait.NextBackOff()):
+			}
+		}
 		infos, objects, err := r.manifestKeys(ctx, cluster)
 		if err != nil {
 			return nil, "", err
@@ -152,6 +167,11 @@ func (r *Repository) settleSummary(ctx context.Context, cluster string,
 	}
 	return built, state, nil
 }
+
+// settleAttempts bounds a summary's writes and checks; the waits between
+// them add up to about 1.3 s (at most 1.9 s) while others keep changing
+// the cluster.
+const settleAttempts = 8
 
 func (r *Repository) clearPendingChanges(ctx context.Context, cluster string, keys []string) {
 	var cleared []string

@@ -254,8 +254,9 @@ func TestConcurrentWritersLeaveACorrectSummary(t *testing.T) {
 	commitRecorded(t, setup, testManifest("prod-eu", "old", time.Now().Add(-time.Hour), PhaseCompleted, shared), time.Now().Add(-2*time.Hour))
 
 	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for w := range 4 {
+	errs := make(chan error, 64)
+	const writers = 8
+	for w := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -296,7 +297,7 @@ func TestConcurrentWritersLeaveACorrectSummary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if state != SummaryCurrent || !slices.Equal(backupIDs(sum), backupIDs(want)) || len(want.Backups) != 12 ||
+	if state != SummaryCurrent || !slices.Equal(backupIDs(sum), backupIDs(want)) || len(want.Backups) != writers*3 ||
 		sum.BytesStored != want.BytesStored || sum.Packs != want.Packs {
 		t.Errorf("the reader trusts %v %+v; the manifests say %+v", state, sum, want)
 	}
