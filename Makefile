@@ -193,10 +193,13 @@ bench: testenv ## Run the benchmarks (BENCH=regexp) against the test environment
 	hack/bench-docs.sh $(BENCH_OUT) docs/benchmarks.md
 
 .PHONY: lint
-lint: ## go vet and a gofmt check over every module.
+lint: ## go vet, a gofmt check and a go mod tidy check over every module.
 	@unformatted=$$(gofmt -l $(MODULES) tools); if [ -n "$$unformatted" ]; then \
 		echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
+	@# Each module alone, as a user's go get sees it, not through go.work.
+	@for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) mod tidy -diff >/dev/null) || \
+		{ echo "$$m: go.mod or go.sum is not tidy; run: cd $$m && GOWORK=off go mod tidy"; exit 1; }; done
 
 ##@ Run
 

@@ -4,7 +4,10 @@ go 1.26.0
 
 require github.com/hashicorp/terraform-plugin-framework v1.19.0
 
-require github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+require (
+	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+)
 
 require (
 	github.com/agnivade/levenshtein v1.2.2 // indirect
