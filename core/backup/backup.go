@@ -51,6 +51,9 @@ func Run(ctx context.Context, client *kube.Client, target *repo.Chooser, opts Op
 		return nil, err
 	}
 	opts = opts.withDefaults()
+	// A failed name claim or type stops the LISTs in flight: the error
+	// says so once, without a client-go line per LIST.
+	ctx = kube.QuietCancellations(ctx)
 	started := opts.Now().UTC()
 
 	// Who the cluster is and what it serves are independent questions,

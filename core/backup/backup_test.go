@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -382,6 +385,41 @@ func TestTwoClustersOneBucket(t *testing.T) {
 	opts.ForceClusterName = true
 	if _, err := backup.Run(ctx, client(t, env.Cluster("beta").Config()), tgt.Chooser, opts); err != nil {
 		t.Errorf("forced: %v", err)
+	}
+}
+
+// A backup refused for its cluster name stops the LISTs it started while
+// it claimed the name, and the user reads the refusal alone, with no
+// client-go line per LIST it cancelled. A slow S3 server keeps the claim
+// waiting, so that the LISTs are in flight when it is refused.
+func TestRefusedBackupCancelsItsListsQuietly(t *testing.T) {
+	ctx := context.Background()
+	tgt, _ := s3Storage(t)
+	opts := backup.Options{ClusterName: "quiet-claim", BackupSpec: fleet.BackupSpec{Selection: selection.Selection{IncludeNamespaces: []string{"default"}}}}
+	if _, err := backup.Run(ctx, client(t, env.Cluster("alpha").Config()), tgt.Chooser, opts); err != nil {
+		t.Fatal(err)
+	}
+
+	slow := testenv.StartLatencyProxy(t, env.S3.Host(), 300*time.Millisecond)
+	slowS3 := tgt.Primary
+	slowS3.Location.Endpoint = "http://" + slow.Addr
+	held := make(chan *http.Request, 100)
+	cfg := env.Cluster("beta").Config()
+	// The backup's LISTs, not the identity's sample of nodes, which comes
+	// before the claim.
+	cfg.WrapTransport = testenv.HoldUntilCancelled(func(r *http.Request) bool {
+		return r.URL.Query().Has("limit") && path.Base(r.URL.Path) != "nodes"
+	}, held)
+	logged := testenv.CaptureKlog(t)
+	_, err := backup.Run(ctx, client(t, cfg), repo.NewChooser(slowS3), opts)
+	if !errors.Is(err, repo.ErrClusterNameTaken) {
+		t.Fatalf("cluster beta backing up as quiet-claim: want ErrClusterNameTaken, got %v", err)
+	}
+	if len(held) == 0 {
+		t.Fatal("no LIST was in flight when the claim was refused: the test shows nothing")
+	}
+	if out := logged.String(); out != "" {
+		t.Errorf("%d LISTs cancelled, and client-go logged:\n%s", len(held), out)
 	}
 }
 

@@ -216,6 +216,8 @@ func concurrency(o Options) int {
 // and the options' selection. A type the backup holds no object of is not
 // listed, so objects of such a type are not reported as added.
 func BackupToLive(ctx context.Context, r *repo.Repository, m *repo.Manifest, live *kube.Client, opts Options) (*Report, error) {
+	// A failed LIST stops the others in flight; the error says so once.
+	ctx = kube.QuietCancellations(ctx)
 	found, err := live.Discover(ctx)
 	if err != nil {
 		return nil, err

@@ -55,6 +55,9 @@ func Apply(ctx context.Context, plan *Plan) (*Result, error) {
 	if plan.applied {
 		return nil, ErrPlanApplied
 	}
+	// Cancellation stops the requests in flight; the Result says what was
+	// and was not applied, without a client-go line per request.
+	ctx = kube.QuietCancellations(ctx)
 	opts := plan.Options
 	if conflicts := plan.Conflicts(); len(conflicts) > 0 {
 		names := make([]string, 0, 5)

@@ -290,6 +290,8 @@ func NewPlan(ctx context.Context, in PlanInput) (*Plan, error) {
 	if in.Manifest == nil || in.Target == nil || in.Repository == nil {
 		return nil, errors.New("restore.NewPlan: a repository, a backup manifest and a target cluster are needed")
 	}
+	// A failed read stops the others in flight; the error says so once.
+	ctx = kube.QuietCancellations(ctx)
 	if err := in.Options.Validate(); err != nil {
 		return nil, err
 	}
