@@ -55,24 +55,33 @@ func (b cancelledBody) Read(p []byte) (int, error) {
 	return b.ReadCloser.Read(p)
 }
 
-// KlogOutput is what klog wrote while a test captured it.
-type KlogOutput struct {
+// LockedBuffer is a bytes.Buffer that goroutines may write while a test
+// reads it: a program's output, klog's.
+type LockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (o *KlogOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
+func (b *LockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
 }
+
+// String returns what was written so far.
+func (b *LockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// KlogOutput is what klog wrote while a test captured it.
+type KlogOutput struct{ LockedBuffer }
 
 // String flushes klog and returns what it wrote so far.
 func (o *KlogOutput) String() string {
 	klog.Flush()
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
+	return o.LockedBuffer.String()
 }
 
 // CaptureKlog sends klog's output (client-go's logs) to the returned buffer,

@@ -10,12 +10,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/kbackup/kbackup/core/testenv"
 )
 
 // A session is a reader following one guide in one shell: what a command
@@ -372,7 +373,7 @@ func runOnTerminal(cmd *exec.Cmd, answers []string) ([]byte, error) {
 		return nil, err
 	}
 	defer tty.Close()
-	var buf lockedBuffer
+	var buf testenv.LockedBuffer
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -423,24 +424,7 @@ func runOnTerminal(cmd *exec.Cmd, answers []string) ([]byte, error) {
 // Ctrl-C's signal when the page is done.
 type background struct {
 	cmd *exec.Cmd
-	out *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	out *testenv.LockedBuffer
 }
 
 // start runs a program in the session's environment and directory until
@@ -449,7 +433,7 @@ func (s *session) start(ready string, name string, args ...string) *background {
 	t := s.t
 	cmd := exec.Command(name, args...)
 	cmd.Env, cmd.Dir = append(s.env(), makeEnv...), s.cwd()
-	out := &lockedBuffer{}
+	out := &testenv.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
